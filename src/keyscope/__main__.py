@@ -1,0 +1,3 @@
+from keyscope.cli import main
+
+raise SystemExit(main())

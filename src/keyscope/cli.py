@@ -1,0 +1,78 @@
+"""The ``keyscope`` command line: argparse subcommands, one module each.
+
+Each module in ``keyscope.commands`` exposes ``add_parser(subparsers)`` and
+``run(args) -> int`` and imports its heavy dependencies inside ``run``, so
+``keyscope --help`` stays fast.  Errors from keyscope become one line on stderr and
+a documented exit code (see ``keyscope.errors``); an unexpected exception exits 70,
+never 0, and never prints a traceback (it could carry input text) unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from keyscope import __version__
+
+COMMANDS = ("spec", "audit", "browse")
+"""Subcommand modules under ``keyscope.commands``, in the order ``--help`` lists them."""
+
+EXIT_CODES_HELP = """exit codes:
+  0  no finding at or above --fail-on     1  findings at or above --fail-on
+  2  usage error                          3  input, parse or config error
+  4  data incomplete (--fail-on-incomplete)  5  network or platform API error
+  6  another run holds the output lock    70 internal error (a bug; please report it)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keyscope",
+        description="Which of our API keys can do more than they need?",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"keyscope {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show internal tracebacks (secrets still redacted)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"keyscope.commands.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run keyscope; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from keyscope.errors import EXIT_INTERNAL, KeyscopeError
+    from keyscope.redaction import redact
+    from keyscope.text import one_line
+
+    try:
+        return int(args.run(args))
+    except KeyscopeError as error:
+        print(f"keyscope: error: {one_line(redact(error.message), limit=2000)}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("keyscope: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # a bug: say so on one line, never exit 0
+        if args.debug:
+            import traceback
+
+            text = "".join(traceback.format_exception(error))
+            print(redact(text), file=sys.stderr)
+        print(
+            f"keyscope: internal error: {type(error).__name__} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
