@@ -1,0 +1,66 @@
+"""Secrets are detected in free text and never shown longer than prefix + last four."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keyscope.redaction import looks_like_secret, mask, mask_id, redact
+
+CANARIES = [
+    "sk_live_CANARY4f9d8e7c6b5a4930",
+    "rk_live_CANARYa1b2c3d4e5f6a7b8",
+    "sk_test_CANARY0011223344556677",
+    "ghp_CANARYabcdefghijklmnopqrstuv0123",
+    "xoxb-CANARY-1234567890-abcdefghij",
+    "AKIACANARY0123456789",
+    "whsec_CANARYabcdefghijklmnop",
+]
+
+
+def test_each_canary_is_detected_and_redacted_in_free_text() -> None:
+    for canary in CANARIES:
+        text = f"rotate me: {canary} (owner ops)"
+        assert looks_like_secret(text), canary
+        cleaned = redact(text)
+        assert canary not in cleaned
+        assert canary[-4:] in cleaned
+        assert "rotate me:" in cleaned
+
+
+def test_bearer_tokens_and_credential_query_parameters() -> None:
+    assert "abcdef0123456789zz" not in redact("Authorization: Bearer abcdef0123456789zz")
+    redacted = redact("/v1/invoices?limit=5&api_key=supersecretvalue99&x=1")
+    assert "supersecretvalue99" not in redacted
+    assert "limit=5" in redacted
+    assert "x=1" in redacted
+
+
+def test_publishable_keys_are_not_secrets_but_are_masked() -> None:
+    text = "pk_live_51HabcdefGHIJKL"
+    assert not looks_like_secret(text)
+    assert "51HabcdefGH" not in redact(text)
+
+
+def test_plain_text_is_untouched() -> None:
+    for text in ["Accountant access", "invoices:read", "key_8f3k2m9q1x7c4v6b", "", "[bold]x[/bold]"]:
+        assert redact(text) == text
+        assert not looks_like_secret(text)
+
+
+def test_mask_id_keeps_short_ids_and_shortens_long_ones() -> None:
+    assert mask_id("key_1") == "key_1"
+    assert mask_id("sk_live_abcdefghijkl1234") == "sk_live_…1234"
+    assert mask_id("key_8f3k2m9q1x7c4v6b") == "key_…4v6b"
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + "_-", min_size=1, max_size=80))
+def test_mask_reveals_at_most_a_prefix_and_four_characters(value: str) -> None:
+    masked = mask(value)
+    prefix, _, tail = masked.partition("…")
+    assert len(tail) <= 4
+    assert value.startswith(prefix)
+    assert value.endswith(tail)
+    assert len(prefix) <= 12
