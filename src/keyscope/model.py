@@ -37,6 +37,18 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)  # type: ignore[arg-type]
 
 
+RISK_BANDS: tuple[tuple[str, int], ...] = (("critical", 75), ("high", 50), ("medium", 25), ("low", 1))
+"""``(band, lowest score)``, highest first; a score of 0 is band ``none``."""
+
+
+def risk_band(score: int) -> str:
+    """Name the band of a 0-100 risk score, so every report and the TUI bucket alike."""
+    for band, lowest in RISK_BANDS:
+        if score >= lowest:
+            return band
+    return "none"
+
+
 # --------------------------------------------------------------------------- spec
 
 
@@ -454,6 +466,8 @@ class AuditResult:
     resolved_findings: tuple[Finding, ...] = ()
     """Findings in the baseline that this run no longer has."""
     history: tuple[HistoryPoint, ...] = field(default=())
+    baseline_source: str = ""
+    """The earlier result the findings were compared with (``--baseline``), empty when none."""
 
 
 @dataclass(frozen=True, slots=True)
