@@ -462,36 +462,39 @@ class RouteMatcher:
                 return None
         except TypeError:  # an unhashable method
             return None
-        # Fast path: a plain absolute path with nothing to decode, cut or collapse.
+        # Fast path: an absolute path with nothing to decode, collapse or refuse; a query
+        # string and one trailing slash are cut off here, since logs are full of them.
+        segments: list[str] | None = None
         try:
-            plain = (
-                raw_path[0] == "/"
-                and raw_path[-1] != "/"
-                and "%" not in raw_path
-                and "?" not in raw_path
-                and "#" not in raw_path
-                and "//" not in raw_path
-                and "/." not in raw_path
-            )
-        except (TypeError, IndexError, KeyError):
-            plain = False
-        if plain:
-            prefixes = self._fast_prefixes
-            if prefixes is not None:
-                start = 1
-                for prefix in prefixes:
-                    if raw_path.startswith(prefix):
-                        length = len(prefix)
-                        if len(raw_path) == length:
+            if raw_path[0] == "/":
+                path = raw_path
+                if "?" in path:
+                    path = path[: path.index("?")]
+                if "%" not in path and "//" not in path and "/." not in path and "#" not in path:
+                    if path[-1] == "/":
+                        path = path[:-1]
+                        if not path:
                             return root.key
-                        if raw_path[length] == "/":
-                            start = length + 1
-                            break
-                return _walk(root, raw_path[start:].split("/"))
-        segments = _request_segments(raw_path)
-        if segments is None:
+                    prefixes = self._fast_prefixes
+                    if prefixes is not None:
+                        start = 1
+                        for prefix in prefixes:
+                            if path.startswith(prefix):
+                                length = len(prefix)
+                                if len(path) == length:
+                                    return root.key
+                                if path[length] == "/":
+                                    start = length + 1
+                                    break
+                        segments = path[start:].split("/")
+        except (TypeError, IndexError, KeyError, AttributeError):  # not a non-empty string
             return None
-        return _search(root, _strip_base(segments, self._bases), 0)
+        if segments is None:
+            segments = _request_segments(raw_path)
+            if segments is None:
+                return None
+            segments = _strip_base(segments, self._bases)
+        return _walk(root, segments)
 
     def match_normalized(self, method: str, path: str) -> str | None:
         """Like :meth:`match`, for a path :meth:`normalize` already produced.
@@ -510,7 +513,7 @@ class RouteMatcher:
         segments = _request_segments(path)
         if root is None or segments is None:
             return None
-        return _search(root, segments, 0)
+        return _walk(root, segments)
 
     def resolve(self, method: str, raw_path: str) -> tuple[str | None, str | None]:
         """Normalized path and operation key of one request, for usage rows.
