@@ -13,8 +13,9 @@ Request normalization (:func:`normalize_request_path`), in this order:
    ``?api_key=`` in a logged URL never reaches a report).
 3. The path is split on ``/``; empty segments are dropped, which collapses duplicate
    slashes and drops a trailing slash (``/`` itself stays ``/``).
-4. Each segment is percent-decoded *after* splitting, as UTF-8 with invalid bytes replaced,
-   so ``%2F`` stays inside its segment (``/files/a%2Fb`` has two segments, not three).
+4. Each segment is percent-decoded *after* splitting, as UTF-8 with invalid bytes replaced
+   (a ``%`` without two hex digits after it is kept), so ``%2F`` stays inside its segment
+   (``/files/a%2Fb`` has two segments, not three).
 5. A ``.`` or ``..`` segment, raw or decoded (``%2e%2e``), makes the request unusable:
    ``/v1/charges/../keys`` is never resolved to ``/v1/keys``, it is unmatched.
 6. The longest server base path (``/v1``) that the path starts with, on segment
@@ -52,7 +53,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from urllib.parse import unquote
 
 from keyscope.model import ApiSpec, Operation
 
@@ -65,6 +65,7 @@ __all__ = [
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _PARAMETER = re.compile(r"\{[^{}/]+\}")
 _DOT_SEGMENTS = frozenset((".", ".."))
+_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 # Characters that must stay percent-encoded inside a normalized segment so that reading the
 # normalized path again gives the same segments ("%" first, so it is not encoded twice).
 _SEGMENT_ESCAPES = (("%", "%25"), ("/", "%2F"), ("?", "%3F"), ("#", "%23"))
@@ -73,29 +74,53 @@ _SEGMENT_ESCAPES = (("%", "%25"), ("/", "%2F"), ("?", "%3F"), ("#", "%23"))
 # --------------------------------------------------------------------------- normalization
 
 
+def _decode_percent_run(run: re.Match[str]) -> str:
+    return bytes.fromhex(run.group().replace("%", "")).decode("utf-8", "replace")
+
+
+def _decode_segment(segment: str) -> str:
+    """Percent-decode one segment as UTF-8, invalid bytes replaced (like ``unquote``).
+
+    A run of escapes is decoded as one byte string, so multi-byte characters survive; a
+    ``%`` not followed by two hex digits stays as it is.
+    """
+    return _PERCENT_RUN.sub(_decode_percent_run, segment)
+
+
+def _url_path(url: str) -> str | None:
+    """The path (with query) of a full URL, ``/`` when it has none; None if not a URL."""
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        return None
+    rest = url[scheme.end() :]
+    authority_end = len(rest)
+    for delimiter in "/?#":
+        position = rest.find(delimiter, 0, authority_end)
+        if position != -1:
+            authority_end = position
+    path = rest[authority_end:]
+    return path if path[:1] == "/" else "/" + path
+
+
 def _request_segments(raw: object) -> list[str] | None:
     """Decoded segments of a request target (rules 1-5 of the module docstring)."""
     if not isinstance(raw, str) or not raw:
         return None
-    path = raw
-    if path[0] != "/":
-        scheme = _SCHEME.match(path)
-        if scheme is None:
-            return None
-        rest = path[scheme.end() :]
-        authority_end = len(rest)
-        for delimiter in "/?#":
-            position = rest.find(delimiter, 0, authority_end)
-            if position != -1:
-                authority_end = position
-        path = "/" + rest[authority_end:]
-    for delimiter in "?#":
-        position = path.find(delimiter)
-        if position != -1:
-            path = path[:position]
-    segments = [segment for segment in path.split("/") if segment]
+    path = raw if raw[0] == "/" else _url_path(raw)
+    if path is None:
+        return None
+    if "?" in path:
+        path = path[: path.index("?")]
+    if "#" in path:
+        path = path[: path.index("#")]
+    segments = path.split("/")
+    del segments[0]  # the path starts with "/"
+    if "" in segments:
+        segments = [segment for segment in segments if segment]
     if "%" in path:
-        segments = [unquote(segment) for segment in segments]
+        segments = [
+            _decode_segment(segment) if "%" in segment else segment for segment in segments
+        ]
     if not _DOT_SEGMENTS.isdisjoint(segments):
         return None
     return segments
@@ -205,7 +230,7 @@ def _template_segments(path: str) -> list[str] | None:
         return None
     segments = [segment for segment in path.split("/") if segment]
     return [
-        segment if "{" in segment or "%" not in segment else unquote(segment)
+        segment if "{" in segment or "%" not in segment else _decode_segment(segment)
         for segment in segments
     ]
 
@@ -263,26 +288,30 @@ def ambiguous_templates(operations: Iterable[Operation]) -> list[tuple[str, str]
 # --------------------------------------------------------------------------- the trie
 
 
-class _Node:
-    """One level of a method's trie."""
+class _Node(dict[str, "_Node"]):
+    """One level of a method's trie: the dict maps literal segments to child nodes.
 
-    __slots__ = ("forks", "key", "literals", "parameter", "patterns")
+    Subclassing dict saves an attribute load per segment on the hot path.
+    """
+
+    __slots__ = ("fallback", "key", "parameter", "patterns")
 
     def __init__(self) -> None:
-        self.literals: dict[str, _Node] = {}
+        super().__init__()
         self.patterns: tuple[tuple[_SegmentPattern, _Node], ...] = ()
         self.parameter: _Node | None = None
         self.key: str | None = None
         """``Operation.key`` of the operation ending here for this trie's method."""
-        self.forks = False
-        """True when a segment could take more than one edge out of this node."""
+        self.fallback: _Node | None = None
+        """``parameter`` when this node has no mixed segments (the walk can take it
+        without trying patterns), else None; set by :meth:`seal`."""
 
     def child(self, segment: str) -> _Node:
         kind = _segment_kind(segment)
         if kind == 0:
-            node = self.literals.get(segment)
+            node = self.get(segment)
             if node is None:
-                node = self.literals[segment] = _Node()
+                node = self[segment] = _Node()
             return node
         if kind == 2:
             if self.parameter is None:
@@ -307,10 +336,9 @@ class _Node:
         return node
 
     def seal(self) -> None:
-        """Compute ``forks`` for this subtree once every template is in."""
-        edges = (1 if self.literals else 0) + len(self.patterns) + (self.parameter is not None)
-        self.forks = edges > 1
-        for node in self.literals.values():
+        """Set ``fallback`` in this subtree once every template is in."""
+        self.fallback = None if self.patterns else self.parameter
+        for node in self.values():
             node.seal()
         for _pattern, node in self.patterns:
             node.seal()
@@ -323,7 +351,7 @@ def _search(node: _Node, segments: Sequence[str], index: int) -> str | None:
     if index == len(segments):
         return node.key
     segment = segments[index]
-    child = node.literals.get(segment)
+    child = node.get(segment)
     if child is not None:
         found = _search(child, segments, index + 1)
         if found is not None:
@@ -339,23 +367,21 @@ def _search(node: _Node, segments: Sequence[str], index: int) -> str | None:
 
 
 def _walk(root: _Node, segments: Sequence[str]) -> str | None:
-    """Follow the preferred edge at every level; search only when that dead-ends."""
+    """Follow the preferred edge at every level; search only when that dead-ends.
+
+    Most requests match along the preferred path, so the full search runs only for
+    requests that backtrack, pass a mixed segment, or match nothing.
+    """
     node = root
-    forked = False
     for segment in segments:
-        child = node.literals.get(segment)
-        if child is not None:
-            if node.forks:
-                forked = True
-        elif node.patterns:
-            return _search(root, segments, 0)
-        else:
-            child = node.parameter
+        child = node.get(segment)
+        if child is None:
+            child = node.fallback
             if child is None:
-                return _search(root, segments, 0) if forked else None
+                return _search(root, segments, 0)
         node = child
     key = node.key
-    if key is None and forked:
+    if key is None:
         return _search(root, segments, 0)
     return key
 
@@ -466,8 +492,8 @@ class RouteMatcher:
         # string and one trailing slash are cut off here, since logs are full of them.
         segments: list[str] | None = None
         try:
-            if raw_path[0] == "/":
-                path = raw_path
+            path = raw_path if raw_path[0] == "/" else _url_path(raw_path)
+            if path is not None:
                 if "?" in path:
                     path = path[: path.index("?")]
                 if "%" not in path and "//" not in path and "/." not in path and "#" not in path:
@@ -489,12 +515,22 @@ class RouteMatcher:
                         segments = path[start:].split("/")
         except (TypeError, IndexError, KeyError, AttributeError):  # not a non-empty string
             return None
+        if segments is not None:
+            # _walk, inlined: this loop is where the time goes.
+            node = root
+            for segment in segments:
+                child = node.get(segment)
+                if child is None:
+                    child = node.fallback
+                    if child is None:
+                        return _search(root, segments, 0)
+                node = child
+            key = node.key
+            return key if key is not None else _search(root, segments, 0)
+        segments = _request_segments(raw_path)
         if segments is None:
-            segments = _request_segments(raw_path)
-            if segments is None:
-                return None
-            segments = _strip_base(segments, self._bases)
-        return _walk(root, segments)
+            return None
+        return _walk(root, _strip_base(segments, self._bases))
 
     def match_normalized(self, method: str, path: str) -> str | None:
         """Like :meth:`match`, for a path :meth:`normalize` already produced.
