@@ -1,0 +1,972 @@
+"""Reading an API description (OpenAPI 3.0/3.1, Swagger 2.0) into an :class:`ApiSpec`.
+
+This adapter turns a YAML or JSON file into the normalized scope model the analysis
+works on: every operation with its method, path template, ``public`` flag and
+``requirements`` (alternatives, each the set of scopes needed together), the scope
+catalog with undeclared-but-used scopes kept and marked, implication edges, and the
+anomalies only visible while reading the document.
+
+Where scopes come from, first match wins per operation:
+
+1. the standard ``security`` requirement (the operation's own, else the global one);
+   scopes count on every scheme type, not only oauth2;
+2. vendor extensions on the operation: names configured in ``scope_extensions``, then
+   ``x-scopes``, ``x-required-scopes``, ``x-atlassian-oauth2-scopes``;
+3. operation tags that start with ``scope_tag_prefix`` (``scope:invoices:read``).
+
+``security: []`` makes an operation public; an ``{}`` alternative makes it public too
+and is reported; ``{"oauth2": null}`` (Square) reads as "no scope" and is reported.
+
+How several scopes in one requirement object are read (:class:`SpecOptions.semantics`):
+``all`` (what OpenAPI says, and how Square uses it), ``any`` (how Xero, Slack and
+Spotify use it), or ``auto``: a root ``x-scope-semantics: all|any`` decides if present;
+otherwise look at the lists and decide where the evidence is clear, else read ``all``
+and say so with an ``ambiguous-scope-semantics`` anomaly.
+
+``$ref`` handling is lazy: only what the scope model needs (path items, security
+schemes) is dereferenced, chains are followed with a visited set, and schemas are
+never expanded, so recursive schemas are fine.  Every local reference is still checked
+to point somewhere.  References to other files are followed only with
+``allow_external_refs`` and only below the spec's folder (after resolving symlinks);
+URLs are never fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from keyscope.analysis.anomalies import READ_METHODS, WRITE_METHODS, anomaly, lint_spec, sort_anomalies
+from keyscope.errors import SpecError
+from keyscope.model import Anomaly, ApiSpec, Operation, Scope, Semantics
+from keyscope.redaction import redact
+from keyscope.sources.yamlsafe import DEFAULT_MAX_BYTES, load_document, parse_document, read_capped
+
+__all__ = ["DEFAULT_SCOPE_EXTENSIONS", "SpecOptions", "load_spec", "parse_spec", "spec_options_from"]
+
+DEFAULT_SCOPE_EXTENSIONS = ("x-scopes", "x-required-scopes", "x-atlassian-oauth2-scopes")
+"""Operation extensions read for scopes when ``security`` names none."""
+
+_METHODS_OAS3 = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_METHODS_SWAGGER = ("get", "put", "post", "delete", "options", "head", "patch")
+_MAX_ALTERNATIVES = 256
+"""Cap on alternatives one operation may expand to under ``any`` (cross products)."""
+_MAX_EXTERNAL_DOCUMENTS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SpecOptions:
+    """How to read scopes from a spec; every field is a setting (see ``keyscope.settings``)."""
+
+    semantics: Literal["auto", "all", "any"] = "auto"
+    """How several scopes in one requirement object are read."""
+    sentinel_scopes: tuple[str, ...] = ("none",)
+    """Scope names that mean "no scope required" (Slack's ``none``)."""
+    implications: tuple[tuple[str, str], ...] = ()
+    """Extra ``(stronger, weaker)`` implication edges."""
+    write_implies_read: bool = True
+    """``area:write`` grants ``area:read`` when both exist."""
+    scope_extensions: tuple[str, ...] = ()
+    """Extra operation extensions to read scopes from, tried before the built-in ones."""
+    scope_tag_prefix: str = "scope:"
+    """Operation tags starting with this name a required scope; empty turns tags off."""
+    allow_external_refs: bool = False
+    """Follow ``$ref`` to other files below the spec's folder (never URLs)."""
+
+
+def spec_options_from(settings: Any) -> SpecOptions:
+    """Take the spec-reading fields from a :class:`keyscope.settings.Settings`.
+
+    Args:
+        settings: Any object with the ``SpecOptions`` field names as attributes.
+
+    Returns:
+        The options, with defaults for missing attributes.
+    """
+    defaults = SpecOptions()
+    values = {
+        name: getattr(settings, name, getattr(defaults, name))
+        for name in SpecOptions.__dataclass_fields__
+    }
+    if values["semantics"] not in ("auto", "all", "any"):
+        raise SpecError("settings", f"semantics must be auto, all or any, not {values['semantics']!r}")
+    values["sentinel_scopes"] = tuple(values["sentinel_scopes"])
+    values["implications"] = tuple(tuple(pair) for pair in values["implications"])
+    values["scope_extensions"] = tuple(values["scope_extensions"])
+    return SpecOptions(**values)
+
+
+def load_spec(path: Path, options: SpecOptions = SpecOptions()) -> ApiSpec:  # noqa: B008 - frozen, immutable default
+    """Load an OpenAPI 3.x or Swagger 2.0 file into the normalized model.
+
+    Args:
+        path: The YAML or JSON file.
+        options: How to read scopes.
+
+    Returns:
+        The spec: operations sorted by path then method, scopes sorted by name,
+        implications, anomalies (sorted, most severe first).
+
+    Raises:
+        SpecError: One line naming the file and the place (``line:col`` or a JSON
+            pointer) for a malformed file, an unsafe or unresolvable reference, a
+            document that is not an API description, or an unsupported version.
+    """
+    data = read_capped(path, error=SpecError, max_bytes=DEFAULT_MAX_BYTES)
+    document = parse_document(data, str(path), error=SpecError, json_only=path.suffix.lower() == ".json")
+    return parse_spec(
+        document,
+        str(path),
+        options,
+        sha256=hashlib.sha256(data).hexdigest(),
+        base_dir=path.parent,
+    )
+
+
+def parse_spec(
+    document: Any,
+    source: str,
+    options: SpecOptions = SpecOptions(),  # noqa: B008 - frozen, immutable default
+    *,
+    sha256: str = "",
+    base_dir: Path | None = None,
+) -> ApiSpec:
+    """Normalize an already parsed document (e.g. one fetched from the platform).
+
+    Args:
+        document: The parsed YAML/JSON.
+        source: What to call it in messages.
+        options: How to read scopes.
+        sha256: Digest of the original bytes, if known.
+        base_dir: Folder external file references are resolved against (and confined
+            to); None refuses every external reference.
+
+    Returns:
+        The normalized spec.
+
+    Raises:
+        SpecError: see :func:`load_spec`.
+    """
+    return _SpecReader(document, source, options, sha256, base_dir).read()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pointer(*parts: str) -> str:
+    return "#/" + "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def _child(pointer: str, part: str | int) -> str:
+    text = str(part).replace("~", "~0").replace("/", "~1")
+    return f"{pointer}/{text}" if pointer != "#" else f"#/{text}"
+
+
+def _is_url(reference: str) -> bool:
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", reference)) or reference.startswith("//")
+
+
+_SEPARATORS = ":._-"
+_TOKEN = re.compile(r"[^:._\-]+")
+_READ_WORDS = frozenset({"read", "readonly", "view"})
+_WRITE_WORDS = frozenset({"write", "modify", "manage", "edit"})
+# Qualifiers that name the kind of object or token a scope applies to: two scopes that
+# differ only in one of these are alternatives (Slack conversation and token types,
+# Spotify playlist visibility).
+_QUALIFIER_FAMILIES = (
+    frozenset({"channels", "groups", "im", "mpim"}),
+    frozenset({"user", "bot"}),
+    frozenset({"public", "private", "collaborative"}),
+)
+
+
+def _scope_traits(name: str, description: str, names: frozenset[str]) -> tuple[str | None, str | None]:
+    """Infer ``(area, access)`` from a scope name (and its description as a fallback)."""
+    if name + ".read" in names:
+        return name, "write"
+    if name.endswith(".read") and name[:-5] in names:
+        return name[:-5], "read"
+    tokens = list(_TOKEN.finditer(name))
+    if tokens:
+        order = [len(tokens) - 1, 0, *range(1, len(tokens) - 1)]
+        for index in order:
+            word = tokens[index].group(0).lower()
+            access = "read" if word in _READ_WORDS else "write" if word in _WRITE_WORDS else None
+            if access is None:
+                continue
+            token = tokens[index]
+            area = name[: token.start()].rstrip(_SEPARATORS) if index > 0 else name[token.end() :].lstrip(_SEPARATORS)
+            if area.isupper():
+                area = area.lower()
+            return area or None, access
+    text = description.lower()
+    if re.search(r"read[- ]only|readonly", text):
+        return None, "read"
+    if re.search(r"read[- ](and[- ])?write|write access|modify|manage", text):
+        return None, "write"
+    return None, None
+
+
+def _qualifier_variants(first: str, second: str) -> bool:
+    """True when two scope names differ only in one qualifier token of one family."""
+    a = [token.lower() for token in _TOKEN.findall(first)]
+    b = [token.lower() for token in _TOKEN.findall(second)]
+    if len(a) != len(b):
+        return False
+    differing = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    if len(differing) != 1:
+        return False
+    x, y = differing[0]
+    return any(x in family and y in family for family in _QUALIFIER_FAMILIES)
+
+
+class _ThroughExternal(Exception):
+    """A JSON pointer ran into a reference to another file or a URL."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference
+
+
+@dataclass(slots=True)
+class _RawOperation:
+    """An operation as read, before the spec-wide semantics decision."""
+
+    method: str
+    path: str
+    pointer: str
+    operation_id: str | None
+    summary: str
+    tags: tuple[str, ...]
+    deprecated: bool
+    public: bool
+    source: str
+    objects: list[dict[str, list[str]]]
+    """Requirement objects (scheme or source name -> scope list) from the chosen source."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class _SpecReader:
+    """One read of one document; holds the state the steps share."""
+
+    def __init__(self, document: Any, source: str, options: SpecOptions, sha256: str, base_dir: Path | None) -> None:
+        self.root = document
+        self.source = source
+        self.options = options
+        self.sha256 = sha256
+        self.base_dir = Path(os.path.realpath(base_dir)) if base_dir is not None else None
+        self.sentinels = frozenset(options.sentinel_scopes)
+        self.anomalies: list[Anomaly] = []
+        self.external: dict[str, Any] = {}
+        self.refused_external: list[tuple[str, str]] = []
+        self.schemes: set[str] = set()
+        self.unknown_schemes: dict[str, list[str]] = {}
+        self.sentinels_used: set[str] = set()
+        self.broken_references: list[tuple[str, str]] = []
+
+    def fail(self, detail: str, place: str = "") -> SpecError:
+        return SpecError(self.source, detail, place)
+
+    # ------------------------------------------------------------------ top level
+
+    def read(self) -> ApiSpec:
+        root = self.root
+        if not isinstance(root, dict):
+            kind = "a list" if isinstance(root, list) else f"a {type(root).__name__}"
+            raise self.fail(f"not an OpenAPI or Swagger document: the top level is {kind}, not a mapping")
+        spec_format, swagger = self._version()
+        self._check_references()
+        info = root.get("info") if isinstance(root.get("info"), dict) else {}
+        title = self._optional_text(info.get("title"), "#/info/title")
+        version = self._optional_text(info.get("version"), "#/info/version")
+        catalog = self._catalog(swagger)
+        raw_operations = self._operations(swagger, spec_format)
+        semantics, reason, ambiguous = self._decide_semantics(raw_operations, catalog)
+        operations = tuple(
+            sorted(
+                (self._normalize(raw, semantics, ambiguous) for raw in raw_operations),
+                key=lambda operation: (operation.path, operation.method),
+            )
+        )
+        for scheme, users in sorted(self.unknown_schemes.items()):
+            self.anomalies.append(
+                anomaly(
+                    "unknown-security-scheme",
+                    f"security scheme {scheme!r} is not defined (used by {len(users)} operation(s))",
+                    operation=sorted(users)[0],
+                )
+            )
+        for place, detail in sorted(self.broken_references):
+            self.anomalies.append(anomaly("unresolved-ref", f"{detail} at {place}"))
+        if self.refused_external:
+            reference, place = sorted(self.refused_external)[0]
+            self.anomalies.append(
+                anomaly(
+                    "external-ref-not-followed",
+                    f"{len(self.refused_external)} reference(s) to other files or URLs not followed, "
+                    f"e.g. {reference!r} at {place}",
+                )
+            )
+        scopes, sentinels = self._scopes(catalog, operations)
+        implications = self._implications(scopes)
+        spec = ApiSpec(
+            title=title,
+            version=version,
+            format=spec_format,
+            source=self.source,
+            sha256=self.sha256,
+            base_paths=self._base_paths(swagger),
+            operations=operations,
+            scopes=scopes,
+            semantics=semantics,
+            semantics_reason=reason,
+            implications=implications,
+            sentinels=sentinels,
+        )
+        linted = lint_spec(spec, scope_tag_prefix=self.options.scope_tag_prefix)
+        return replace(spec, anomalies=sort_anomalies([*self.anomalies, *linted]))
+
+    def _version(self) -> tuple[str, bool]:
+        root = self.root
+        if "openapi" in root:
+            version = _version_text(root["openapi"])
+            if version is None or not re.fullmatch(r"3\.[01](\.\d+)?(-[0-9A-Za-z.-]+)?", version):
+                raise self.fail(
+                    f"unsupported OpenAPI version {root['openapi']!r} (supported: 3.0, 3.1, Swagger 2.0)",
+                    "#/openapi",
+                )
+            return f"openapi {version}", False
+        if "swagger" in root:
+            version = _version_text(root["swagger"])
+            if version not in ("2.0", "2"):
+                raise self.fail(
+                    f"unsupported Swagger version {root['swagger']!r} (supported: 2.0, OpenAPI 3.0 and 3.1)",
+                    "#/swagger",
+                )
+            return "swagger 2.0", True
+        raise self.fail("not an OpenAPI or Swagger document: no 'openapi' or 'swagger' field at the top level")
+
+    def _optional_text(self, value: Any, place: str) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.fail(f"expected a string, got {_kind(value)}", place)
+        return redact(str(value))
+
+    def _base_paths(self, swagger: bool) -> tuple[str, ...]:
+        root = self.root
+        prefixes: set[str] = set()
+        if swagger:
+            base = root.get("basePath")
+            prefixes.add(base.rstrip("/") if isinstance(base, str) else "")
+        else:
+            servers = root.get("servers")
+            if isinstance(servers, list) and servers:
+                for server in servers:
+                    if isinstance(server, dict) and isinstance(server.get("url"), str):
+                        prefixes.add(_server_path(server["url"], server.get("variables")))
+            if not prefixes:
+                prefixes.add("")
+        return tuple(sorted(prefixes, key=lambda prefix: (-len(prefix), prefix)))
+
+    # ------------------------------------------------------------------ references
+
+    def _check_references(self) -> None:
+        """Check that every local ``$ref`` points somewhere, without expanding any.
+
+        Reference chains (a target that is itself only a reference) are followed so a
+        pure cycle (A -> B -> A) is found; recursive schemas are not cycles here because
+        their targets hold more than a ``$ref``.  Broken references are recorded as
+        ``unresolved-ref`` anomalies: real specs (Square's) carry a few in schemas the
+        scope model never reads.  Where the model does need a target (path items,
+        security schemes), :meth:`_resolve` makes a broken one a :class:`SpecError`.
+        """
+        checked: set[str] = set()
+        # Each entry is (node, parent entry, key); pointers are spelled out only for
+        # the references that need one, which keeps this walk cheap on large specs.
+        stack: list[tuple[Any, Any, Any]] = [(self.root, None, None)]
+        while stack:
+            entry = stack.pop()
+            node = entry[0]
+            if type(node) is dict:
+                reference = node.get("$ref")
+                if type(reference) is str and not (reference in checked and reference.startswith("#")):
+                    self._check_reference(reference, _entry_pointer(entry) + "/$ref", checked)
+                for key, value in node.items():
+                    if type(value) is dict or type(value) is list:
+                        stack.append((value, entry, key))
+            else:
+                for index, value in enumerate(node):
+                    if type(value) is dict or type(value) is list:
+                        stack.append((value, entry, index))
+        if self.options.allow_external_refs:
+            # Followed on demand where needed; the rest are reported, never fetched.
+            self.refused_external = [
+                (reference, place) for reference, place in self.refused_external if _is_url(reference)
+            ]
+
+    def _check_reference(self, reference: str, place: str, checked: set[str]) -> None:
+        if not reference.startswith("#"):
+            self.refused_external.append((reference, place))
+            return
+        if reference in checked:
+            return
+        checked.add(reference)
+        try:
+            self._follow_chain(reference, place)
+        except _ThroughExternal as through:
+            self.refused_external.append((through.reference, place))
+        except SpecError as broken:
+            # Fatal only where the scope model needs the target (see _resolve);
+            # elsewhere (schemas, examples) it is reported.
+            self.broken_references.append((broken.place, broken.detail))
+
+    def _follow_chain(self, reference: str, place: str) -> None:
+        seen = [reference]
+        target = self._lookup(self.root, reference, place)
+        while isinstance(target, dict) and isinstance(target.get("$ref"), str) and target["$ref"].startswith("#"):
+            following = target["$ref"]
+            if following in seen:
+                chain = " -> ".join([*seen, following])
+                raise self.fail(f"$ref cycle: {chain}", place)
+            seen.append(following)
+            target = self._lookup(self.root, following, place)
+
+    def _lookup(self, document: Any, reference: str, place: str) -> Any:
+        """Resolve the fragment of ``reference`` (``#/a/b``) in ``document``."""
+        fragment = reference.partition("#")[2]
+        pointer = unquote(fragment)
+        if pointer == "":
+            return document
+        if not pointer.startswith("/"):
+            raise self.fail(f"$ref {reference!r} is not a JSON pointer (it must start with '#/')", place)
+        node = document
+        walked = "#"
+        hops = 0
+        for raw in pointer[1:].split("/"):
+            part = raw.replace("~1", "/").replace("~0", "~")
+            while isinstance(node, dict) and part not in node and isinstance(node.get("$ref"), str):
+                # The pointer runs through another reference: continue from its target.
+                inner = node["$ref"]
+                hops += 1
+                if not inner.startswith("#"):
+                    raise _ThroughExternal(inner)
+                if hops > 64:
+                    raise self.fail(f"$ref {reference!r} runs through too many references (a cycle?)", place)
+                node = self._lookup(document, inner, place)
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                raise self.fail(f"$ref target not found: {reference!r} (no {part!r} in {walked})", place)
+            walked = _child(walked, part)
+        return node
+
+    def _resolve(self, node: Any, place: str) -> Any:
+        """Follow ``$ref`` chains from ``node`` to what they finally name."""
+        document = self.root
+        document_dir = self.base_dir
+        seen: list[str] = []
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            reference = node["$ref"]
+            file_part, _, _ = reference.partition("#")
+            if file_part:
+                document, document_dir, key = self._external_document(file_part, document_dir, reference, place)
+            else:
+                key = "self" if document is self.root else "external"
+            marker = f"{key}#{reference.partition('#')[2]}"
+            if marker in seen:
+                raise self.fail(f"$ref cycle: {' -> '.join([*seen, marker])}", place)
+            seen.append(marker)
+            try:
+                node = self._lookup(document, reference, place)
+            except _ThroughExternal as through:
+                raise self.fail(
+                    f"$ref {reference!r} runs through reference {through.reference!r} to another file", place
+                ) from None
+        return node
+
+    def _external_document(
+        self, file_part: str, document_dir: Path | None, reference: str, place: str
+    ) -> tuple[Any, Path, str]:
+        if _is_url(file_part):
+            raise self.fail(f"$ref {reference!r} is a URL; keyscope never fetches references", place)
+        if not self.options.allow_external_refs:
+            raise self.fail(
+                f"$ref {reference!r} points to another file; external refs are disabled "
+                "(set allow_external_refs or pass --allow-external-refs)",
+                place,
+            )
+        if self.base_dir is None or document_dir is None:
+            raise self.fail(f"$ref {reference!r} points to another file; no folder to resolve it in", place)
+        target = os.path.realpath(document_dir / unquote(file_part))
+        if os.path.commonpath([target, str(self.base_dir)]) != str(self.base_dir):
+            raise self.fail(f"$ref {reference!r} leaves the spec's folder; refused", place)
+        if target not in self.external:
+            if len(self.external) >= _MAX_EXTERNAL_DOCUMENTS:
+                raise self.fail(f"more than {_MAX_EXTERNAL_DOCUMENTS} referenced files", place)
+            self.external[target] = load_document(Path(target), error=SpecError)
+        return self.external[target], Path(target).parent, target
+
+    # ------------------------------------------------------------------ catalog
+
+    def _catalog(self, swagger: bool) -> dict[str, str]:
+        """Declared scopes (name -> description) from oauth2 schemes and root extensions."""
+        root = self.root
+        catalog: dict[str, str] = {}
+        if swagger:
+            definitions, where = root.get("securityDefinitions"), "#/securityDefinitions"
+        else:
+            components = root.get("components")
+            definitions = components.get("securitySchemes") if isinstance(components, dict) else None
+            where = "#/components/securitySchemes"
+        if definitions is not None and not isinstance(definitions, dict):
+            raise self.fail(f"expected a mapping of security schemes, got {_kind(definitions)}", where)
+        for name, definition in (definitions or {}).items():
+            place = _child(where, name)
+            scheme = self._resolve(definition, place)
+            if not isinstance(scheme, dict):
+                raise self.fail(f"security scheme must be a mapping, got {_kind(scheme)}", place)
+            self.schemes.add(name)
+            if swagger:
+                self._add_declared(catalog, scheme.get("scopes"), _child(place, "scopes"))
+            else:
+                flows = scheme.get("flows")
+                if isinstance(flows, dict):
+                    for flow_name in sorted(flows):
+                        flow = flows[flow_name]
+                        if isinstance(flow, dict):
+                            self._add_declared(catalog, flow.get("scopes"), _child(_child(place, "flows"), flow_name) + "/scopes")
+        for extension in (*self.options.scope_extensions, "x-scopes"):
+            if extension in root:
+                self._add_declared(catalog, root[extension], _child("#", extension))
+        return catalog
+
+    def _add_declared(self, catalog: dict[str, str], scopes: Any, place: str) -> None:
+        if scopes is None:
+            return
+        entries: Iterable[tuple[Any, Any]]
+        if isinstance(scopes, dict):
+            entries = scopes.items()
+        elif isinstance(scopes, list):
+            entries = [
+                (item.get("name"), item.get("description")) if isinstance(item, dict) else (item, "")
+                for item in scopes
+            ]
+        else:
+            raise self.fail(f"expected a mapping of scope names to descriptions, got {_kind(scopes)}", place)
+        for name, description in entries:
+            if not isinstance(name, str):
+                raise self.fail(f"expected a scope name (string), got {_kind(name)}", place)
+            text = redact(description) if isinstance(description, str) else ""
+            if not catalog.get(name):
+                catalog[name] = text
+
+    # ------------------------------------------------------------------ operations
+
+    def _operations(self, swagger: bool, spec_format: str) -> list[_RawOperation]:
+        paths = self.root.get("paths")
+        if paths is None:
+            if not spec_format.startswith("openapi 3.1"):  # only 3.1 may omit paths
+                raise self.fail("no 'paths' in the document", "#")
+            return []
+        if not isinstance(paths, dict):
+            raise self.fail(f"'paths' must be a mapping, got {_kind(paths)}", "#/paths")
+        methods = _METHODS_SWAGGER if swagger else _METHODS_OAS3
+        global_security = self.root.get("security")
+        operations: list[_RawOperation] = []
+        for path in sorted(paths):
+            place = _pointer("paths", path)
+            if path.startswith("x-"):
+                continue
+            if not path.startswith("/"):
+                self.anomalies.append(anomaly("invalid-path-key", f"paths key {path!r} does not start with '/'; skipped"))
+                continue
+            item = self._resolve(paths[path], place)
+            if item is None:
+                continue
+            if not isinstance(item, dict):
+                raise self.fail(f"path item must be a mapping, got {_kind(item)}", place)
+            for method in methods:
+                if method not in item:
+                    continue
+                operation = item[method]
+                where = _child(place, method)
+                if not isinstance(operation, dict):
+                    raise self.fail(f"operation must be a mapping, got {_kind(operation)}", where)
+                operations.append(self._raw_operation(method.upper(), path, where, operation, global_security))
+        return operations
+
+    def _raw_operation(
+        self, method: str, path: str, where: str, operation: dict[str, Any], global_security: Any
+    ) -> _RawOperation:
+        operation_id = operation.get("operationId")
+        if operation_id is not None:
+            operation_id = self._optional_text(operation_id, _child(where, "operationId"))
+        tags_value = operation.get("tags") or []
+        if not isinstance(tags_value, list):
+            raise self.fail(f"tags must be a list, got {_kind(tags_value)}", _child(where, "tags"))
+        tags = tuple(self._optional_text(tag, _child(_child(where, "tags"), i)) for i, tag in enumerate(tags_value))
+        summary = operation.get("summary")
+        raw = _RawOperation(
+            method=method,
+            path=path,
+            pointer=where,
+            operation_id=operation_id,
+            summary=redact(summary) if isinstance(summary, str) else "",
+            tags=tags,
+            deprecated=operation.get("deprecated") is True,
+            public=False,
+            source="none",
+            objects=[],
+        )
+        if "security" in operation and operation["security"] is not None:
+            security, security_place = operation["security"], _child(where, "security")
+        else:
+            security, security_place = global_security, "#/security"
+        security_objects: list[dict[str, list[str]]] | None = None
+        if security is not None:
+            security_objects = self._security(security, security_place, raw)
+            if raw.public and not security_objects:
+                raw.source = "security"
+                return raw
+        candidates: list[tuple[str, list[dict[str, list[str]]]]] = []
+        if security_objects is not None:
+            candidates.append(("security", security_objects))
+        for extension in dict.fromkeys((*self.options.scope_extensions, *DEFAULT_SCOPE_EXTENSIONS)):
+            if extension in operation:
+                objects = self._extension(operation[extension], _child(where, extension), extension, raw)
+                candidates.append((extension, objects))
+        prefix = self.options.scope_tag_prefix
+        if prefix:
+            tagged = [tag[len(prefix) :] for tag in tags if tag.startswith(prefix) and len(tag) > len(prefix)]
+            if tagged:
+                candidates.append(("tag", [{"tag": list(dict.fromkeys(tagged))}]))
+        for source, objects in candidates:
+            if any(scopes for requirement in objects for scopes in requirement.values()):
+                raw.source, raw.objects = source, objects
+                return raw
+        if security_objects is not None:
+            raw.source, raw.objects = "security", security_objects
+        return raw
+
+    def _security(self, security: Any, place: str, raw: _RawOperation) -> list[dict[str, list[str]]]:
+        """Read a security requirement list; sets ``raw.public`` for ``[]`` and ``{}``."""
+        if not isinstance(security, list):
+            raise self.fail(f"security must be a list of requirement objects, got {_kind(security)}", place)
+        if not security:
+            raw.public = True
+            return []
+        objects: list[dict[str, list[str]]] = []
+        for index, requirement in enumerate(security):
+            where = _child(place, index)
+            if not isinstance(requirement, dict):
+                raise self.fail(f"security requirement must be a mapping, got {_kind(requirement)}", where)
+            if not requirement:
+                raw.public = True
+                self.anomalies.append(
+                    anomaly(
+                        "anonymous-alternative",
+                        "security includes {}: callable without credentials",
+                        operation=raw.key,
+                    )
+                )
+                continue
+            read: dict[str, list[str]] = {}
+            for scheme, scopes in requirement.items():
+                if scheme not in self.schemes:
+                    self.unknown_schemes.setdefault(scheme, []).append(raw.key)
+                read[scheme] = self._scope_list(scopes, _child(where, scheme), raw, scheme)
+            objects.append(read)
+        return objects
+
+    def _scope_list(self, scopes: Any, place: str, raw: _RawOperation, owner: str) -> list[str]:
+        if scopes is None:
+            self.anomalies.append(
+                anomaly(
+                    "null-scope-list",
+                    f"{owner}: null instead of a scope list; read as no scope",
+                    operation=raw.key,
+                )
+            )
+            return []
+        if isinstance(scopes, str):
+            self.anomalies.append(
+                anomaly(
+                    "malformed-scope-list",
+                    f"{owner}: a single string instead of a list; read as the scopes it names",
+                    operation=raw.key,
+                )
+            )
+            return list(dict.fromkeys(scopes.split()))
+        if not isinstance(scopes, list):
+            raise self.fail(f"expected a list of scope names, got {_kind(scopes)}", place)
+        for index, name in enumerate(scopes):
+            if not isinstance(name, str):
+                raise self.fail(f"expected a scope name (string), got {_kind(name)}", _child(place, index))
+        return list(dict.fromkeys(scopes))
+
+    def _extension(self, value: Any, place: str, name: str, raw: _RawOperation) -> list[dict[str, list[str]]]:
+        """Read a vendor extension into requirement objects; shapes seen in the wild:
+
+        ``[a, b]`` and ``"a b"`` (one list), ``[[a], [b]]`` (alternatives),
+        ``[{scopes: [...]}, ...]`` (Atlassian: one alternative per entry),
+        ``{scheme: [...]}`` or a list of those (like ``security``).
+        """
+        if isinstance(value, str):
+            return [{name: self._scope_list(value, place, raw, name)}]
+        if isinstance(value, dict):
+            if "scopes" in value:
+                return [{name: self._scope_list(value["scopes"], _child(place, "scopes"), raw, name)}]
+            return [{scheme: self._scope_list(scopes, _child(place, scheme), raw, name) for scheme, scopes in value.items()}]
+        if not isinstance(value, list):
+            raise self.fail(f"{name} must be a list of scopes, got {_kind(value)}", place)
+        if all(isinstance(item, str) for item in value):
+            return [{name: self._scope_list(value, place, raw, name)}]
+        objects: list[dict[str, list[str]]] = []
+        for index, item in enumerate(value):
+            where = _child(place, index)
+            if isinstance(item, list):
+                objects.append({name: self._scope_list(item, where, raw, name)})
+            elif isinstance(item, dict) and "scopes" in item:
+                objects.append({name: self._scope_list(item["scopes"], _child(where, "scopes"), raw, name)})
+            elif isinstance(item, dict):
+                objects.append({scheme: self._scope_list(s, _child(where, scheme), raw, name) for scheme, s in item.items()})
+            else:
+                raise self.fail(f"{name} entries must be scope names, lists or mappings, got {_kind(item)}", where)
+        return objects
+
+    # ------------------------------------------------------------------ semantics
+
+    def _multi_lists(self, operations: list[_RawOperation]) -> list[tuple[_RawOperation, tuple[str, ...]]]:
+        lists = []
+        for raw in operations:
+            for requirement in raw.objects:
+                for scopes in requirement.values():
+                    real = tuple(name for name in scopes if name not in self.sentinels)
+                    if len(real) > 1:
+                        lists.append((raw, real))
+        return lists
+
+    def _decide_semantics(
+        self, operations: list[_RawOperation], catalog: dict[str, str]
+    ) -> tuple[Semantics, str, bool]:
+        """Choose how multi-scope lists are read; returns (semantics, reason, ambiguous)."""
+        lists = self._multi_lists(operations)
+        configured = self.options.semantics
+        if configured in ("all", "any"):
+            return configured, f"set by configuration ({configured})", False
+        declared = self.root.get("x-scope-semantics")
+        if declared is not None:
+            if declared not in ("all", "any"):
+                raise self.fail(f"x-scope-semantics must be all or any, not {declared!r}", "#/x-scope-semantics")
+            return declared, f"declared by the spec (x-scope-semantics: {declared})", False
+        if not lists:
+            return "all", "no requirement lists more than one scope, so all and any read the same", False
+        names = frozenset(catalog) | frozenset(name for _, scopes in lists for name in scopes)
+        access = {name: _scope_traits(name, catalog.get(name, ""), names) for name in names}
+        any_examples: list[tuple[str, str]] = []
+        all_examples: list[tuple[str, str]] = []
+        for raw, scopes in lists:
+            evidence_any = _any_evidence(scopes)
+            evidence_all = _all_evidence(raw.method, scopes, access)
+            if evidence_any:
+                any_examples.append((raw.key, evidence_any))
+            if evidence_all:
+                all_examples.append((raw.key, evidence_all))
+        # A spec that writes alternatives the OpenAPI way (several requirement objects)
+        # means something else by several scopes inside one object: all of them.
+        or_operations = sorted(
+            raw.key
+            for raw in operations
+            if raw.source == "security" and sum(1 for requirement in raw.objects if any(requirement.values())) > 1
+        )
+        if or_operations:
+            all_examples.append(
+                (or_operations[0], "the spec writes alternatives as separate requirement objects")
+            )
+        total = len(lists)
+        if any_examples and not all_examples:
+            key, why = sorted(any_examples)[0]
+            return (
+                "any",
+                f"{len(any_examples)} of {total} multi-scope lists name alternatives ({why}, e.g. {key}); "
+                "one scope of a list suffices",
+                False,
+            )
+        if all_examples and not any_examples:
+            if or_operations:
+                return (
+                    "all",
+                    f"the spec writes alternatives as separate requirement objects (e.g. {or_operations[0]}), "
+                    f"so the {total} lists of several scopes in one object need all of them",
+                    False,
+                )
+            key, why = sorted(all_examples)[0]
+            return (
+                "all",
+                f"{len(all_examples)} of {total} multi-scope lists read only as all ({why}, e.g. {key}); "
+                "every scope of a list is needed",
+                False,
+            )
+        if any_examples and all_examples:
+            reason = (
+                f"conflicting evidence: {len(any_examples)} lists look like alternatives "
+                f"(e.g. {sorted(any_examples)[0][0]}), {len(all_examples)} like combined needs "
+                f"(e.g. {sorted(all_examples)[0][0]}); read as all (the OpenAPI meaning)"
+            )
+        else:
+            reason = (
+                f"no evidence either way in {total} multi-scope lists; read as all (the OpenAPI meaning)"
+            )
+        self.anomalies.append(anomaly("ambiguous-scope-semantics", reason))
+        return "all", reason, True
+
+    def _normalize(self, raw: _RawOperation, semantics: Semantics, ambiguous: bool) -> Operation:
+        alternatives: set[frozenset[str]] = set()
+        multi = False
+        for requirement in raw.objects:
+            per_scheme: list[list[frozenset[str]]] = []
+            for scopes in requirement.values():
+                real = [name for name in scopes if name not in self.sentinels]
+                if len(real) < len(scopes):
+                    self.sentinels_used.update(name for name in scopes if name in self.sentinels)
+                multi = multi or len(real) > 1
+                if semantics == "all" or len(real) <= 1:
+                    per_scheme.append([frozenset(real)])
+                else:
+                    choices = [frozenset({name}) for name in real]
+                    if len(real) < len(scopes):
+                        choices.append(frozenset())  # a sentinel: "no scope" is one choice
+                    per_scheme.append(choices)
+            combinations = 1
+            for choices in per_scheme:
+                combinations *= len(choices)
+            if combinations > _MAX_ALTERNATIVES:
+                raise self.fail(
+                    f"security requirement expands to {combinations} alternatives under 'any' "
+                    f"(limit {_MAX_ALTERNATIVES}); use --semantics all",
+                    raw.pointer,
+                )
+            for combination in itertools.product(*per_scheme):
+                alternatives.add(frozenset().union(*combination))
+        if multi and ambiguous:
+            self.anomalies.append(
+                anomaly(
+                    "ambiguous-scope-list",
+                    "several scopes in one requirement; read as all of them, which may be wrong",
+                    operation=raw.key,
+                )
+            )
+        return Operation(
+            method=raw.method,
+            path=raw.path,
+            operation_id=raw.operation_id,
+            public=raw.public,
+            requirements=tuple(sorted(alternatives, key=lambda alt: (len(alt), sorted(alt)))),
+            summary=raw.summary,
+            tags=raw.tags,
+            deprecated=raw.deprecated,
+            scope_source=raw.source if raw.objects or raw.public else "none",
+            multi_scope_list=multi,
+        )
+
+    # ------------------------------------------------------------------ scopes
+
+    def _scopes(
+        self, catalog: dict[str, str], operations: tuple[Operation, ...]
+    ) -> tuple[tuple[Scope, ...], frozenset[str]]:
+        used: set[str] = set()
+        for operation in operations:
+            used |= operation.scopes
+        sentinels_seen = {name for name in self.sentinels if name in catalog} | self.sentinels_used
+        names = (frozenset(catalog) | used) - self.sentinels
+        scopes = []
+        for name in sorted(names):
+            description = catalog.get(name, "")
+            area, access = _scope_traits(name, description, names)
+            scopes.append(Scope(name, description, name in catalog, area, access))  # type: ignore[arg-type]
+        return tuple(scopes), frozenset(sentinels_seen)
+
+    def _implications(self, scopes: tuple[Scope, ...]) -> tuple[tuple[str, str], ...]:
+        names = {scope.name for scope in scopes}
+        edges: set[tuple[str, str]] = set()
+        for name in names:
+            if name + ".read" in names:
+                edges.add((name, name + ".read"))  # Xero: "X" is read-write, "X.read" read-only
+            if self.options.write_implies_read and name.endswith(":write"):
+                twin = name[: -len(":write")] + ":read"
+                if twin in names:
+                    edges.add((name, twin))
+        edges.update((stronger, weaker) for stronger, weaker in self.options.implications if stronger != weaker)
+        return tuple(sorted(edges))
+
+
+def _any_evidence(scopes: tuple[str, ...]) -> str:
+    present = set(scopes)
+    for name in scopes:
+        if name + ".read" in present:
+            return f"'{name}' with its read-only twin '{name}.read'"
+    for first, second in itertools.combinations(scopes, 2):
+        if _qualifier_variants(first, second):
+            return f"'{first}' and '{second}' differ only in the kind of object or token"
+    return ""
+
+
+def _all_evidence(method: str, scopes: tuple[str, ...], traits: Mapping[str, tuple[str | None, str | None]]) -> str:
+    reads = [name for name in scopes if traits[name][1] == "read"]
+    writes = [name for name in scopes if traits[name][1] == "write"]
+    if not reads or not writes:
+        return ""
+    if method in WRITE_METHODS:
+        return f"{method} lists read scope {reads[0]} with write scope {writes[0]}; 'any' would let a read scope write"
+    write_areas = {traits[name][0] for name in writes}
+    foreign = [name for name in reads if traits[name][0] not in write_areas]
+    if foreign:
+        return f"read scope {foreign[0]} of another area than write scope {writes[0]}"
+    return ""
+
+
+def _entry_pointer(entry: Any) -> str:
+    keys = []
+    while entry is not None and entry[1] is not None:
+        keys.append(entry[2])
+        entry = entry[1]
+    pointer = "#"
+    for key in reversed(keys):
+        pointer = _child(pointer, key)
+    return pointer
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+def _version_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    return None
+
+
+def _server_path(url: str, variables: Any) -> str:
+    if isinstance(variables, dict):
+        for name, variable in variables.items():
+            if isinstance(variable, dict) and isinstance(variable.get("default"), str | int):
+                url = url.replace("{" + name + "}", str(variable["default"]))
+    path = url if url.startswith("/") else urlsplit(url).path
+    return path.rstrip("/")
