@@ -398,6 +398,9 @@ class KeyAudit:
     last_seen: datetime | None
     daily: tuple[tuple[date, int], ...] = ()
     """Successful requests per day, for the sparkline."""
+    assigned_scopes: frozenset[str] = frozenset()
+    """Scopes as granted, before implications: the key's own list, or every declared
+    catalog scope for a legacy full-access key (what ``excess_scopes`` is taken from)."""
 
     @property
     def risk_score(self) -> int:
