@@ -1,0 +1,1135 @@
+"""The audit: for every key, what it holds, what it used, what it needs, what is wrong.
+
+:func:`audit_keys` is pure: spec, scope graph, key inventory and aggregated usage in,
+one :class:`~keyscope.model.AuditResult` out.  Every reporter and the TUI render that
+result; none recomputes any of it.  ``docs/audit.md`` is the user-facing description of
+the rules implemented here; keep the two in step.
+
+Per active key:
+
+- **Effective grants**: the key's scopes (every declared catalog scope for a legacy
+  full-access key) with implications applied (``graph.expand``).
+- **Usage** is successful requests only (status below 400) to operations of the spec.
+  401/403 answers are **denied requests**: kept apart with the scopes that would have
+  been needed, never counted as use and never added to a suggestion, so a leaked key
+  being probed cannot look like use.
+- **Suggestion**: the smallest catalog scope set meeting every used operation's
+  requirement (:mod:`keyscope.analysis.suggest`), with its evidence per scope.
+- **Excess**: the scopes the key holds as granted (the catalog for full access) that
+  the suggestion does not keep.  A key holding ``invoices:write`` that only reads
+  invoices gets ``invoices:read`` suggested and ``invoices:write`` as excess.
+- **Blast radius** and **risk** before (effective grants) and after (the suggestion).
+- **Confidence** (:data:`CONFIDENCE_RULES` lists every reason).  ``insufficient`` means
+  no removal advice at all: the suggestion keeps the grants and no ``unused-scope`` or
+  ``dormant-key`` finding is raised.
+
+Revoked keys are listed with their usage and denied requests, never judged or flagged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import statistics
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+from keyscope.analysis.risk import (
+    BlastRadiusCalculator,
+    infer_access,
+    infer_area,
+    scope_weights,
+)
+from keyscope.analysis.suggest import ScopeSolver
+from keyscope.model import (
+    FINGERPRINT_VERSION,
+    ApiKey,
+    ApiSpec,
+    AuditResult,
+    BadLine,
+    Confidence,
+    DataQuality,
+    DeniedRequests,
+    ExcessScope,
+    Finding,
+    KeyAudit,
+    Operation,
+    OperationUse,
+    ScopeEvidence,
+    Severity,
+    SpecSummary,
+    UsageData,
+    UsageRow,
+    Window,
+    severity_rank,
+)
+from keyscope.redaction import SECRET_FIELD_NAMES, looks_like_secret, mask_id, redact
+from keyscope.settings import DEFAULT_RISK_WEIGHTS
+from keyscope.text import SUSPICIOUS
+
+__all__ = [
+    "CONFIDENCE_RULES",
+    "RULES",
+    "AuditOptions",
+    "audit_keys",
+    "display_key_id",
+    "finding_fingerprint",
+    "make_window",
+    "sort_findings",
+]
+
+RULES: Mapping[str, str] = {
+    "legacy-full-access": "A legacy key minted before scopes existed holds every scope.",
+    "unused-scope": "A granted scope the key's successful usage never needed.",
+    "dormant-key": "An active key with no successful request in the window.",
+    "denied-requests": "401/403 answers: probing with a leaked key, or an under-scoped key.",
+    "unknown-scope": "A granted scope the spec does not know (typo, renamed, removed).",
+    "unmapped-route": "Successful traffic to a route no spec operation describes.",
+    "insufficient-data": "Too little data to judge the key: no removal advice.",
+    "secret-in-name": "A free-text field of the inventory held a live-looking secret.",
+    "suspicious-key-name": "A key name hides text (bidi controls, zero-width, mixed scripts).",
+    "unknown-key-usage": "Requests from a key id absent from the inventory.",
+}
+"""Every finding rule id with a one-line description (docs/audit.md has the details)."""
+
+CONFIDENCE_RULES: Mapping[str, str] = {
+    "insufficient": (
+        "key younger than min_key_age_days, created after as_of, data incomplete, "
+        "log coverage of the key's observed days below min_coverage, or the inventory "
+        "says the key was used in the window while the logs show no successful request"
+    ),
+    "low": (
+        "observed for less than half the window, fewer than low_volume successful "
+        "requests, over 5% of successful requests to unmapped routes, periodic usage "
+        "the window covers fewer than two periods of, or all use on a single day"
+    ),
+    "medium": (
+        "observed for less than the whole window, fewer than medium_volume requests, "
+        "some days without any log data, creation date unknown, some unmapped "
+        "successful requests, operations that succeeded without a matching grant, or "
+        "usage that looks periodic (every 20 days or more)"
+    ),
+    "high": "none of the above",
+}
+"""When each confidence level applies (worst reason wins)."""
+
+_MONEY_AREAS = frozenset({"payouts", "refunds", "payments"})
+_REDIRECT_AREAS = frozenset({"webhooks", "checkout"})
+_HIGH_WEIGHT = 15
+_MEDIUM_WEIGHT = 6
+_UNMATCHED_LOW_FRACTION = 0.05
+_MAX_UNMATCHED_PER_KEY = 50
+_MAX_DATA_FINDINGS = 100
+_LIST_IN_MESSAGE = 5
+_CONFIDENCE_ORDER: tuple[Confidence, ...] = ("high", "medium", "low", "insufficient")
+
+
+class ScopeGraphLike(Protocol):
+    """What the audit needs from ``ScopeGraph``."""
+
+    def expand(self, scopes: Iterable[str]) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditOptions:
+    """Thresholds and weights of one audit run (from the settings)."""
+
+    min_key_age_days: int = 30
+    """Keys younger than this at ``as_of`` are too new to judge."""
+    min_coverage: float = 0.8
+    """Fraction of a key's observed days that must have log data for any removal advice."""
+    risk_weights: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RISK_WEIGHTS))
+    """Risk points per scope (unnamed scopes get a default from their access)."""
+    tool_version: str = ""
+    bad_line_threshold: float = 0.01
+    """Fraction of unreadable usage lines above which the run is incomplete."""
+    low_volume: int = 5
+    """Fewer successful requests than this in the window: confidence low."""
+    medium_volume: int = 30
+    """Fewer successful requests than this in the window: confidence at most medium."""
+    incomplete_reasons: tuple[str, ...] = ()
+    """Reasons the caller already knows the data is incomplete (e.g. a source failed)."""
+
+
+def make_window(as_of: datetime, days: int) -> Window:
+    """The usage window ``[as_of - days, as_of)`` in UTC."""
+    end = as_of.astimezone(UTC)
+    return Window(start=end - timedelta(days=days), end=end, days=days)
+
+
+def finding_fingerprint(rule: str, key_id: str, subject: str) -> str:
+    """Stable identity of a finding: never names, messages, severities or order.
+
+    ``sha256("<FINGERPRINT_VERSION>\\x1f<rule>\\x1f<key_id>\\x1f<subject>")``, first 16 hex digits.
+    """
+    payload = "\x1f".join((str(FINGERPRINT_VERSION), rule, key_id, subject))
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Severity (most severe first), rule, key id, subject, fingerprint."""
+    return tuple(
+        sorted(
+            findings,
+            key=lambda f: (severity_rank(f.severity), f.rule, f.key_id, f.subject, f.fingerprint),
+        )
+    )
+
+
+def display_key_id(key_id: str) -> str:
+    """A key id for messages: as written, unless it looks like a secret (then masked)."""
+    return mask_id(key_id) if looks_like_secret(key_id) else key_id
+
+
+def audit_keys(
+    spec: ApiSpec,
+    graph: ScopeGraphLike,
+    keys: Sequence[ApiKey],
+    usage: UsageData,
+    *,
+    as_of: datetime,
+    window: Window,
+    options: AuditOptions | None = None,
+) -> AuditResult:
+    """Audit every key against the spec and its usage in the window.
+
+    Args:
+        spec: The API description.
+        graph: Scope implication (``build_scope_graph(spec)``).
+        keys: The inventory.
+        usage: Aggregated usage in the window (rows, daily counts, sources).
+        as_of: The end of the window (UTC).
+        window: The window (:func:`make_window`).
+        options: Thresholds and weights; defaults when None.
+
+    Returns:
+        The result, keys sorted by id, findings sorted by severity, rule, key, subject.
+    """
+    return _Auditor(spec, graph, usage, as_of, window, options or AuditOptions()).run(keys)
+
+
+# --------------------------------------------------------------------------- internals
+
+
+@dataclass(slots=True)
+class _KeyUsage:
+    rows: list[UsageRow] = field(default_factory=list)
+    daily: list[tuple[date, int]] = field(default_factory=list)
+
+
+def _window_days(window: Window) -> list[date]:
+    first = window.start.astimezone(UTC).date()
+    last = (window.end.astimezone(UTC) - timedelta(microseconds=1)).date()
+    if last < first:
+        return []
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count:,} {noun if count == 1 else (plural or noun + 's')}"
+
+
+def _short_list(items: Sequence[str], limit: int = _LIST_IN_MESSAGE) -> str:
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _has_mixed_scripts(text: str) -> bool:
+    """A word mixing Latin with Cyrillic or Greek letters ("prod" with a Cyrillic "o")."""
+    for word in "".join(ch if ch.isalpha() else " " for ch in text).split():
+        scripts = set()
+        for character in word:
+            try:
+                script = unicodedata.name(character).split(" ", 1)[0]
+            except ValueError:
+                continue
+            if script in ("LATIN", "CYRILLIC", "GREEK"):
+                scripts.add(script)
+        if len(scripts) > 1:
+            return True
+    return False
+
+
+class _Auditor:
+    """One audit run: shared indexes and caches, then one pass per key."""
+
+    def __init__(
+        self,
+        spec: ApiSpec,
+        graph: ScopeGraphLike,
+        usage: UsageData,
+        as_of: datetime,
+        window: Window,
+        options: AuditOptions,
+    ) -> None:
+        self.spec = spec
+        self.graph = graph
+        self.usage = usage
+        self.as_of = as_of.astimezone(UTC)
+        self.window = window
+        self.options = options
+        self.catalog = spec.catalog or spec.scope_names
+        self.known_scopes = spec.scope_names | self.catalog
+        self.scopes_by_name = {scope.name: scope for scope in spec.scopes}
+        self.operations: dict[str, Operation] = {op.key: op for op in spec.operations}
+        self.weights: dict[str, int] = {}
+        self.solver: ScopeSolver | None = None
+        self.blast: BlastRadiusCalculator | None = None
+        self._expand_cache: dict[frozenset[str], frozenset[str]] = {}
+        self._reachable_cache: dict[frozenset[str], frozenset[str]] = {}
+        self._provides_cache: dict[str, frozenset[str]] = {}
+        self.window_days = _window_days(window)
+        self.days_with_data = frozenset(usage.days_with_data)
+
+    # ------------------------------------------------------------------ helpers
+
+    def expand(self, scopes: frozenset[str]) -> frozenset[str]:
+        cached = self._expand_cache.get(scopes)
+        if cached is None:
+            cached = frozenset(self.graph.expand(scopes)) | scopes
+            self._expand_cache[scopes] = cached
+        return cached
+
+    def provides(self, scope: str) -> frozenset[str]:
+        """Everything holding ``scope`` grants (itself included)."""
+        cached = self._provides_cache.get(scope)
+        if cached is None:
+            cached = self.expand(frozenset((scope,)))
+            self._provides_cache[scope] = cached
+        return cached
+
+    def reachable(self, effective: frozenset[str]) -> frozenset[str]:
+        cached = self._reachable_cache.get(effective)
+        if cached is None:
+            assert self.blast is not None
+            cached = frozenset(op.key for op in self.blast.reachable(effective))
+            self._reachable_cache[effective] = cached
+        return cached
+
+    def weight(self, scope: str) -> int:
+        return self.weights.get(scope, 0)
+
+    def area_access(self, scope: str) -> tuple[str, str | None]:
+        known = self.scopes_by_name.get(scope)
+        area = (known.area if known and known.area else infer_area(scope)).lower()
+        access = (known.access if known and known.access else None) or infer_access(scope)
+        return area, access
+
+    def is_money_movement(self, scope: str) -> bool:
+        area, access = self.area_access(scope)
+        return area in _MONEY_AREAS and access == "write"
+
+    def finding(
+        self, rule: str, severity: Severity, key_id: str, subject: str, message: str
+    ) -> Finding:
+        return Finding(
+            rule=rule,
+            severity=severity,
+            key_id=key_id,
+            subject=subject,
+            message=message,
+            fingerprint=finding_fingerprint(rule, key_id, subject),
+        )
+
+    def alternative_order(self, alternative: frozenset[str]) -> tuple[int, int, tuple[str, ...]]:
+        return (
+            len(alternative),
+            sum(self.weight(s) for s in alternative),
+            tuple(sorted(alternative)),
+        )
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, keys: Sequence[ApiKey]) -> AuditResult:
+        granted_names = {scope for key in keys for scope in key.scopes}
+        self.weights = scope_weights(
+            self.spec.scopes, self.options.risk_weights, sorted(granted_names)
+        )
+        self.solver = ScopeSolver(self.graph, self.weights, self.known_scopes)
+        self.blast = BlastRadiusCalculator(self.spec, self.weights)
+
+        by_key: dict[str, _KeyUsage] = defaultdict(_KeyUsage)
+        for row in self.usage.rows:
+            by_key[row.key_id].rows.append(row)
+        for daily in self.usage.daily:
+            if daily.success:
+                by_key[daily.key_id].daily.append((daily.day, daily.success))
+
+        complete, incomplete_reasons, coverage_days, missing_days = self._completeness()
+        audits = [
+            self._audit_key(
+                key, by_key.get(key.key_id) or _KeyUsage(), complete, incomplete_reasons
+            )
+            for key in sorted(keys, key=lambda key: key.key_id)
+        ]
+        known_ids = {key.key_id for key in keys}
+        data_findings, quality = self._data_quality(by_key, known_ids, coverage_days, missing_days)
+        findings = sort_findings(
+            [finding for audit in audits for finding in audit.findings] + data_findings
+        )
+        return AuditResult(
+            tool_version=self.options.tool_version,
+            as_of=self.as_of,
+            window=self.window,
+            complete=complete,
+            incomplete_reasons=incomplete_reasons,
+            spec=SpecSummary(
+                title=self.spec.title,
+                version=self.spec.version,
+                format=self.spec.format,
+                source=self.spec.source,
+                sha256=self.spec.sha256,
+                operations=len(self.spec.operations),
+                scopes=len(self.spec.scopes),
+                semantics=self.spec.semantics,
+            ),
+            keys=tuple(audits),
+            findings=findings,
+            data_quality=quality,
+            anomalies=tuple(
+                sorted(
+                    self.spec.anomalies,
+                    key=lambda a: (
+                        severity_rank(a.severity),
+                        a.rule,
+                        a.operation,
+                        a.scope,
+                        a.message,
+                    ),
+                )
+            ),
+        )
+
+    def _completeness(self) -> tuple[bool, tuple[str, ...], int, tuple[date, ...]]:
+        reasons = list(self.options.incomplete_reasons)
+        usage = self.usage
+        if not usage.sources:
+            reasons.append("no usage data was read: give request logs with --usage or [[usage]]")
+        total, bad = usage.total_lines, usage.bad_lines
+        if total and bad / total > self.options.bad_line_threshold:
+            reasons.append(
+                f"{bad:,} of {total:,} usage lines could not be read "
+                f"({bad / total:.1%}, above the {self.options.bad_line_threshold:.1%} threshold)"
+            )
+        covered = [day for day in self.window_days if day in self.days_with_data]
+        missing = tuple(day for day in self.window_days if day not in self.days_with_data)
+        if usage.sources and self.window_days:
+            fraction = len(covered) / len(self.window_days)
+            if fraction < self.options.min_coverage:
+                reasons.append(
+                    f"the logs cover {len(covered)} of {len(self.window_days)} window days "
+                    f"({fraction:.0%}, below min_coverage {self.options.min_coverage:.0%})"
+                )
+        return not reasons, tuple(reasons), len(covered), missing
+
+    # ------------------------------------------------------------------ one key
+
+    def _audit_key(
+        self, key: ApiKey, usage: _KeyUsage, complete: bool, incomplete_reasons: tuple[str, ...]
+    ) -> KeyAudit:
+        as_listed = self.catalog if key.full_access else key.scopes
+        effective = self.expand(frozenset(as_listed))
+
+        used: dict[str, list[UsageRow]] = defaultdict(list)
+        denied_groups: dict[tuple[str, str, str | None], list[UsageRow]] = defaultdict(list)
+        unmatched: list[UsageRow] = []
+        requests = unmatched_success = 0
+        last_seen: datetime | None = None
+        for row in usage.rows:
+            if row.operation is None:
+                unmatched.append(row)
+            if row.status_class == "success":
+                requests += row.count
+                last_seen = row.last_seen if last_seen is None else max(last_seen, row.last_seen)
+                if row.operation is None:
+                    unmatched_success += row.count
+                elif row.operation in self.operations:
+                    used[row.operation].append(row)
+            elif row.status_class == "denied":
+                denied_groups[(row.method, redact(row.path), row.operation)].append(row)
+
+        uses = tuple(
+            OperationUse(
+                operation=operation,
+                count=sum(row.count for row in rows),
+                first_seen=min(row.first_seen for row in rows),
+                last_seen=max(row.last_seen for row in rows),
+            )
+            for operation, rows in sorted(used.items())
+        )
+        needs = [
+            self.operations[use.operation].requirements
+            for use in uses
+            if not self.operations[use.operation].public
+        ]
+        denied = self._denied(denied_groups, effective)
+        missing = self._missing_scopes(denied, effective)
+        daily = tuple(sorted(usage.daily))
+
+        if key.status == "revoked":
+            return self._revoked(key, as_listed, effective, uses, denied, missing, unmatched,
+                                 requests, last_seen, daily)  # fmt: skip
+
+        confidence, reasons, insufficient = self._confidence(
+            key, requests, unmatched_success, uses, effective, daily, complete, incomplete_reasons
+        )
+        assert self.solver is not None and self.blast is not None
+        if insufficient:
+            suggested = frozenset(as_listed)
+        else:
+            solved = self.solver.solve(needs)
+            suggested = solved.scopes
+            if not solved.exact:
+                reasons.append(
+                    "the catalog is too large for the exact search: the suggestion comes from "
+                    "the greedy one (it covers every use but may not be the smallest)"
+                )
+            if solved.unsatisfiable:
+                reasons.append(
+                    f"{_plural(len(solved.unsatisfiable), 'used operation')} need scopes no "
+                    "catalog scope provides; those grants are kept"
+                )
+                kept = {s for need in solved.unsatisfiable for alt in need for s in alt}
+                suggested = suggested | (frozenset(as_listed) & kept)
+        suggested_effective = self.expand(suggested)
+        excess_names = frozenset() if insufficient else frozenset(as_listed) - suggested
+        called = frozenset(use.operation for use in uses)
+        base_reach = self.reachable(suggested_effective)
+        excess = tuple(
+            ExcessScope(
+                scope=scope,
+                unlocks_never_called=tuple(
+                    op.key
+                    for op in self.spec.operations
+                    if op.key in self.reachable(self.expand(suggested | {scope}))
+                    and op.key not in base_reach
+                    and op.key not in called
+                ),
+            )
+            for scope in sorted(excess_names)
+        )
+        evidence = self._evidence(uses, suggested)
+        used_scopes = self._used_scopes(uses, effective, suggested_effective)
+        before = self.blast.measure(effective)
+        after = self.blast.measure(suggested_effective)
+
+        audit = KeyAudit(
+            key=key,
+            granted_scopes=effective,
+            used_scopes=used_scopes,
+            suggested_scopes=suggested,
+            excess_scopes=excess_names,
+            missing_scopes=missing,
+            evidence=evidence,
+            excess=excess,
+            denied=denied,
+            unmatched=self._top_unmatched(unmatched),
+            before=before,
+            after=after,
+            confidence=confidence,
+            confidence_reasons=tuple(reasons),
+            findings=(),
+            requests=requests,
+            last_seen=last_seen,
+            daily=daily,
+            assigned_scopes=frozenset(as_listed),
+        )
+        findings = self._key_findings(audit, insufficient, as_listed)
+        return KeyAudit(**{**_fields(audit), "findings": sort_findings(findings)})
+
+    def _revoked(
+        self,
+        key: ApiKey,
+        as_listed: frozenset[str],
+        effective: frozenset[str],
+        uses: tuple[OperationUse, ...],
+        denied: tuple[DeniedRequests, ...],
+        missing: frozenset[str],
+        unmatched: list[UsageRow],
+        requests: int,
+        last_seen: datetime | None,
+        daily: tuple[tuple[date, int], ...],
+    ) -> KeyAudit:
+        assert self.blast is not None
+        radius = self.blast.measure(effective)
+        return KeyAudit(
+            key=key,
+            granted_scopes=effective,
+            used_scopes=self._used_scopes(uses, effective, effective),
+            suggested_scopes=frozenset(as_listed),
+            excess_scopes=frozenset(),
+            missing_scopes=missing,
+            evidence=self._evidence(uses, frozenset(as_listed)),
+            excess=(),
+            denied=denied,
+            unmatched=self._top_unmatched(unmatched),
+            before=radius,
+            after=radius,
+            confidence="insufficient",
+            confidence_reasons=("revoked: listed for the record, not judged",),
+            findings=(),
+            requests=requests,
+            last_seen=last_seen,
+            daily=daily,
+            assigned_scopes=frozenset(as_listed),
+        )
+
+    def _top_unmatched(self, rows: list[UsageRow]) -> tuple[UsageRow, ...]:
+        ordered = sorted(
+            rows, key=lambda r: (-r.count, r.method, r.path, r.status_class, r.first_seen)
+        )
+        return tuple(
+            UsageRow(
+                key_id=row.key_id,
+                method=row.method,
+                path=redact(row.path),
+                operation=None,
+                status_class=row.status_class,
+                count=row.count,
+                first_seen=row.first_seen,
+                last_seen=row.last_seen,
+            )
+            for row in ordered[:_MAX_UNMATCHED_PER_KEY]
+        )
+
+    def _denied(
+        self,
+        groups: Mapping[tuple[str, str, str | None], list[UsageRow]],
+        effective: frozenset[str],
+    ) -> tuple[DeniedRequests, ...]:
+        denied = []
+        for (method, path, operation), rows in groups.items():
+            op = self.operations.get(operation) if operation else None
+            needed = tuple(sorted(tuple(sorted(alt)) for alt in op.requirements)) if op else ()
+            denied.append(
+                DeniedRequests(
+                    method=method,
+                    path=path,
+                    operation=operation if op else None,
+                    count=sum(row.count for row in rows),
+                    first_seen=min(row.first_seen for row in rows),
+                    last_seen=max(row.last_seen for row in rows),
+                    needed=needed,
+                )
+            )
+        return tuple(sorted(denied, key=lambda d: (-d.count, d.operation or "", d.method, d.path)))
+
+    def _missing_for(self, operation: Operation, effective: frozenset[str]) -> frozenset[str]:
+        if operation.is_satisfied_by(effective):
+            return frozenset()
+        best = min(
+            operation.requirements,
+            key=lambda alt: (len(alt - effective), *self.alternative_order(alt - effective)),
+        )
+        return frozenset(best - effective)
+
+    def _missing_scopes(
+        self, denied: tuple[DeniedRequests, ...], effective: frozenset[str]
+    ) -> frozenset[str]:
+        missing: set[str] = set()
+        for entry in denied:
+            if entry.operation is not None:
+                missing |= self._missing_for(self.operations[entry.operation], effective)
+        return frozenset(missing)
+
+    def _evidence(
+        self, uses: tuple[OperationUse, ...], suggested: frozenset[str]
+    ) -> tuple[ScopeEvidence, ...]:
+        by_scope: dict[str, list[OperationUse]] = {scope: [] for scope in suggested}
+        expanded = self.expand(suggested)
+        for use in uses:
+            operation = self.operations[use.operation]
+            if operation.public or not operation.requirements:
+                continue
+            met = [alt for alt in operation.requirements if alt <= expanded]
+            if not met:
+                continue
+            alternative = min(met, key=self.alternative_order)
+            serving: set[str] = set()
+            for required in alternative:
+                serving |= {s for s in suggested if required in self.provides(s)}
+            for scope in serving:
+                by_scope[scope].append(use)
+        return tuple(
+            ScopeEvidence(scope=scope, operations=tuple(sorted(ops, key=lambda u: u.operation)))
+            for scope, ops in sorted(by_scope.items())
+        )
+
+    def _used_scopes(
+        self,
+        uses: tuple[OperationUse, ...],
+        effective: frozenset[str],
+        fallback: frozenset[str],
+    ) -> frozenset[str]:
+        scopes: set[str] = set()
+        for use in uses:
+            operation = self.operations[use.operation]
+            if operation.public or not operation.requirements:
+                continue
+            met = [alt for alt in operation.requirements if alt <= effective] or [
+                alt for alt in operation.requirements if alt <= fallback
+            ]
+            if met:
+                scopes |= min(met, key=self.alternative_order)
+        return frozenset(scopes)
+
+    # ------------------------------------------------------------------ confidence
+
+    def _confidence(
+        self,
+        key: ApiKey,
+        requests: int,
+        unmatched_success: int,
+        uses: tuple[OperationUse, ...],
+        effective: frozenset[str],
+        daily: tuple[tuple[date, int], ...],
+        complete: bool,
+        incomplete_reasons: tuple[str, ...],
+    ) -> tuple[Confidence, list[str], bool]:
+        options = self.options
+        reasons: list[str] = []
+        level = 0  # index into _CONFIDENCE_ORDER; the worst reason wins
+
+        def lower(to: Confidence, reason: str) -> None:
+            nonlocal level
+            level = max(level, _CONFIDENCE_ORDER.index(to))
+            reasons.append(reason)
+
+        observed_start = self.window.start
+        if key.created_at is None:
+            lower("medium", "creation date unknown: assumed to predate the window")
+        elif key.created_at >= self.as_of:
+            lower("insufficient", "created after the end of the window")
+        else:
+            age_days = (self.as_of - key.created_at).total_seconds() / 86400
+            if age_days < options.min_key_age_days:
+                lower(
+                    "insufficient",
+                    f"too new to judge: created {age_days:.0f} days before as_of "
+                    f"(minimum {options.min_key_age_days})",
+                )
+            elif key.created_at > self.window.start:
+                observed_start = key.created_at
+                if age_days < self.window.days / 2:
+                    lower("low", f"observed for only {age_days:.0f} of {self.window.days} days")
+                else:
+                    lower("medium", f"observed for {age_days:.0f} of {self.window.days} days")
+
+        if not complete:
+            lower("insufficient", "usage data incomplete: " + "; ".join(incomplete_reasons))
+        else:
+            start_day = observed_start.astimezone(UTC).date()
+            days = [day for day in self.window_days if day >= start_day]
+            if days:
+                covered = sum(1 for day in days if day in self.days_with_data)
+                fraction = covered / len(days)
+                if fraction < options.min_coverage:
+                    lower(
+                        "insufficient",
+                        f"logs cover only {covered} of the key's {len(days)} observed days "
+                        f"(minimum {options.min_coverage:.0%})",
+                    )
+                elif covered < len(days):
+                    lower(
+                        "medium",
+                        f"{_plural(len(days) - covered, 'observed day')} without any log data",
+                    )
+
+        if (
+            complete
+            and requests == 0
+            and key.last_used_at is not None
+            and self.window.start <= key.last_used_at < self.window.end
+        ):
+            lower(
+                "insufficient",
+                f"the inventory says it was last used on {_day(key.last_used_at)}, "
+                "but the logs hold no successful request from it in the window",
+            )
+
+        if requests:
+            if requests < options.low_volume:
+                lower("low", f"only {_plural(requests, 'successful request')} in the window")
+            elif requests < options.medium_volume:
+                lower("medium", f"only {_plural(requests, 'successful request')} in the window")
+        if unmatched_success:
+            fraction = unmatched_success / requests
+            lower(
+                "low" if fraction > _UNMATCHED_LOW_FRACTION else "medium",
+                f"{_plural(unmatched_success, 'successful request')} to routes the spec does "
+                "not describe: the scopes they need are unknown",
+            )
+        ungranted = [
+            use.operation
+            for use in uses
+            if not self.operations[use.operation].is_satisfied_by(effective)
+        ]
+        if ungranted:
+            lower(
+                "medium",
+                f"{_plural(len(ungranted), 'operation')} succeeded without a matching grant "
+                f"({_short_list(ungranted, 3)}): the inventory or the spec may be out of date",
+            )
+        self._seasonality(daily, lower)
+        return _CONFIDENCE_ORDER[level], reasons, level == len(_CONFIDENCE_ORDER) - 1
+
+    def _seasonality(
+        self, daily: tuple[tuple[date, int], ...], lower: Callable[[Confidence, str], None]
+    ) -> None:
+        active = [day for day, count in daily if count]
+        if len(active) == 1 and self.window.days >= 7:
+            lower("low", f"all successful requests on a single day ({active[0].isoformat()})")
+            return
+        if len(active) < 2:
+            return
+        gaps = [(later - earlier).days for earlier, later in itertools.pairwise(active)]
+        period = statistics.median(gaps)
+        if period < 7:
+            return
+        if self.window.days < 2 * period:
+            lower(
+                "low",
+                f"periodic use (about every {period:.0f} days): the window covers fewer than "
+                "two periods",
+            )
+        elif period >= 20:
+            lower(
+                "medium",
+                f"periodic use (about every {period:.0f} days): rarely used operations may "
+                "fall outside the window",
+            )
+
+    # ------------------------------------------------------------------ findings
+
+    def _key_findings(
+        self, audit: KeyAudit, insufficient: bool, as_listed: frozenset[str]
+    ) -> list[Finding]:
+        key = audit.key
+        key_id = key.key_id
+        findings: list[Finding] = []
+
+        for field_name in key.redacted_fields:
+            if field_name.lower() in SECRET_FIELD_NAMES:
+                continue  # a secret field by name: dropped silently, as expected
+            findings.append(
+                self.finding(
+                    "secret-in-name",
+                    "high",
+                    key_id,
+                    field_name,
+                    f"the inventory's {field_name!r} field held what looks like a live secret; "
+                    "it was redacted everywhere. Rotate that secret and remove it from the "
+                    "inventory.",
+                )
+            )
+        if SUSPICIOUS.search(key.name) or _has_mixed_scripts(key.name):
+            findings.append(
+                self.finding(
+                    "suspicious-key-name",
+                    "medium",
+                    key_id,
+                    "name",
+                    "the key's name contains invisible or direction-changing characters, or "
+                    "mixes alphabets in one word: what it shows may not be what it says.",
+                )
+            )
+
+        for scope in sorted(key.scopes - self.known_scopes):
+            findings.append(
+                self.finding(
+                    "unknown-scope",
+                    "low",
+                    key_id,
+                    scope,
+                    f"granted scope {scope!r} is not in the spec's catalog (typo, renamed or "
+                    "removed); the platform may ignore or reject it. Check the spelling, "
+                    "then drop it.",
+                )
+            )
+
+        if key.full_access:
+            findings.append(self._legacy_finding(audit, insufficient, as_listed))
+
+        if insufficient:
+            findings.append(
+                self.finding(
+                    "insufficient-data",
+                    "info",
+                    key_id,
+                    "",
+                    "not enough data to judge this key, so no removal is advised: "
+                    + "; ".join(audit.confidence_reasons),
+                )
+            )
+        else:
+            if audit.requests == 0:
+                findings.append(self._dormant_finding(audit))
+            elif not key.full_access:
+                findings.extend(self._unused_findings(audit))
+        findings.extend(self._denied_findings(audit))
+        return findings
+
+    def _legacy_finding(
+        self, audit: KeyAudit, insufficient: bool, as_listed: frozenset[str]
+    ) -> Finding:
+        total = len(as_listed)
+        if insufficient:
+            severity: Severity = "high"
+            advice = "too little data to derive its replacement yet; keep collecting logs."
+        else:
+            moves_money = any(self.is_money_movement(s) for s in audit.suggested_scopes)
+            severity = "high" if moves_money else "critical"
+            if audit.suggested_scopes:
+                ratio = len(audit.excess_scopes) / total if total else 0.0
+                advice = (
+                    f"its usage needs {_plural(len(audit.suggested_scopes), 'scope')} of {total} "
+                    f"({_short_list(sorted(audit.suggested_scopes), 8)}; {ratio:.0%} excess): "
+                    "create a key with those scopes, run both side by side, confirm no denied "
+                    "requests on the new key, then revoke this one."
+                )
+            else:
+                advice = "it made no successful request in the window: revoke it."
+        return self.finding(
+            "legacy-full-access",
+            severity,
+            audit.key.key_id,
+            "",
+            f"legacy full-access key: holds all {total} scopes of the catalog; {advice}",
+        )
+
+    def _dormant_finding(self, audit: KeyAudit) -> Finding:
+        severity: Severity = "high" if audit.before.risk_score >= 50 else "medium"
+        last = audit.key.last_used_at
+        when = f" (the inventory's last use: {_day(last)})" if last is not None else ""
+        return self.finding(
+            "dormant-key",
+            severity,
+            audit.key.key_id,
+            "",
+            f"no successful request in the {self.window.days}-day window{when}; "
+            f"it can still reach {_plural(audit.before.operations, 'operation')}. Revoke it, "
+            "or set an expiry.",
+        )
+
+    def _unused_findings(self, audit: KeyAudit) -> list[Finding]:
+        findings = []
+        for excess in audit.excess:
+            scope = excess.scope
+            weight = self.weight(scope)
+            area, access = self.area_access(scope)
+            sensitive_write = access == "write" and area in (_MONEY_AREAS | _REDIRECT_AREAS)
+            replaced = sorted(
+                s
+                for s in audit.suggested_scopes
+                if s not in audit.key.scopes and s in self.provides(scope)
+            )
+            if not excess.unlocks_never_called:
+                severity: Severity = "info"
+                detail = "it adds nothing the suggested scopes do not already allow"
+            else:
+                if weight >= _HIGH_WEIGHT or sensitive_write:
+                    severity = "high"
+                elif weight >= _MEDIUM_WEIGHT:
+                    severity = "medium"
+                else:
+                    severity = "low"
+                detail = (
+                    f"it unlocks {_plural(len(excess.unlocks_never_called), 'operation')} never "
+                    f"called: {_short_list(list(excess.unlocks_never_called))}"
+                )
+            swap = f"; replace it with {', '.join(replaced)}" if replaced else "; remove it"
+            findings.append(
+                self.finding(
+                    "unused-scope",
+                    severity,
+                    audit.key.key_id,
+                    scope,
+                    f"granted {scope} was not needed by any successful request in "
+                    f"{self.window.days} days; {detail}{swap}.",
+                )
+            )
+        return findings
+
+    def _denied_findings(self, audit: KeyAudit) -> list[Finding]:
+        used_areas = {self.area_access(s)[0] for s in audit.used_scopes}
+        groups: dict[str, list[DeniedRequests]] = defaultdict(list)
+        subjects_missing: dict[str, frozenset[str]] = {}
+        for entry in audit.denied:
+            if entry.operation is None:
+                groups["unmatched-routes"].append(entry)
+                continue
+            operation = self.operations[entry.operation]
+            missing = self._missing_for(operation, audit.granted_scopes)
+            # No scope missing: the key held one the spec says is enough, still denied.
+            subject = " ".join(sorted(missing)) if missing else entry.operation
+            groups[subject].append(entry)
+            subjects_missing[subject] = missing
+        findings = []
+        for subject, entries in sorted(groups.items()):
+            count = sum(entry.count for entry in entries)
+            first = min(entry.first_seen for entry in entries)
+            last = max(entry.last_seen for entry in entries)
+            routes = sorted(
+                {entry.operation or f"{entry.method} {entry.path}" for entry in entries}
+            )
+            span = f"{_plural(count, 'denied request')} ({_day(first)} to {_day(last)})"
+            missing = subjects_missing.get(subject)
+            if subject == "unmatched-routes":
+                severity: Severity = "medium" if len(routes) >= 10 else "low"
+                message = (
+                    f"{span} to {_plural(len(routes), 'route')} the spec does not describe: "
+                    f"{_short_list(routes)}. Many distinct routes suggest scanning."
+                )
+            elif not missing:
+                severity = "medium"
+                message = (
+                    f"{span} to {subject} although the key holds a scope the spec says is "
+                    "enough: the spec and the platform disagree. Check the operation's scopes."
+                )
+            else:
+                areas = {self.area_access(s)[0] for s in missing}
+                sensitive = any(self.weight(s) >= 10 or self.is_money_movement(s) for s in missing)
+                probing = audit.requests == 0 or not areas <= used_areas
+                if probing:
+                    severity = "high" if sensitive else "medium"
+                    verdict = (
+                        "the key never used this area successfully: this looks like probing "
+                        "with a leaked key. Check who holds it; rotate it if in doubt"
+                    )
+                else:
+                    severity = "low"
+                    verdict = (
+                        "the key uses this area already: it may be under-scoped for a feature. "
+                        "Grant the scope only if the integration really needs it"
+                    )
+                message = (
+                    f"{span} to {_short_list(routes)}, which need {', '.join(sorted(missing))}; "
+                    f"{verdict}. Denied requests are never counted as use."
+                )
+            findings.append(
+                self.finding("denied-requests", severity, audit.key.key_id, subject, message)
+            )
+        return findings
+
+    # ------------------------------------------------------------------ data-wide
+
+    def _data_quality(
+        self,
+        by_key: Mapping[str, _KeyUsage],
+        known_ids: set[str],
+        coverage_days: int,
+        missing_days: tuple[date, ...],
+    ) -> tuple[list[Finding], DataQuality]:
+        unmatched_counts: dict[tuple[str, str], int] = defaultdict(int)
+        unmatched_success: dict[tuple[str, str], int] = defaultdict(int)
+        unknown: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for key_id, key_usage in by_key.items():
+            is_unknown = key_id not in known_ids
+            for row in key_usage.rows:
+                if row.operation is None:
+                    route = (row.method, redact(row.path))
+                    unmatched_counts[route] += row.count
+                    if row.status_class == "success":
+                        unmatched_success[route] += row.count
+                if is_unknown:
+                    totals = unknown[mask_id(key_id)]
+                    totals[0] += row.count
+                    if row.status_class == "success":
+                        totals[1] += row.count
+                    elif row.status_class == "denied":
+                        totals[2] += row.count
+        unknown = {masked: totals for masked, totals in unknown.items() if totals[0]}
+        findings: list[Finding] = []
+
+        busiest_unknown = sorted(unknown.items(), key=lambda item: (-item[1][0], item[0]))
+        for masked, (total, success, denied) in busiest_unknown[:_MAX_DATA_FINDINGS]:
+            severity: Severity = "medium" if success else "low"
+            findings.append(
+                self.finding(
+                    "unknown-key-usage",
+                    severity,
+                    "",
+                    masked,
+                    f"key id {masked} is not in the inventory but made "
+                    f"{_plural(total, 'request')} ({success:,} successful, {denied:,} denied): "
+                    + (
+                        "the inventory is incomplete, or a key outside it is in use."
+                        if success
+                        else "probably attempts with an invalid or deleted key."
+                    ),
+                )
+            )
+        if len(busiest_unknown) > _MAX_DATA_FINDINGS:
+            rest = busiest_unknown[_MAX_DATA_FINDINGS:]
+            findings.append(
+                self.finding(
+                    "unknown-key-usage",
+                    "low",
+                    "",
+                    "(others)",
+                    f"{_plural(len(rest), 'more unknown key id')} made "
+                    f"{_plural(sum(t[0] for _, t in rest), 'request')}.",
+                )
+            )
+
+        busiest_routes = sorted(unmatched_success.items(), key=lambda item: (-item[1], item[0]))
+        for (method, path), count in busiest_routes[:_MAX_DATA_FINDINGS]:
+            findings.append(
+                self.finding(
+                    "unmapped-route",
+                    "low",
+                    "",
+                    f"{method} {path}",
+                    f"{_plural(count, 'successful request')} to {method} {path}, which no "
+                    "operation of the spec describes (undocumented or removed endpoint?); "
+                    "the scopes it needs are unknown, so keys using it get lower confidence.",
+                )
+            )
+        if len(busiest_routes) > _MAX_DATA_FINDINGS:
+            rest_routes = busiest_routes[_MAX_DATA_FINDINGS:]
+            findings.append(
+                self.finding(
+                    "unmapped-route",
+                    "low",
+                    "",
+                    "(others)",
+                    f"{_plural(len(rest_routes), 'more unmapped route')} with "
+                    f"{_plural(sum(c for _, c in rest_routes), 'successful request')}.",
+                )
+            )
+
+        quality = DataQuality(
+            total_lines=self.usage.total_lines,
+            bad_lines=self.usage.bad_lines,
+            bad_line_examples=tuple(
+                BadLine(source=example.source, line=example.line, reason=redact(example.reason))
+                for example in self.usage.bad_line_examples
+            ),
+            unmatched_requests=sum(unmatched_counts.values()),
+            unmatched_routes=tuple(
+                (method, path, count)
+                for (method, path), count in sorted(
+                    unmatched_counts.items(), key=lambda item: (-item[1], item[0])
+                )[:_MAX_DATA_FINDINGS]
+            ),
+            unknown_keys=len(unknown),
+            unknown_key_ids=tuple(sorted(unknown))[:_MAX_DATA_FINDINGS],
+            coverage_days=coverage_days,
+            window_days=len(self.window_days),
+            missing_days=missing_days,
+            sources=tuple(self.usage.sources),
+        )
+        return findings, quality
+
+
+def _fields(audit: KeyAudit) -> dict[str, object]:
+    return {name: getattr(audit, name) for name in KeyAudit.__dataclass_fields__}

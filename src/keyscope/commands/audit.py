@@ -1,0 +1,220 @@
+"""``keyscope audit``: audit every key and write the result in one or more formats.
+
+Data goes to stdout (or the files asked for), diagnostics to stderr.  Every output
+asked for is written (atomically, one run at a time per file) before the exit code is
+decided:
+
+==  ===========================================================================
+0   nothing at or above ``--fail-on`` (default: never fail on findings)
+1   unsuppressed findings at or above ``--fail-on`` (only new ones with ``--fail-on-new``)
+2   usage error (bad flags, unknown format, no spec or keys configured)
+3   input, parse or config error
+4   data incomplete and ``--fail-on-incomplete`` given (checked before 1)
+5   network or platform API error
+==  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keyscope.commands._inputs import add_input_arguments, add_severity_argument, input_flags
+
+if TYPE_CHECKING:
+    from keyscope.model import AuditResult, Finding
+    from keyscope.settings import Settings
+
+__all__ = ["EXTRA_OUTPUTS", "add_parser", "decide_exit_code", "failing_findings", "run"]
+
+EXTRA_OUTPUTS = ("json", "html", "md", "csv", "sarif")
+"""Formats that also have their own ``--<format> FILE`` flag, for several outputs in one run."""
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``keyscope audit``."""
+    parser = subparsers.add_parser(
+        "audit",
+        help="audit every key: what it holds, what it used, what it needs, what is wrong",
+        description=(
+            "Cross-reference the API spec's scopes, the key inventory and the request logs: "
+            "flag over-privileged and legacy full-access keys and suggest least-privilege "
+            "scopes. Inputs come from keyscope.toml, KEYSCOPE_* variables or the flags."
+        ),
+        epilog=(
+            "exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, "
+            "2 usage error, 3 input error, 4 data incomplete (--fail-on-incomplete), "
+            "5 network error, 6 output locked by another run"
+        ),
+    )
+    add_input_arguments(parser)
+    out = parser.add_argument_group("outputs")
+    out.add_argument(
+        "--format", default="text", metavar="FORMAT",
+        help="text (default), json, html, md, csv or sarif",
+    )  # fmt: skip
+    out.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="write --format to FILE instead of stdout"
+    )
+    for name in EXTRA_OUTPUTS:
+        out.add_argument(
+            f"--{name}", dest=f"out_{name}", type=Path, metavar="FILE",
+            help=f"also write the {name.upper()} report to FILE",
+        )  # fmt: skip
+    out.add_argument(
+        "--force", action="store_true", help="replace an output that is a symbolic link"
+    )
+    gate = parser.add_argument_group("gating")
+    add_severity_argument(gate)  # type: ignore[arg-type]
+    gate.add_argument(
+        "--fail-on-incomplete", dest="fail_on_incomplete", action="store_true",
+        help="exit 4 when the usage data was incomplete (after writing every output)",
+    )  # fmt: skip
+    gate.add_argument(
+        "--baseline", type=Path, metavar="FILE", help="an earlier JSON result to compare with"
+    )
+    gate.add_argument(
+        "--fail-on-new", dest="fail_on_new", action="store_true",
+        help="with --baseline: count only new findings for --fail-on",
+    )  # fmt: skip
+    gate.add_argument(
+        "--history", type=Path, metavar="DIR", help="keep each run's JSON in DIR for trends"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the audit, write every output asked for, return the exit code."""
+    from keyscope.errors import UsageError
+    from keyscope.pipeline import run_audit
+    from keyscope.report import get_renderer
+    from keyscope.settings import load_settings
+
+    outputs = _outputs(args)
+    renderers = {fmt: get_renderer(fmt) for fmt, _ in outputs}  # unknown format: exit 2 now
+    if args.fail_on_new and args.baseline is None:
+        raise UsageError("--fail-on-new needs --baseline FILE (the earlier JSON result)")
+    settings = load_settings(input_flags(args), config=args.config)
+    result = run_audit(settings).result
+
+    _write_outputs(result, outputs, renderers, force=args.force)
+    _store_history(result, settings)
+    if not result.complete:
+        reasons = "; ".join(result.incomplete_reasons)
+        print(f"keyscope: warning: data incomplete: {_safe(reasons)}", file=sys.stderr)
+    return decide_exit_code(
+        result,
+        fail_on=args.fail_on,
+        fail_on_new=args.fail_on_new,
+        fail_on_incomplete=args.fail_on_incomplete,
+    )
+
+
+def failing_findings(
+    result: AuditResult, fail_on: str | None, *, new_only: bool = False
+) -> tuple[Finding, ...]:
+    """Unsuppressed findings at or above ``fail_on`` (and new ones only, if asked).
+
+    ``fail_on`` None means "never", except with ``new_only``, where it means any severity.
+    """
+    from keyscope.model import SEVERITIES, severity_rank
+
+    if fail_on is None and not new_only:
+        return ()
+    threshold = severity_rank(fail_on) if fail_on is not None else len(SEVERITIES) - 1
+    return tuple(
+        finding
+        for finding in result.findings
+        if not finding.suppressed
+        and severity_rank(finding.severity) <= threshold
+        and (not new_only or finding.baseline_state == "new")
+    )
+
+
+def decide_exit_code(
+    result: AuditResult,
+    *,
+    fail_on: str | None,
+    fail_on_new: bool = False,
+    fail_on_incomplete: bool = False,
+) -> int:
+    """The exit code of a finished run (see the module docstring)."""
+    from keyscope.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
+
+    if fail_on_incomplete and not result.complete:
+        return EXIT_INCOMPLETE
+    if failing_findings(result, fail_on, new_only=fail_on_new):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    """(format, file or None for stdout), the main one first; same file twice is an error."""
+    from keyscope.errors import UsageError
+
+    outputs: list[tuple[str, Path | None]] = [(args.format, args.output)]
+    for name in EXTRA_OUTPUTS:
+        path = getattr(args, f"out_{name}", None)
+        if path is not None:
+            outputs.append((name, path))
+    seen: dict[Path, str] = {}
+    for fmt, path in outputs:
+        if path is None:
+            continue
+        resolved = path.resolve()
+        if resolved in seen:
+            raise UsageError(f"{path}: asked for twice (as {seen[resolved]} and as {fmt})")
+        seen[resolved] = fmt
+    # With only extra files asked for and no --output, stdout still gets --format.
+    return outputs
+
+
+def _write_outputs(
+    result: AuditResult,
+    outputs: list[tuple[str, Path | None]],
+    renderers: dict[str, Any],
+    *,
+    force: bool,
+) -> None:
+    import contextlib
+
+    from keyscope.output import output_lock, write_atomic
+
+    rendered: dict[str, str] = {}
+    files = sorted((path, fmt) for fmt, path in outputs if path is not None)
+    with contextlib.ExitStack() as locks:
+        for path, _ in files:
+            locks.enter_context(output_lock(path))
+        for path, fmt in files:
+            text = rendered.get(fmt) or renderers[fmt](result)
+            rendered[fmt] = text
+            write_atomic(path, text, force=force)
+            print(f"keyscope: wrote {_safe(str(path))} ({fmt})", file=sys.stderr)
+    for fmt, path in outputs:
+        if path is None:
+            text = rendered.get(fmt) or renderers[fmt](result)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+
+def _store_history(result: AuditResult, settings: Settings) -> None:
+    """Keep this run's JSON in the ``--history`` folder (issue 4's trend charts)."""
+    if settings.history is None:
+        return
+    from keyscope.report.json_report import render_json
+    from keyscope.sources.history import store_history
+
+    path = store_history(settings.history, result.as_of, render_json(result))
+    print(f"keyscope: kept this run in {_safe(str(path))}", file=sys.stderr)
+
+
+def _safe(text: str) -> str:
+    from keyscope.redaction import redact
+    from keyscope.text import one_line
+
+    return one_line(redact(text), limit=2000)

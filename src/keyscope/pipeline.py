@@ -1,0 +1,126 @@
+"""One audit run from settings to result: load every input, analyse, triage.
+
+The CLI (``keyscope audit``), the TUI and scheduled jobs all go through
+:func:`run_audit`, so they read the same inputs the same way:
+
+1. the spec (:func:`keyscope.sources.openapi.load_spec` with the settings' reading
+   options) and its scope implication graph;
+2. the key inventory (:func:`keyscope.sources.keys.load_keys`);
+3. the usage in the window ``[as_of - window_days, as_of)``, aggregated by DuckDB
+   (:func:`keyscope.sources.usage.load_usage`), every distinct route matched once;
+4. the audit (:func:`keyscope.analysis.audit.audit_keys`);
+5. triage (:func:`_apply_triage`): suppressions, baseline and history.
+
+``as_of`` defaults to now (UTC, whole seconds).  Nothing here prints: errors are
+raised as :mod:`keyscope.errors` exceptions for the caller to report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from keyscope.errors import UsageError
+
+if TYPE_CHECKING:
+    from keyscope.analysis.audit import AuditOptions
+    from keyscope.analysis.scope_graph import ScopeGraph
+    from keyscope.model import ApiKey, ApiSpec, AuditResult, UsageData
+    from keyscope.settings import Settings
+
+__all__ = ["AuditRun", "audit_options_from", "run_audit"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRun:
+    """Everything one run loaded and concluded (the TUI keeps it for what-if views)."""
+
+    settings: Settings
+    spec: ApiSpec
+    graph: ScopeGraph
+    keys: tuple[ApiKey, ...]
+    usage: UsageData
+    result: AuditResult
+
+
+def audit_options_from(settings: Settings) -> AuditOptions:
+    """The :class:`~keyscope.analysis.audit.AuditOptions` the settings ask for."""
+    from keyscope import __version__
+    from keyscope.analysis.audit import AuditOptions
+
+    return AuditOptions(
+        min_key_age_days=settings.min_key_age_days,
+        min_coverage=settings.min_coverage,
+        risk_weights=dict(settings.risk_weights),
+        tool_version=__version__,
+        bad_line_threshold=settings.bad_line_threshold,
+    )
+
+
+def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
+    """Load the inputs the settings name, audit every key, apply triage.
+
+    Args:
+        settings: Resolved settings (:func:`keyscope.settings.load_settings`).
+        now: The moment used when ``settings.as_of`` is unset (tests pass one).
+
+    Returns:
+        The inputs and the (triaged) result.
+
+    Raises:
+        UsageError: no spec or no key inventory was given.
+        SourceError: an input is missing or malformed (one line naming file and place).
+    """
+    from keyscope.analysis.audit import audit_keys, make_window
+    from keyscope.analysis.routes import RouteMatcher
+    from keyscope.analysis.scope_graph import build_scope_graph
+    from keyscope.model import UsageData
+    from keyscope.sources.keys import load_keys
+    from keyscope.sources.openapi import load_spec, spec_options_from
+
+    if settings.spec is None:
+        raise UsageError(
+            "no API spec given: set spec in keyscope.toml, KEYSCOPE_SPEC, or pass --spec FILE"
+        )
+    if settings.keys is None:
+        raise UsageError(
+            "no key inventory given: set keys in keyscope.toml, KEYSCOPE_KEYS, or pass --keys FILE"
+        )
+    as_of = settings.as_of or (now or datetime.now(UTC)).replace(microsecond=0)
+    as_of = as_of.astimezone(UTC)
+    if settings.window_days < 1:
+        raise UsageError("window_days must be at least 1")
+    window = make_window(as_of, settings.window_days)
+
+    spec = load_spec(settings.spec, spec_options_from(settings))
+    graph = build_scope_graph(spec)
+    keys = load_keys(settings.keys)
+    if settings.usage:
+        from keyscope.sources.usage import load_usage
+
+        usage = load_usage(
+            settings.usage,
+            RouteMatcher(spec),
+            window_start=window.start,
+            window_end=window.end,
+            bad_line_threshold=settings.bad_line_threshold,
+        )
+    else:
+        usage = UsageData()
+    options = audit_options_from(settings)
+    result = audit_keys(spec, graph, keys, usage, as_of=as_of, window=window, options=options)
+    result = _apply_triage(result, settings)
+    return AuditRun(
+        settings=settings, spec=spec, graph=graph, keys=keys, usage=usage, result=result
+    )
+
+
+def _apply_triage(result: AuditResult, settings: Settings) -> AuditResult:
+    """Suppressions, baseline and history (issue 4: the reports' triage module).
+
+    The place where the suppressions file, the ``--baseline`` result and the
+    ``--history`` folder are read and applied to the result; until the triage
+    adapters land it returns the result unchanged.
+    """
+    return result

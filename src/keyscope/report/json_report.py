@@ -1,0 +1,266 @@
+"""The JSON result: the versioned contract scheduled jobs read (``docs/audit.md``).
+
+``render_json(result)`` is deterministic: the same result gives the same bytes.  Keys
+are sorted, scope lists are sorted, keys of the audit appear by id and findings in
+report order (severity, rule, key id, subject); output is ASCII (``ensure_ascii``, so a
+bidirectional override or a lone surrogate in a key name is an escape sequence, never
+a raw character), indented by two spaces and ends with a newline.
+
+Changes that add members keep ``schema_version``; renaming, removing or changing the
+meaning of a member bumps it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from keyscope.model import (
+    SCHEMA_VERSION,
+    SEVERITIES,
+    Anomaly,
+    AuditResult,
+    BlastRadius,
+    Finding,
+    KeyAudit,
+    SourceStats,
+    Suppression,
+)
+
+__all__ = ["render_json", "result_to_dict"]
+
+FINGERPRINT_VERSION_KEY = "fingerprint_version"
+
+
+def render_json(result: AuditResult) -> str:
+    """The audit result as the documented JSON contract (a string ending in a newline)."""
+    return json.dumps(result_to_dict(result), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def result_to_dict(result: AuditResult) -> dict[str, Any]:
+    """The audit result as plain JSON-ready data (what :func:`render_json` serializes)."""
+    from keyscope.model import FINGERPRINT_VERSION
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        FINGERPRINT_VERSION_KEY: FINGERPRINT_VERSION,
+        "tool": {"name": "keyscope", "version": result.tool_version},
+        "as_of": _time(result.as_of),
+        "window": {
+            "start": _time(result.window.start),
+            "end": _time(result.window.end),
+            "days": result.window.days,
+        },
+        "complete": result.complete,
+        "incomplete_reasons": list(result.incomplete_reasons),
+        "spec": {
+            "title": result.spec.title,
+            "version": result.spec.version,
+            "format": result.spec.format,
+            "source": result.spec.source,
+            "sha256": result.spec.sha256,
+            "operations": result.spec.operations,
+            "scopes": result.spec.scopes,
+            "semantics": result.spec.semantics,
+        },
+        "summary": _summary(result),
+        "keys": [_key(audit) for audit in result.keys],
+        "findings": [_finding(finding) for finding in result.findings],
+        "resolved_findings": [_finding(finding) for finding in result.resolved_findings],
+        "baseline_source": result.baseline_source,
+        "data_quality": _quality(result),
+        "anomalies": [_anomaly(anomaly) for anomaly in result.anomalies],
+        "suppressions": [_suppression(entry) for entry in result.suppressions],
+        "suppression_warnings": list(result.suppression_warnings),
+    }
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def _time(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _day(day: date) -> str:
+    return day.isoformat()
+
+
+def _sorted(scopes: Iterable[str]) -> list[str]:
+    return sorted(scopes)
+
+
+def _radius(radius: BlastRadius) -> dict[str, int]:
+    return {
+        "operations": radius.operations,
+        "sensitive_operations": radius.sensitive_operations,
+        "risk_score": radius.risk_score,
+    }
+
+
+def _summary(result: AuditResult) -> dict[str, Any]:
+    active = [audit for audit in result.keys if audit.key.status == "active"]
+    live = [finding for finding in result.findings if not finding.suppressed]
+    return {
+        "keys": len(result.keys),
+        "active_keys": len(active),
+        "revoked_keys": len(result.keys) - len(active),
+        "legacy_full_access_keys": sum(1 for audit in active if audit.key.full_access),
+        "keys_with_excess": sum(1 for audit in active if audit.excess_scopes),
+        "excess_scopes": sum(len(audit.excess_scopes) for audit in active),
+        "insufficient_data_keys": sum(1 for a in active if a.confidence == "insufficient"),
+        "findings": {
+            severity: sum(1 for f in live if f.severity == severity) for severity in SEVERITIES
+        },
+        "suppressed_findings": len(result.findings) - len(live),
+    }
+
+
+def _key(audit: KeyAudit) -> dict[str, Any]:
+    key = audit.key
+    return {
+        "id": key.key_id,
+        "name": key.name,
+        "status": key.status,
+        "full_access": key.full_access,
+        "owner": key.owner,
+        "environment": key.environment,
+        "created_at": _time(key.created_at),
+        "last_used_at": _time(key.last_used_at),
+        "source": key.source,
+        "redacted_fields": list(key.redacted_fields),
+        "assigned_scopes": _sorted(audit.assigned_scopes),
+        "granted_scopes": _sorted(audit.granted_scopes),
+        "used_scopes": _sorted(audit.used_scopes),
+        "suggested_scopes": _sorted(audit.suggested_scopes),
+        "excess_scopes": _sorted(audit.excess_scopes),
+        "missing_scopes": _sorted(audit.missing_scopes),
+        "risk_score": audit.before.risk_score,
+        "risk_score_after": audit.after.risk_score,
+        "blast_radius": {"before": _radius(audit.before), "after": _radius(audit.after)},
+        "confidence": audit.confidence,
+        "confidence_reasons": list(audit.confidence_reasons),
+        "requests": audit.requests,
+        "last_seen": _time(audit.last_seen),
+        "evidence": [
+            {
+                "scope": evidence.scope,
+                "requests": evidence.count,
+                "first_seen": _time(evidence.first_seen),
+                "last_seen": _time(evidence.last_seen),
+                "operations": [
+                    {
+                        "operation": use.operation,
+                        "count": use.count,
+                        "first_seen": _time(use.first_seen),
+                        "last_seen": _time(use.last_seen),
+                    }
+                    for use in evidence.operations
+                ],
+            }
+            for evidence in audit.evidence
+        ],
+        "excess": [
+            {"scope": excess.scope, "unlocks_never_called": list(excess.unlocks_never_called)}
+            for excess in audit.excess
+        ],
+        "denied": [
+            {
+                "method": denied.method,
+                "path": denied.path,
+                "operation": denied.operation,
+                "count": denied.count,
+                "first_seen": _time(denied.first_seen),
+                "last_seen": _time(denied.last_seen),
+                "needed": [list(alternative) for alternative in denied.needed],
+            }
+            for denied in audit.denied
+        ],
+        "unmatched": [
+            {
+                "method": row.method,
+                "path": row.path,
+                "status_class": row.status_class,
+                "count": row.count,
+                "first_seen": _time(row.first_seen),
+                "last_seen": _time(row.last_seen),
+            }
+            for row in audit.unmatched
+        ],
+        "daily": [[_day(day), count] for day, count in audit.daily],
+        "findings": [_finding(finding) for finding in audit.findings],
+    }
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "key_id": finding.key_id,
+        "subject": finding.subject,
+        "message": finding.message,
+        "fingerprint": finding.fingerprint,
+        "suppressed": finding.suppressed,
+        "suppression": _suppression(finding.suppression) if finding.suppression else None,
+        "baseline_state": finding.baseline_state,
+    }
+
+
+def _suppression(entry: Suppression) -> dict[str, Any]:
+    return {
+        "rule": entry.rule,
+        "key_id": entry.key_id,
+        "scope": entry.scope,
+        "reason": entry.reason,
+        "owner": entry.owner,
+        "expires": _day(entry.expires),
+        "source": entry.source,
+    }
+
+
+def _anomaly(anomaly: Anomaly) -> dict[str, Any]:
+    return {
+        "rule": anomaly.rule,
+        "severity": anomaly.severity,
+        "operation": anomaly.operation,
+        "scope": anomaly.scope,
+        "message": anomaly.message,
+    }
+
+
+def _source(stats: SourceStats) -> dict[str, Any]:
+    return {
+        "source": stats.source,
+        "kind": stats.kind,
+        "lines": stats.lines,
+        "bad_lines": stats.bad_lines,
+        "in_window": stats.in_window,
+        "out_of_window": stats.out_of_window,
+    }
+
+
+def _quality(result: AuditResult) -> dict[str, Any]:
+    quality = result.data_quality
+    return {
+        "total_lines": quality.total_lines,
+        "bad_lines": quality.bad_lines,
+        "bad_line_examples": [
+            {"source": example.source, "line": example.line, "reason": example.reason}
+            for example in quality.bad_line_examples
+        ],
+        "unmatched_requests": quality.unmatched_requests,
+        "unmatched_routes": [
+            {"method": method, "path": path, "count": count}
+            for method, path, count in quality.unmatched_routes
+        ],
+        "unknown_keys": quality.unknown_keys,
+        "unknown_key_ids": list(quality.unknown_key_ids),
+        "coverage_days": quality.coverage_days,
+        "window_days": quality.window_days,
+        "missing_days": [_day(day) for day in quality.missing_days],
+        "sources": [_source(stats) for stats in sorted(quality.sources, key=lambda s: s.source)],
+    }
