@@ -810,7 +810,7 @@ class _SpecReader:
                 return (
                     "all",
                     f"the spec writes alternatives as separate requirement objects (e.g. {or_operations[0]}), "
-                    f"so the {total} lists of several scopes in one object need all of them",
+                    f"so a list of several scopes inside one object needs all of them ({total} such lists)",
                     False,
                 )
             key, why = sorted(all_examples)[0]
@@ -843,7 +843,7 @@ class _SpecReader:
                 if len(real) < len(scopes):
                     self.sentinels_used.update(name for name in scopes if name in self.sentinels)
                 multi = multi or len(real) > 1
-                if semantics == "all" or len(real) <= 1:
+                if semantics == "all" or len(scopes) <= 1:
                     per_scheme.append([frozenset(real)])
                 else:
                     choices = [frozenset({name}) for name in real]
