@@ -51,6 +51,7 @@ __all__ = [
     "API_KEY_ENV",
     "ApiKeyCredential",
     "ApiResponse",
+    "HttpStatusError",
     "PagedResult",
     "PlatformClient",
     "PlatformPaths",
@@ -1085,8 +1086,9 @@ class PlatformClient:
             hint = " (the API key lacks the scope this call needs)"
         elif response.status == 429:
             hint = " (rate limited; retries exhausted)"
-        raise FetchError(
-            f"{what}: HTTP {response.status}{hint}{': ' + self._scrub(detail) if detail else ''}"
+        raise HttpStatusError(
+            f"{what}: HTTP {response.status}{hint}{': ' + self._scrub(detail) if detail else ''}",
+            response.status,
         )
 
     def _json(self, response: ApiResponse, what: str) -> Any:
@@ -1110,6 +1112,14 @@ class PlatformClient:
             if secret:
                 text = text.replace(secret, mask(secret))
         return one_line(redact(text), limit=300)
+
+
+class HttpStatusError(FetchError):
+    """The platform answered with a non-2xx status (after retries, where they apply)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _Retryable(Exception):
