@@ -924,6 +924,8 @@ class _Auditor:
         findings = []
         for excess in audit.excess:
             scope = excess.scope
+            if scope not in self.known_scopes:
+                continue  # already an unknown-scope finding; one finding per problem
             weight = self.weight(scope)
             area, access = self.area_access(scope)
             sensitive_write = access == "write" and area in (_MONEY_AREAS | _REDIRECT_AREAS)
