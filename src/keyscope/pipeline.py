@@ -79,6 +79,12 @@ def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
     from keyscope.sources.keys import load_keys
     from keyscope.sources.openapi import load_spec, spec_options_from
 
+    snapshot_reasons: tuple[str, ...] = ()
+    if settings.snapshot is not None:
+        # A fetched snapshot replaces spec, keys and usage; its gaps make the run incomplete.
+        from keyscope.sources.snapshot import settings_for_snapshot
+
+        settings, snapshot_reasons = settings_for_snapshot(settings)
     if settings.spec is None:
         raise UsageError(
             "no API spec given: set spec in keyscope.toml, KEYSCOPE_SPEC, or pass --spec FILE"
@@ -110,6 +116,14 @@ def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
         usage = UsageData()
     options = audit_options_from(settings)
     result = audit_keys(spec, graph, keys, usage, as_of=as_of, window=window, options=options)
+    if snapshot_reasons:
+        from dataclasses import replace
+
+        result = replace(
+            result,
+            complete=False,
+            incomplete_reasons=(*result.incomplete_reasons, *snapshot_reasons),
+        )
     result = _apply_triage(result, settings)
     return AuditRun(
         settings=settings, spec=spec, graph=graph, keys=keys, usage=usage, result=result

@@ -26,6 +26,10 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         help="how several scopes in one requirement object are read (default auto)",
     )  # fmt: skip
     group.add_argument("--suppressions", type=Path, help="suppressions file (default ./keyscope-suppressions.yaml)")
+    group.add_argument(
+        "--snapshot", type=Path, metavar="DIR",
+        help="audit a folder written by `keyscope fetch` (its spec, keys and usage replace the others)",
+    )  # fmt: skip
 
 
 def add_severity_argument(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,9 @@ every user of the machine (``/proc/<pid>/cmdline``, ``ps``).  The key comes from
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -123,3 +125,43 @@ class ProgressReporter:
         """End the last line."""
         if self.enabled and not self.tty:
             self._finish_plain()
+
+
+def add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--live`` (fetch fresh data first) plus the platform options."""
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="fetch spec, keys and usage from the platform into a temporary snapshot, "
+        "then audit it (as `keyscope fetch` + `--snapshot` would)",
+    )
+    add_platform_arguments(parser)
+
+
+@contextlib.contextmanager
+def live_snapshot(settings: Settings, args: argparse.Namespace) -> Iterator[Settings]:
+    """With ``--live``: fetch into a temporary folder and yield settings pointing at it.
+
+    Without ``--live`` the settings pass through unchanged.  The folder is removed when
+    the block ends.
+
+    Raises:
+        UsageError: ``--live`` together with a snapshot.
+        FetchError: the platform could not be read.
+    """
+    if not getattr(args, "live", False):
+        yield settings
+        return
+    import tempfile
+    from pathlib import Path
+
+    from keyscope.commands.fetch import fetch_with_settings
+    from keyscope.errors import UsageError
+
+    if getattr(args, "snapshot", None) is not None:
+        raise UsageError("--live fetches its own snapshot; leave out --snapshot")
+    with tempfile.TemporaryDirectory(prefix="keyscope-live-") as folder:
+        manifest = fetch_with_settings(
+            settings, args, Path(folder) / "snapshot", quiet=getattr(args, "quiet", False)
+        )
+        yield settings.with_overrides(snapshot=manifest.folder)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keyscope.commands._inputs import add_input_arguments, add_severity_argument, input_flags
+from keyscope.commands._platform import add_live_arguments
 
 if TYPE_CHECKING:
     from keyscope.model import AuditResult, Finding
@@ -50,6 +51,7 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     add_input_arguments(parser)
+    add_live_arguments(parser)
     out = parser.add_argument_group("outputs")
     out.add_argument(
         "--format", default="text", metavar="FORMAT",
@@ -87,6 +89,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the audit, write every output asked for, return the exit code."""
+    from keyscope.commands._platform import live_snapshot
     from keyscope.errors import UsageError
     from keyscope.pipeline import run_audit
     from keyscope.report import get_renderer
@@ -97,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if args.fail_on_new and args.baseline is None:
         raise UsageError("--fail-on-new needs --baseline FILE (the earlier JSON result)")
     settings = load_settings(input_flags(args), config=args.config)
-    result = run_audit(settings).result
+    with live_snapshot(settings, args) as settings:  # --live: fetch, then audit the snapshot
+        result = run_audit(settings).result
 
     _write_outputs(result, outputs, renderers, force=args.force)
     _store_history(result, settings)
