@@ -253,6 +253,10 @@ class SourceStats:
     bad_lines: int
     in_window: int
     out_of_window: int = 0
+    duplicates: int = 0
+    """Lines dropped as repeats of an earlier line with the same request/event id.
+
+    For every source ``lines == bad_lines + in_window + out_of_window + duplicates``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +269,9 @@ class UsageData:
     bad_line_examples: tuple[BadLine, ...] = ()
     days_with_data: frozenset[date] = frozenset()
     """UTC days on which any request at all was logged (for coverage gaps)."""
+    incomplete_reasons: tuple[str, ...] = ()
+    """Why the usage data cannot be trusted as complete (a source above the bad-line
+    threshold, ...); empty when nothing is known to be wrong."""
 
     @property
     def bad_lines(self) -> int:

@@ -60,6 +60,11 @@ class UsageSource:
     """``jsonl``, ``csv``, ``parquet``, ``har`` or ``aggregate``; None: from the extension."""
     fields: Mapping[str, str] = field(default_factory=dict)
     """Canonical field name -> the source's column name."""
+    timezone: str | None = None
+    """Zone for timestamps the source writes without one (``UTC``, ``+02:00``,
+    ``Europe/Berlin``); None: such timestamps are bad lines."""
+    key_id: str | None = None
+    """For a HAR capture: the key id its requests count for (default ``har:<file stem>``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +298,7 @@ def _usage_source(entry: Any, where: str, base: Path, index: int) -> UsageSource
     place = f"usage[{index}]"
     if not isinstance(entry, dict):
         raise ConfigError(where, "expected a table with a 'path'", place)
-    unknown = sorted(set(entry) - {"path", "kind", "fields"})
+    unknown = sorted(set(entry) - {"path", "kind", "fields", "timezone", "key_id"})
     if unknown:
         raise ConfigError(where, f"unknown key {unknown[0]!r}", place)
     path = entry.get("path")
@@ -310,8 +315,15 @@ def _usage_source(entry: Any, where: str, base: Path, index: int) -> UsageSource
         raise ConfigError(
             where, f"unknown field {unknown_fields[0]!r} (known: {', '.join(USAGE_FIELDS)})", place
         )
+    optional: dict[str, str] = {}
+    for name in ("timezone", "key_id"):
+        value = entry.get(name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(where, f"{name} must be a non-empty string", place)
+        if value is not None:
+            optional[name] = value.strip()
     absolute = path if Path(path).is_absolute() else str(base / path)
-    return UsageSource(path=absolute, kind=kind, fields=dict(fields))
+    return UsageSource(path=absolute, kind=kind, fields=dict(fields), **optional)
 
 
 def _from_env(name: str, text: str, variable: str, cwd: Path) -> Any:
