@@ -115,15 +115,15 @@ def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
     else:
         usage = UsageData()
     options = audit_options_from(settings)
-    result = audit_keys(spec, graph, keys, usage, as_of=as_of, window=window, options=options)
     if snapshot_reasons:
+        # The snapshot's gaps make the run incomplete *before* the analysis, so the keys
+        # they affect get no removal advice (not only a flag on the result).
         from dataclasses import replace
 
-        result = replace(
-            result,
-            complete=False,
-            incomplete_reasons=(*result.incomplete_reasons, *snapshot_reasons),
+        options = replace(
+            options, incomplete_reasons=(*options.incomplete_reasons, *snapshot_reasons)
         )
+    result = audit_keys(spec, graph, keys, usage, as_of=as_of, window=window, options=options)
     result = _apply_triage(result, settings)
     return AuditRun(
         settings=settings, spec=spec, graph=graph, keys=keys, usage=usage, result=result

@@ -593,3 +593,19 @@ def test_ten_keys_sharing_usage_patterns_reuse_work() -> None:
     result = audit(keys, data)
     assert {a.suggested_scopes for a in result.keys} == {frozenset({"invoices:read"})}
     assert len([f for f in result.findings if f.rule == "unused-scope"]) == 20
+
+
+def test_known_incomplete_reasons_block_removal_advice() -> None:
+    data = usage(hit("k", "GET /invoices", count=300))
+    from_usage = replace(data, incomplete_reasons=("gateway.csv: 40% unreadable",))
+    result = audit([key("k", "invoices:read", "payouts:write")], from_usage)
+    assert not result.complete
+    assert result.incomplete_reasons == ("gateway.csv: 40% unreadable",)
+    assert only(result, "k").excess_scopes == frozenset()
+    from_caller = audit(
+        [key("k", "invoices:read", "payouts:write")],
+        data,
+        incomplete_reasons=("snapshot: key list truncated",),
+    )
+    assert from_caller.incomplete_reasons == ("snapshot: key list truncated",)
+    assert only(from_caller, "k").confidence == "insufficient"

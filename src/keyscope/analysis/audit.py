@@ -410,8 +410,8 @@ class _Auditor:
         )
 
     def _completeness(self) -> tuple[bool, tuple[str, ...], int, tuple[date, ...]]:
-        reasons = list(self.options.incomplete_reasons)
         usage = self.usage
+        reasons = list(dict.fromkeys((*self.options.incomplete_reasons, *usage.incomplete_reasons)))
         if not usage.sources:
             reasons.append("no usage data was read: give request logs with --usage or [[usage]]")
         total, bad = usage.total_lines, usage.bad_lines
