@@ -477,15 +477,15 @@ class _SpecReader:
         """Follow ``$ref`` chains from ``node`` to what they finally name."""
         document = self.root
         document_dir = self.base_dir
+        current = ""  # the file the chain is in, relative to the spec's folder ("" = the spec)
         seen: list[str] = []
         while isinstance(node, dict) and isinstance(node.get("$ref"), str):
             reference = node["$ref"]
             file_part, _, _ = reference.partition("#")
             if file_part:
                 document, document_dir, key = self._external_document(file_part, document_dir, reference, place)
-            else:
-                key = "self" if document is self.root else "external"
-            marker = f"{key}#{reference.partition('#')[2]}"
+                current = os.path.relpath(key, self.base_dir) if self.base_dir else key
+            marker = f"{current}#{reference.partition('#')[2]}"
             if marker in seen:
                 raise self.fail(f"$ref cycle: {' -> '.join([*seen, marker])}", place)
             seen.append(marker)
