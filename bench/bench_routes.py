@@ -78,7 +78,7 @@ def _load_directly(path: Path) -> tuple[tuple[Operation, ...], tuple[str, ...]]:
     )
     bases = tuple(
         urlsplit(server.get("url", "")).path.rstrip("/") for server in document.get("servers", [])
-    ) or ("" if "basePath" not in document else document["basePath"],)
+    ) or (document.get("basePath", ""),)
     return operations, bases
 
 
@@ -237,9 +237,7 @@ def bench_spec(name: str, path: Path, count: int, baseline_count: int, repeats: 
     subset = requests[:baseline_count]
     baseline = RegexScanMatcher(operations, base_paths)
     baseline_best, _ = best_rate(lambda: [baseline.match(m, p) for m, p in subset], len(subset), 1)
-    agree = sum(
-        baseline.match(m, p) == matcher.match(m, p) for m, p in subset
-    )
+    agree = sum(baseline.match(m, p) == matcher.match(m, p) for m, p in subset)
     normalize_best, _ = best_rate(
         lambda: [normalize_request_path(p, base_paths) for _m, p in requests], count, 1
     )
@@ -249,15 +247,24 @@ def bench_spec(name: str, path: Path, count: int, baseline_count: int, repeats: 
         (label, "", "", ""),
         ("  distinct requests", f"{count:,}", "", f"{len(subset):,} (subset)"),
         ("  unmatched", f"{unmatched:,} ({unmatched / count:.1%})", "reported, not dropped", ""),
-        ("  load spec + build matcher", f"{load_seconds * 1000:.0f} ms + {build_ms:.1f} ms", "", ""),
+        (
+            "  load spec + build matcher",
+            f"{load_seconds * 1000:.0f} ms + {build_ms:.1f} ms",
+            "",
+            "",
+        ),
         (
             "  match(), paths/s (best; median)",
             f"{call_best:,.0f}; {call_median:,.0f}",
             f">= {TARGET:,}",
             f"{baseline_best:,.0f}",
         ),
-        ("  match_many(), paths/s (best; median)", f"{many_best:,.0f}; {many_median:,.0f}",
-         f">= {TARGET:,}", ""),
+        (
+            "  match_many(), paths/s (best; median)",
+            f"{many_best:,.0f}; {many_median:,.0f}",
+            f">= {TARGET:,}",
+            "",
+        ),
         ("  normalize_request_path only, paths/s", f"{normalize_best:,.0f}", "", ""),
         ("  speed-up over regex scan", f"x{call_best / baseline_best:,.0f}", "", ""),
         ("  agreement with regex scan", f"{agree:,}/{len(subset):,}", "all", ""),
@@ -281,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     print(f"python {sys.version.split()[0]}, {'quick' if args.quick else 'full'} run")
     for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
     return 0
 
 

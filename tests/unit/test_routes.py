@@ -131,7 +131,11 @@ MATCH_CASES = [
     ("POST", "/v1/invoices/", "POST /invoices"),
     ("post", "/v1/invoices?idempotency=1", "POST /invoices"),
     ("GET", "/invoices", "GET /invoices"),
-    ("GET", "https://api.example.test/v1/invoices/inv_1?expand=lines", "GET /invoices/{invoice_id}"),
+    (
+        "GET",
+        "https://api.example.test/v1/invoices/inv_1?expand=lines",
+        "GET /invoices/{invoice_id}",
+    ),
     # A concrete segment wins over a template.
     ("GET", "/v1/invoices/search", "GET /invoices/search"),
     ("GET", "/v1/invoices/search/", "GET /invoices/search"),
@@ -167,6 +171,10 @@ MATCH_CASES = [
     ("GET", "/v1/a/1", "GET /a/{x}"),
     # Unmatched: returned as None, for the caller to count.
     ("GET", "/v1/charges/../keys", None),
+    ("GET", "/v1/invoices/..", None),
+    ("GET", "/v1/invoices/.", None),
+    ("POST", "/v1/invoices/../send", None),
+    ("GET", "https://api.example.test/v1/invoices/..?x=1", None),
     ("GET", "/v1/invoices/%2e%2e", None),
     ("GET", "/v1/invoices/inv_1/unknown", None),
     ("GET", "/v1/exports/2024.csv", None),
@@ -217,7 +225,9 @@ def test_match_many_keeps_order_and_unmatched(matcher: RouteMatcher) -> None:
         ("\x00", "/\x00"),
     ],
 )
-def test_match_never_raises_on_wrong_types(matcher: RouteMatcher, method: object, raw: object) -> None:
+def test_match_never_raises_on_wrong_types(
+    matcher: RouteMatcher, method: object, raw: object
+) -> None:
     assert matcher.match(method, raw) is None  # type: ignore[arg-type]
 
 

@@ -118,9 +118,7 @@ def _request_segments(raw: object) -> list[str] | None:
     if "" in segments:
         segments = [segment for segment in segments if segment]
     if "%" in path:
-        segments = [
-            _decode_segment(segment) if "%" in segment else segment for segment in segments
-        ]
+        segments = [_decode_segment(segment) if "%" in segment else segment for segment in segments]
     if not _DOT_SEGMENTS.isdisjoint(segments):
         return None
     return segments
