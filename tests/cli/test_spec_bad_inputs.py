@@ -21,7 +21,8 @@ from keyscope.sources.openapi import SpecOptions, load_spec
 HEAD = "openapi: 3.0.3\ninfo: {title: T, version: '1'}\n"
 SCHEMES = (
     "components:\n  securitySchemes:\n    oauth:\n      type: oauth2\n      flows:\n"
-    "        clientCredentials:\n          tokenUrl: https://x/t\n          scopes: {a:read: A, a:write: B}\n"
+    "        clientCredentials:\n          tokenUrl: https://x/t\n"
+    "          scopes: {a:read: A, a:write: B}\n"
 )
 
 
@@ -78,9 +79,15 @@ def test_02_self_referential_alias(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize(
     ("name", "content"),
-    [("deep.yaml", "[" * 20000), ("deep.json", '{"a":' * 100000), ("deep-block.yaml", "- " * 50000 + "x\n")],
+    [
+        ("deep.yaml", "[" * 20000),
+        ("deep.json", '{"a":' * 100000),
+        ("deep-block.yaml", "- " * 50000 + "x\n"),
+    ],
 )
-def test_03_deep_nesting(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str) -> None:
+def test_03_deep_nesting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str
+) -> None:
     err = fails_cleanly(capsys, write(tmp_path, name, content))
     assert "nest" in err
     assert "RecursionError" not in err
@@ -90,16 +97,25 @@ def test_03_deep_nesting(tmp_path: Path, capsys: pytest.CaptureFixture[str], nam
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("paths.yaml", HEAD + "paths:\n  /a: {}\n  /b: {}\n  /a: {}\n",
-         ":6:3: duplicate key '/a' (first at line 4, again at line 6)"),
-        ("scopes.yaml", HEAD + "paths: {}\ncomponents:\n  securitySchemes:\n    o:\n      type: oauth2\n"
-         "      flows:\n        implicit:\n          authorizationUrl: u\n          scopes:\n"
-         "            a:read: one\n            a:read: two\n",
-         "duplicate key 'a:read' (first at line 12, again at line 13)"),
-        ("paths.json", '{"openapi": "3.0.0",\n "paths": {\n  "/a": {},\n  "/a": {}}}',
-         "duplicate key '/a' (first at line 3, again at line 4)"),
+        (
+            "paths.yaml",
+            HEAD + "paths:\n  /a: {}\n  /b: {}\n  /a: {}\n",
+            ":6:3: duplicate key '/a' (first at line 4, again at line 6)",
+        ),
+        (
+            "scopes.yaml",
+            HEAD + "paths: {}\ncomponents:\n  securitySchemes:\n    o:\n      type: oauth2\n"
+            "      flows:\n        implicit:\n          authorizationUrl: u\n          scopes:\n"
+            "            a:read: one\n            a:read: two\n",
+            "duplicate key 'a:read' (first at line 12, again at line 13)",
+        ),
+        (
+            "paths.json",
+            '{"openapi": "3.0.0",\n "paths": {\n  "/a": {},\n  "/a": {}}}',
+            "duplicate key '/a' (first at line 3, again at line 4)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_04_duplicate_keys(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str, expected: str
 ) -> None:
@@ -109,10 +125,11 @@ def test_04_duplicate_keys(
 # #5 on/no/yes/off stay strings.
 def test_05_norway_values_stay_strings(tmp_path: Path) -> None:
     path = write(
-        tmp_path, "norway.yaml",
+        tmp_path,
+        "norway.yaml",
         HEAD + "paths:\n  /a:\n    get:\n      operationId: no\n      tags: [on, off, NO]\n"
         "      security: [{k: [yes]}]\n      responses: {}\n",
-    )  # fmt: skip
+    )
     spec = load_spec(path)
     operation = spec.operation("GET /a")
     assert operation.operation_id == "no"
@@ -120,8 +137,14 @@ def test_05_norway_values_stay_strings(tmp_path: Path) -> None:
     assert operation.requirements == (frozenset({"yes"}),)
 
 
-def test_05_real_booleans_where_names_belong_are_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, "bool.yaml", HEAD + "paths:\n  /a:\n    get:\n      security: [{k: [true]}]\n      responses: {}\n")
+def test_05_real_booleans_where_names_belong_are_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "bool.yaml",
+        HEAD + "paths:\n  /a:\n    get:\n      security: [{k: [true]}]\n      responses: {}\n",
+    )
     err = fails_cleanly(capsys, path)
     assert "expected a scope name (string), got a boolean" in err
     assert "#/paths/~1a/get/security/0/k/0" in err
@@ -130,10 +153,12 @@ def test_05_real_booleans_where_names_belong_are_errors(tmp_path: Path, capsys: 
 # #6 ids and versions keep their text.
 def test_06_versions_and_ids_keep_their_text(tmp_path: Path) -> None:
     path = write(
-        tmp_path, "ids.yaml",
-        "openapi: 3.0.3\ninfo: {title: T, version: 1.10}\npaths:\n  /a:\n    get:\n      operationId: 0777\n"
+        tmp_path,
+        "ids.yaml",
+        "openapi: 3.0.3\ninfo: {title: T, version: 1.10}\npaths:\n  /a:\n    get:\n"
+        "      operationId: 0777\n"
         "      tags: [12:30, 2024-01-02]\n      responses: {}\n",
-    )  # fmt: skip
+    )
     spec = load_spec(path)
     assert spec.version == "1.10"
     assert spec.operation("GET /a").operation_id == "0777"
@@ -142,16 +167,22 @@ def test_06_versions_and_ids_keep_their_text(tmp_path: Path) -> None:
 
 # #7 non-string keys.
 def test_07_non_string_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    err = fails_cleanly(capsys, write(tmp_path, "keys.yaml", HEAD + "paths: {}\nx-map:\n  1: a\n  true: b\n"))
+    err = fails_cleanly(
+        capsys, write(tmp_path, "keys.yaml", HEAD + "paths: {}\nx-map:\n  1: a\n  true: b\n")
+    )
     assert ":6:3: mapping key 'true' is read as bool, not a string; quote it" in err
 
 
 # #8 URL references are never fetched.
 @pytest.mark.parametrize(
-    "reference", ["http://169.254.169.254/latest/meta-data/", "https://intranet.example/spec.yaml#/a"]
+    "reference",
+    ["http://169.254.169.254/latest/meta-data/", "https://intranet.example/spec.yaml#/a"],
 )
 def test_08_url_refs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, reference: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    reference: str,
 ) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("network access attempted")
@@ -163,9 +194,10 @@ def test_08_url_refs(
     assert "never fetches references" in err
     assert "#/paths/~1a" in err
     unneeded = write(
-        tmp_path, "url-schema.yaml",
+        tmp_path,
+        "url-schema.yaml",
         HEAD + f"paths: {{}}\ncomponents:\n  schemas:\n    A: {{$ref: '{reference}'}}\n",
-    )  # fmt: skip
+    )
     assert main(["spec", str(unneeded), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [a["rule"] for a in data["anomalies"]] == ["external-ref-not-followed"]
@@ -188,15 +220,21 @@ def test_09_file_refs_outside_the_folder(
 
 
 # #10 recursive schemas and oneOf/allOf cycles.
-def test_10_recursive_schemas_analyze_fine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_10_recursive_schemas_analyze_fine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(
-        tmp_path, "tree.yaml",
+        tmp_path,
+        "tree.yaml",
         HEAD + SCHEMES + "  schemas:\n"
-        "    Node: {type: object, properties: {children: {type: array, items: {$ref: '#/components/schemas/Node'}}}}\n"
-        "    A: {oneOf: [{$ref: '#/components/schemas/B'}]}\n    B: {allOf: [{$ref: '#/components/schemas/A'}]}\n"
+        "    Node: {type: object, properties: {children: {type: array,\n"
+        "      items: {$ref: '#/components/schemas/Node'}}}}\n"
+        "    A: {oneOf: [{$ref: '#/components/schemas/B'}]}\n"
+        "    B: {allOf: [{$ref: '#/components/schemas/A'}]}\n"
         "paths:\n  /tree:\n    get:\n      security: [{oauth: [a:read]}]\n      responses:\n"
-        "        '200': {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/Node'}}}}\n",
-    )  # fmt: skip
+        "        '200': {description: ok, content: {application/json:\n"
+        "          {schema: {$ref: '#/components/schemas/Node'}}}}\n",
+    )
     assert main(["spec", str(path), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["operations"][0]["requirements"] == [["a:read"]]
@@ -205,9 +243,10 @@ def test_10_recursive_schemas_analyze_fine(tmp_path: Path, capsys: pytest.Captur
 
 def test_10_pure_ref_cycle_where_needed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(
-        tmp_path, "cycle.yaml",
+        tmp_path,
+        "cycle.yaml",
         HEAD + "x-a: {$ref: '#/x-b'}\nx-b: {$ref: '#/x-a'}\npaths:\n  /a: {$ref: '#/x-a'}\n",
-    )  # fmt: skip
+    )
     err = fails_cleanly(capsys, path)
     assert "$ref cycle: #/x-a -> #/x-b -> #/x-a" in err
     assert "#/paths/~1a" in err
@@ -216,32 +255,40 @@ def test_10_pure_ref_cycle_where_needed(tmp_path: Path, capsys: pytest.CaptureFi
 # #11 missing target, escaped pointers.
 def test_11_missing_ref_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(
-        tmp_path, "missing.yaml",
+        tmp_path,
+        "missing.yaml",
         HEAD + SCHEMES + "paths:\n  /a: {$ref: '#/components/pathItems/a~1b'}\n",
-    )  # fmt: skip
+    )
     err = fails_cleanly(capsys, path)
-    assert "$ref target not found: '#/components/pathItems/a~1b' (no 'pathItems' in #/components)" in err
+    assert (
+        "$ref target not found: '#/components/pathItems/a~1b' (no 'pathItems' in #/components)"
+        in err
+    )
     assert "missing.yaml:#/paths/~1a:" in err
 
 
 def test_11_escaped_pointers_resolve(tmp_path: Path) -> None:
     path = write(
-        tmp_path, "escaped.yaml",
-        HEAD + SCHEMES + "x-items:\n  a/b~c:\n    get:\n      security: [{oauth: [a:read]}]\n      responses: {}\n"
+        tmp_path,
+        "escaped.yaml",
+        HEAD
+        + SCHEMES
+        + "x-items:\n  a/b~c:\n    get:\n      security: [{oauth: [a:read]}]\n      responses: {}\n"
         "paths:\n  /a: {$ref: '#/x-items/a~1b~0c'}\n",
-    )  # fmt: skip
+    )
     assert load_spec(path).operation("GET /a").requirements == (frozenset({"a:read"}),)
 
 
 # #12 security: [], {} alternative, missing security.
 def test_12_security_shapes(tmp_path: Path) -> None:
     path = write(
-        tmp_path, "shapes.yaml",
+        tmp_path,
+        "shapes.yaml",
         HEAD + SCHEMES + "paths:\n"
         "  /public: {get: {security: [], responses: {}}}\n"
         "  /anonymous: {get: {security: [{}, {oauth: [a:read]}], responses: {}}}\n"
         "  /unstated: {get: {responses: {}}}\n",
-    )  # fmt: skip
+    )
     spec = load_spec(path)
     assert spec.operation("GET /public").public and spec.operation("GET /public").requirements == ()
     anonymous = spec.operation("GET /anonymous")
@@ -256,31 +303,63 @@ def test_12_security_shapes(tmp_path: Path) -> None:
 # #13 concrete vs template, same-shape templates.
 def test_13_same_shape_templates_reported(tmp_path: Path) -> None:
     path = write(
-        tmp_path, "shapes.yaml",
+        tmp_path,
+        "shapes.yaml",
         HEAD + SCHEMES + "paths:\n"
         "  /v1/keys/{id}: {get: {security: [{oauth: [a:read]}], responses: {}}}\n"
         "  /v1/keys/current: {get: {security: [{oauth: [a:read]}], responses: {}}}\n"
         "  /a/{x}: {get: {security: [{oauth: [a:read]}], responses: {}}}\n"
         "  /a/{y}: {get: {security: [{oauth: [a:write]}], responses: {}}}\n",
-    )  # fmt: skip
+    )
     ambiguous = [a for a in load_spec(path).anomalies if a.rule == "ambiguous-path-template"]
-    assert [a.message for a in ambiguous] == ["paths /a/{x} and /a/{y} have the same shape; both answer GET"]
+    assert [a.message for a in ambiguous] == [
+        "paths /a/{x} and /a/{y} have the same shape; both answer GET"
+    ]
 
 
 # #14 unknown scopes, unused ones, case and space variants: exact match, reported.
 def test_14_scope_names_match_exactly(tmp_path: Path) -> None:
     path = write(
-        tmp_path, "names.json",
-        json.dumps({
-            "openapi": "3.0.0", "info": {"title": "T", "version": "1"},
-            "components": {"securitySchemes": {"o": {"type": "oauth2", "flows": {"implicit": {
-                "authorizationUrl": "u", "scopes": {"read:charges": "", "Read:Charges": "", "unused": ""}}}}}},
-            "paths": {"/c": {"get": {"security": [{"o": ["read:charges", "Read:Charges", "read:charges ", "ghost"]}],
-                                     "responses": {}}}},
-        }),
-    )  # fmt: skip
+        tmp_path,
+        "names.json",
+        json.dumps(
+            {
+                "openapi": "3.0.0",
+                "info": {"title": "T", "version": "1"},
+                "components": {
+                    "securitySchemes": {
+                        "o": {
+                            "type": "oauth2",
+                            "flows": {
+                                "implicit": {
+                                    "authorizationUrl": "u",
+                                    "scopes": {
+                                        "read:charges": "",
+                                        "Read:Charges": "",
+                                        "unused": "",
+                                    },
+                                }
+                            },
+                        }
+                    }
+                },
+                "paths": {
+                    "/c": {
+                        "get": {
+                            "security": [
+                                {"o": ["read:charges", "Read:Charges", "read:charges ", "ghost"]}
+                            ],
+                            "responses": {},
+                        }
+                    }
+                },
+            }
+        ),
+    )
     spec = load_spec(path, SpecOptions(semantics="all"))
-    assert spec.operation("GET /c").requirements == (frozenset({"read:charges", "Read:Charges", "read:charges ", "ghost"}),)
+    assert spec.operation("GET /c").requirements == (
+        frozenset({"read:charges", "Read:Charges", "read:charges ", "ghost"}),
+    )
     rules = {(a.rule, a.scope) for a in spec.anomalies}
     assert ("undeclared-scope", "ghost") in rules
     assert ("undeclared-scope", "read:charges ") in rules
@@ -306,6 +385,8 @@ def test_16_tabs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_16_invalid_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    err = fails_cleanly(capsys, write(tmp_path, "latin1.yaml", HEAD.encode() + b"x-note: caf\xe9\npaths: {}\n"))
+    err = fails_cleanly(
+        capsys, write(tmp_path, "latin1.yaml", HEAD.encode() + b"x-note: caf\xe9\npaths: {}\n")
+    )
     assert "not valid UTF-8 (bad byte 0xe9 at byte offset" in err
     assert ":3:12:" in err

@@ -40,23 +40,44 @@ def small_spec(tmp_path: Path, **overrides: Any) -> Path:
             "securitySchemes": {
                 "oauth": {
                     "type": "oauth2",
-                    "flows": {"clientCredentials": {"tokenUrl": "https://x/t", "scopes": {
-                        "invoices:read": "Read invoices.", "invoices:write": "Write invoices.",
-                        "payments:read": "Read payments.", "unused:read": "Nobody needs this.",
-                    }}},
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": "https://x/t",
+                            "scopes": {
+                                "invoices:read": "Read invoices.",
+                                "invoices:write": "Write invoices.",
+                                "payments:read": "Read payments.",
+                                "unused:read": "Nobody needs this.",
+                            },
+                        }
+                    },
                 }
             }
         },
         "paths": {
             "/invoices/{invoice_id}": {
-                "get": {"operationId": "getInvoice", "security": [{"oauth": ["invoices:read"]}], "responses": {}},
+                "get": {
+                    "operationId": "getInvoice",
+                    "security": [{"oauth": ["invoices:read"]}],
+                    "responses": {},
+                },
                 "delete": {"security": [{"oauth": ["invoices:write"]}], "responses": {}},
             },
-            "/invoices": {"get": {"security": [{"oauth": ["invoices:read"]}, {"oauth": ["payments:read"]}], "responses": {}}},
+            "/invoices": {
+                "get": {
+                    "security": [{"oauth": ["invoices:read"]}, {"oauth": ["payments:read"]}],
+                    "responses": {},
+                }
+            },
             "/health": {"get": {"security": [], "responses": {}}},
-            "/export": {"get": {"security": [{"oauth": ["invoices:write", "payments:read"]}], "responses": {}}},
+            "/export": {
+                "get": {
+                    "security": [{"oauth": ["invoices:write", "payments:read"]}],
+                    "responses": {},
+                }
+            },
         },
-    }  # fmt: skip
+    }
     document.update(overrides)
     path = tmp_path / "partner.json"
     path.write_text(json.dumps(document), encoding="utf-8")
@@ -76,15 +97,25 @@ def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert len(data["info"]["sha256"]) == 64
     assert data["base_paths"] == ["/v1"]
     assert [(o["method"], o["path"]) for o in data["operations"]] == [
-        ("GET", "/export"), ("GET", "/health"), ("GET", "/invoices"),
-        ("DELETE", "/invoices/{invoice_id}"), ("GET", "/invoices/{invoice_id}"),
-    ]  # fmt: skip
+        ("GET", "/export"),
+        ("GET", "/health"),
+        ("GET", "/invoices"),
+        ("DELETE", "/invoices/{invoice_id}"),
+        ("GET", "/invoices/{invoice_id}"),
+    ]
     get_invoice = data["operations"][4]
     assert get_invoice == {
-        "method": "GET", "path": "/invoices/{invoice_id}", "operation_id": "getInvoice", "public": False,
-        "requirements": [["invoices:read"]], "scope_source": "security", "multi_scope_list": False,
-        "summary": "", "tags": [], "deprecated": False,
-    }  # fmt: skip
+        "method": "GET",
+        "path": "/invoices/{invoice_id}",
+        "operation_id": "getInvoice",
+        "public": False,
+        "requirements": [["invoices:read"]],
+        "scope_source": "security",
+        "multi_scope_list": False,
+        "summary": "",
+        "tags": [],
+        "deprecated": False,
+    }
     assert data["operations"][0]["requirements"] == [["invoices:write", "payments:read"]]
     assert data["operations"][1]["public"] is True
     assert data["operations"][2]["requirements"] == [["invoices:read"], ["payments:read"]]
@@ -92,28 +123,41 @@ def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert scopes["invoices:read"]["declared"] is True
     assert scopes["invoices:read"]["description"] == "Read invoices."
     assert scopes["invoices:write"]["unlocks"] == [
-        "GET /invoices", "DELETE /invoices/{invoice_id}", "GET /invoices/{invoice_id}",
-    ]  # fmt: skip
-    assert scopes["invoices:write"]["required_by"] == ["GET /export", "DELETE /invoices/{invoice_id}"]
+        "GET /invoices",
+        "DELETE /invoices/{invoice_id}",
+        "GET /invoices/{invoice_id}",
+    ]
+    assert scopes["invoices:write"]["required_by"] == [
+        "GET /export",
+        "DELETE /invoices/{invoice_id}",
+    ]
     assert data["implications"] == [["invoices:write", "invoices:read"]]
     assert data["semantics"] == "all"
     assert data["semantics_reason"]
     rules = {(a["rule"], a["operation"], a["scope"]) for a in data["anomalies"]}
     assert ("unused-scope", "", "unused:read") in rules
-    assert ("read-method-needs-write", "GET /export", "invoices:write") in rules  # every alternative writes
+    assert (
+        "read-method-needs-write",
+        "GET /export",
+        "invoices:write",
+    ) in rules  # every alternative writes
     for anomaly in data["anomalies"]:
         assert set(anomaly) == {"rule", "severity", "operation", "scope", "message"}
     assert out.endswith("}\n")
 
 
-def test_json_is_deterministic_ascii_and_sorted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_is_deterministic_ascii_and_sorted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = small_spec(tmp_path, info={"title": "Zahlungen \u2013 \u202eevil", "version": "1"})
     _, first, _ = run(capsys, str(spec), "--format", "json")
     _, second, _ = run(capsys, str(spec), "--format", "json")
     assert first == second
     assert first.isascii()
     assert "\\u202e" in first
-    assert json.dumps(json.loads(first), ensure_ascii=True, sort_keys=True, indent=2) + "\n" == first
+    assert (
+        json.dumps(json.loads(first), ensure_ascii=True, sort_keys=True, indent=2) + "\n" == first
+    )
 
 
 def test_semantics_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,9 +169,13 @@ def test_semantics_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert export["requirements"] == [["invoices:write"], ["payments:read"]]
 
 
-def test_output_file_is_written_atomically(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_file_is_written_atomically(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "out.json"
-    code, out, err = run(capsys, str(small_spec(tmp_path)), "--format", "json", "--output", str(target))
+    code, out, err = run(
+        capsys, str(small_spec(tmp_path)), "--format", "json", "--output", str(target)
+    )
     assert (code, out) == (0, "")
     assert "wrote" in err
     assert json.loads(target.read_text(encoding="utf-8"))["schema_version"] == 1
@@ -136,7 +184,9 @@ def test_output_file_is_written_atomically(tmp_path: Path, capsys: pytest.Captur
 
 def test_spec_path_from_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = small_spec(tmp_path)
-    (tmp_path / "keyscope.toml").write_text(f'spec = "{spec.name}"\nsemantics = "any"\n', encoding="utf-8")
+    (tmp_path / "keyscope.toml").write_text(
+        f'spec = "{spec.name}"\nsemantics = "any"\n', encoding="utf-8"
+    )
     code, out, _ = run(capsys, "--format", "json")
     assert code == 0
     assert json.loads(out)["semantics"] == "any"
@@ -156,7 +206,11 @@ def test_text_output_for_people(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 0
     assert "Partner 7 (openapi 3.1.0)" in out
     assert "base path: /v1" in out
-    assert "  invoices:write  (write, area invoices)\n      Write invoices.\n      unlocks 3 operation(s)" in out
+    assert (
+        "  invoices:write  (write, area invoices)\n"
+        "      Write invoices.\n"
+        "      unlocks 3 operation(s)" in out
+    )
     assert re.search(r"\n  GET +/invoices +invoices:read \| payments:read\n", out)
     assert re.search(r"\n  GET +/export +invoices:write \+ payments:read\n", out)
     assert re.search(r"\n  GET +/health +public\n", out)
@@ -164,15 +218,27 @@ def test_text_output_for_people(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert out.index("Scopes") < out.index("Operations") < out.index("Anomalies")
 
 
-def test_text_output_is_terminal_safe_and_redacted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_output_is_terminal_safe_and_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     hostile = f"\x1b]0;pwned\x07\x1b[2J[bold]x[/bold] {CANARY} \u202e"
     spec = small_spec(
         tmp_path,
         info={"title": hostile, "version": "1"},
-        paths={"/a": {"get": {"summary": hostile, "security": [{"oauth": ["invoices:read"]}], "responses": {}}}},
+        paths={
+            "/a": {
+                "get": {
+                    "summary": hostile,
+                    "security": [{"oauth": ["invoices:read"]}],
+                    "responses": {},
+                }
+            }
+        },
     )
     document = json.loads(spec.read_text(encoding="utf-8"))
-    document["components"]["securitySchemes"]["oauth"]["flows"]["clientCredentials"]["scopes"]["invoices:read"] = hostile
+    document["components"]["securitySchemes"]["oauth"]["flows"]["clientCredentials"]["scopes"][
+        "invoices:read"
+    ] = hostile
     spec.write_text(json.dumps(document), encoding="utf-8")
     for fmt in ("text", "json"):
         code, out, err = run(capsys, str(spec), "--format", fmt)
@@ -238,7 +304,10 @@ def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_allow_external_refs_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "items.yaml").write_text("a:\n  get:\n    security: [{oauth: [invoices:read]}]\n    responses: {}\n", encoding="utf-8")
+    (tmp_path / "items.yaml").write_text(
+        "a:\n  get:\n    security: [{oauth: [invoices:read]}]\n    responses: {}\n",
+        encoding="utf-8",
+    )
     spec = small_spec(tmp_path, paths={"/a": {"$ref": "items.yaml#/a"}})
     code, _, err = run(capsys, str(spec))
     assert code == 3

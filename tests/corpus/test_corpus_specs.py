@@ -35,7 +35,8 @@ pytestmark = [
     pytest.mark.skipif(not CORPUS.exists(), reason="../shared/corpus is absent"),
 ]
 
-# file: (ops, scoped, auth-no-scope, nosec, sec:[], OR, AND, {}alt, scopes, catalog, used!cat, cat-unused)
+# file: (ops, scoped, auth-no-scope, nosec, sec:[], OR, AND, {}alt,
+#        scopes, catalog, used!cat, cat-unused)
 README_COUNTS: dict[str, tuple[int, ...]] = {
     "slack/slack_web_openapi_v2.json": (174, 174, 0, 0, 0, 0, 25, 0, 61, 67, 0, 6),
     "spotify/official-spotify-open-api.yml": (96, 64, 32, 0, 0, 0, 19, 0, 17, 19, 0, 2),
@@ -87,7 +88,11 @@ def counts(raw: ApiSpec, as_all: ApiSpec) -> tuple[int, ...]:
 
 
 def test_the_corpus_is_what_the_readme_describes() -> None:
-    files = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.glob("*/*") if p.suffix in (".json", ".yaml", ".yml"))
+    files = sorted(
+        str(p.relative_to(CORPUS))
+        for p in CORPUS.glob("*/*")
+        if p.suffix in (".json", ".yaml", ".yml")
+    )
     assert files == sorted(README_COUNTS)
 
 
@@ -107,11 +112,23 @@ def test_square_quirks() -> None:
     assert token.public and token.requirements == ()
     revoke = square.operation("POST /oauth2/revoke")  # {"oauth2": null}
     assert not revoke.public and revoke.requirements == (frozenset(),)
-    assert any(a.rule == "null-scope-list" and a.operation == "POST /oauth2/revoke" for a in square.anomalies)
+    assert any(
+        a.rule == "null-scope-list" and a.operation == "POST /oauth2/revoke"
+        for a in square.anomalies
+    )
     assert square.semantics == "all"
     assert "ambiguous-scope-semantics" not in {a.rule for a in square.anomalies}
     assert square.operation("POST /v2/subscriptions").requirements == (
-        frozenset({"CUSTOMERS_READ", "PAYMENTS_WRITE", "SUBSCRIPTIONS_WRITE", "ITEMS_READ", "ORDERS_WRITE", "INVOICES_WRITE"}),
+        frozenset(
+            {
+                "CUSTOMERS_READ",
+                "PAYMENTS_WRITE",
+                "SUBSCRIPTIONS_WRITE",
+                "ITEMS_READ",
+                "ORDERS_WRITE",
+                "INVOICES_WRITE",
+            }
+        ),
     )
     # A schema $ref in Square's file points nowhere: reported, not fatal.
     assert any(a.rule == "unresolved-ref" for a in square.anomalies)
@@ -129,12 +146,17 @@ def test_xero_reads_pairs_as_any_with_implications() -> None:
         frozenset({"accounting.settings.read"}),
     )
     graph = build_scope_graph(accounting)
-    assert graph.expand({"accounting.transactions"}) == {"accounting.transactions", "accounting.transactions.read"}
+    assert graph.expand({"accounting.transactions"}) == {
+        "accounting.transactions",
+        "accounting.transactions.read",
+    }
     settings = next(s for s in accounting.scopes if s.name == "accounting.settings")
     assert (settings.area, settings.access) == ("accounting.settings", "write")
     for name in ("xero/xero-payroll-uk.yaml", "xero/xero-payroll-nz.yaml", "xero/xero_files.yaml"):
         assert spec(name).semantics == "any"
-    assert spec("xero/xero_bankfeeds.yaml").semantics_reason.startswith("no requirement lists more than one scope")
+    assert spec("xero/xero_bankfeeds.yaml").semantics_reason.startswith(
+        "no requirement lists more than one scope"
+    )
 
 
 def test_slack_sentinel_and_swagger_2() -> None:
@@ -144,7 +166,9 @@ def test_slack_sentinel_and_swagger_2() -> None:
     assert "none" not in slack.scope_names
     assert slack.sentinels == {"none"}
     assert slack.operation("GET /auth.test").requirements == (frozenset(),)
-    assert sum(1 for o in slack.operations if o.scopes) == 154  # the 20 `none` methods need no scope
+    assert (
+        sum(1 for o in slack.operations if o.scopes) == 154
+    )  # the 20 `none` methods need no scope
     assert slack.semantics == "any"
     assert slack.operation("POST /chat.postMessage").requirements == (
         frozenset({"chat:write:bot"}),

@@ -14,10 +14,17 @@ PLATFORM_SCOPES = tuple(
 
 def spec_of(*operations: Operation, scopes: tuple[Scope, ...] = PLATFORM_SCOPES) -> ApiSpec:
     return ApiSpec(
-        title="t", version="1", format="openapi 3.1.0", source="s", sha256="", base_paths=("/v1",),
-        operations=tuple(sorted(operations, key=lambda o: (o.path, o.method))), scopes=scopes,
-        semantics="all", semantics_reason="",
-    )  # fmt: skip
+        title="t",
+        version="1",
+        format="openapi 3.1.0",
+        source="s",
+        sha256="",
+        base_paths=("/v1",),
+        operations=tuple(sorted(operations, key=lambda o: (o.path, o.method))),
+        scopes=scopes,
+        semantics="all",
+        semantics_reason="",
+    )
 
 
 def needs(*alternatives: tuple[str, ...]) -> tuple[frozenset[str], ...]:
@@ -31,10 +38,11 @@ def found(spec: ApiSpec, rule: str, **kwargs: str) -> list[Anomaly]:
 def everything_used(*extra: Operation) -> tuple[Operation, ...]:
     """One GET per read scope and one POST per write scope, so no unused-scope noise."""
     base = [
-        Operation("GET", f"/{s.area}", requirements=needs((s.name,))) if s.access == "read"
+        Operation("GET", f"/{s.area}", requirements=needs((s.name,)))
+        if s.access == "read"
         else Operation("POST", f"/{s.area}", requirements=needs((s.name,)))
         for s in PLATFORM_SCOPES
-    ]  # fmt: skip
+    ]
     return (*base, *extra)
 
 
@@ -43,17 +51,35 @@ def test_clean_spec_has_no_anomalies() -> None:
 
 
 def test_rule_ids_are_stable() -> None:
-    assert sorted(RULES) == sorted([
-        "missing-security", "no-scope-requirement", "undeclared-scope", "unused-scope",
-        "read-method-needs-write", "write-method-read-only", "ambiguous-scope-semantics",
-        "ambiguous-scope-list", "ambiguous-path-template", "anonymous-alternative", "null-scope-list",
-        "malformed-scope-list", "unknown-security-scheme", "scope-area-mismatch", "scope-tag-mismatch",
-        "scope-name-variant", "unresolved-ref", "external-ref-not-followed", "invalid-path-key",
-    ])  # fmt: skip
+    assert sorted(RULES) == sorted(
+        [
+            "missing-security",
+            "no-scope-requirement",
+            "undeclared-scope",
+            "unused-scope",
+            "read-method-needs-write",
+            "write-method-read-only",
+            "ambiguous-scope-semantics",
+            "ambiguous-scope-list",
+            "ambiguous-path-template",
+            "anonymous-alternative",
+            "null-scope-list",
+            "malformed-scope-list",
+            "unknown-security-scheme",
+            "scope-area-mismatch",
+            "scope-tag-mismatch",
+            "scope-name-variant",
+            "unresolved-ref",
+            "external-ref-not-followed",
+            "invalid-path-key",
+        ]
+    )
 
 
 def test_missing_security_and_no_scope() -> None:
-    spec = spec_of(*everything_used(Operation("GET", "/a"), Operation("GET", "/b", requirements=needs(()))))
+    spec = spec_of(
+        *everything_used(Operation("GET", "/a"), Operation("GET", "/b", requirements=needs(())))
+    )
     assert [a.operation for a in found(spec, "missing-security")] == ["GET /a"]
     assert [a.operation for a in found(spec, "no-scope-requirement")] == ["GET /b"]
     # A public operation is neither.
@@ -70,12 +96,16 @@ def test_undeclared_and_unused_scopes() -> None:
     [undeclared] = found(spec, "undeclared-scope")
     assert (undeclared.scope, undeclared.operation) == ("ghost:read", "GET /ghosts")
     assert "and 1 more" in undeclared.message
-    assert sorted(a.scope for a in found(spec, "unused-scope")) == sorted(s.name for s in PLATFORM_SCOPES)
+    assert sorted(a.scope for a in found(spec, "unused-scope")) == sorted(
+        s.name for s in PLATFORM_SCOPES
+    )
 
 
 def test_get_needing_write() -> None:
     flagged = Operation("GET", "/invoices/export", requirements=needs(("invoices:write",)))
-    either = Operation("GET", "/invoices/x", requirements=needs(("invoices:write",), ("invoices:read",)))
+    either = Operation(
+        "GET", "/invoices/x", requirements=needs(("invoices:write",), ("invoices:read",))
+    )
     spec = spec_of(*everything_used(flagged, either))
     assert [a.operation for a in found(spec, "read-method-needs-write")] == ["GET /invoices/export"]
 
@@ -83,7 +113,9 @@ def test_get_needing_write() -> None:
 def test_write_method_guarded_only_by_read() -> None:
     mutating = Operation("DELETE", "/refunds/{id}", requirements=needs(("refunds:read",)))
     search = Operation("POST", "/payments/search", requirements=needs(("payments:read",)))
-    fine = Operation("POST", "/invoices/{id}/pay", requirements=needs(("invoices:write", "payments:read")))
+    fine = Operation(
+        "POST", "/invoices/{id}/pay", requirements=needs(("invoices:write", "payments:read"))
+    )
     spec = spec_of(*everything_used(mutating, search, fine))
     flagged = {a.operation: a.severity for a in found(spec, "write-method-read-only")}
     assert flagged == {"DELETE /refunds/{id}": "medium", "POST /payments/search": "info"}
@@ -105,20 +137,31 @@ def test_ambiguous_path_templates() -> None:
             Operation("DELETE", "/files/{b}", requirements=needs(("invoices:write",))),
         )
     )
-    by_message = {a.message: (a.operation, a.severity) for a in found(spec, "ambiguous-path-template")}
+    by_message = {
+        a.message: (a.operation, a.severity) for a in found(spec, "ambiguous-path-template")
+    }
     assert by_message == {
-        "paths /keys/{id} and /keys/{key_id} have the same shape; both answer GET": ("GET /keys/{key_id}", "medium"),
+        "paths /keys/{id} and /keys/{key_id} have the same shape; both answer GET": (
+            "GET /keys/{key_id}",
+            "medium",
+        ),
         "paths /files/{a}/ and /files/{b} have the same shape": ("", "low"),
     }
 
 
 def test_scope_tags_compared_with_security_and_path() -> None:
     mismatch = Operation(
-        "GET", "/invoices", requirements=needs(("invoices:read",)), tags=("scope:payments:read",),
-    )  # fmt: skip
+        "GET",
+        "/invoices",
+        requirements=needs(("invoices:read",)),
+        tags=("scope:payments:read",),
+    )
     agreeing = Operation(
-        "GET", "/refunds/{id}", requirements=needs(("refunds:read",)), tags=("scope:refunds:read", "Refunds"),
-    )  # fmt: skip
+        "GET",
+        "/refunds/{id}",
+        requirements=needs(("refunds:read",)),
+        tags=("scope:refunds:read", "Refunds"),
+    )
     spec = spec_of(*everything_used(mismatch, agreeing))
     [tag_mismatch] = found(spec, "scope-tag-mismatch")
     assert tag_mismatch.operation == "GET /invoices"
@@ -129,31 +172,53 @@ def test_scope_tags_compared_with_security_and_path() -> None:
 
 def test_tag_sourced_scope_in_wrong_area() -> None:
     operation = Operation(
-        "GET", "/customers/{id}/invoices", requirements=needs(("refunds:read",)), tags=("scope:refunds:read",),
+        "GET",
+        "/customers/{id}/invoices",
+        requirements=needs(("refunds:read",)),
+        tags=("scope:refunds:read",),
         scope_source="tag",
-    )  # fmt: skip
+    )
     spec = spec_of(*everything_used(operation))
     assert [a.scope for a in found(spec, "scope-area-mismatch")] == ["refunds:read"]
     assert found(spec, "scope-tag-mismatch") == []
     nested = Operation(
-        "GET", "/customers/{id}/invoices", requirements=needs(("invoices:read",)), tags=("scope:invoices:read",),
+        "GET",
+        "/customers/{id}/invoices",
+        requirements=needs(("invoices:read",)),
+        tags=("scope:invoices:read",),
         scope_source="tag",
-    )  # fmt: skip
+    )
     assert found(spec_of(*everything_used(nested)), "scope-area-mismatch") == []
 
 
 def test_scope_name_variants() -> None:
-    scopes = (*PLATFORM_SCOPES, Scope("Read:Charges"), Scope("read:charges"), Scope("read:charges "))
+    scopes = (
+        *PLATFORM_SCOPES,
+        Scope("Read:Charges"),
+        Scope("read:charges"),
+        Scope("read:charges "),
+    )
     spec = spec_of(*everything_used(), scopes=scopes)
     [variant] = found(spec, "scope-name-variant")
     assert "'Read:Charges', 'read:charges', 'read:charges '" in variant.message
 
 
 def test_output_is_sorted_and_deduplicated() -> None:
-    spec = spec_of(Operation("GET", "/b"), Operation("GET", "/a"), Operation("GET", "/c", requirements=needs(())))
+    spec = spec_of(
+        Operation("GET", "/b"),
+        Operation("GET", "/a"),
+        Operation("GET", "/c", requirements=needs(())),
+    )
     result = lint_spec(spec)
     assert list(result) == sorted(
-        result, key=lambda a: (["critical", "high", "medium", "low", "info"].index(a.severity), a.rule, a.operation, a.scope, a.message)
+        result,
+        key=lambda a: (
+            ["critical", "high", "medium", "low", "info"].index(a.severity),
+            a.rule,
+            a.operation,
+            a.scope,
+            a.message,
+        ),
     )
     duplicate = anomaly("null-scope-list", "x", operation="GET /a")
     assert sort_anomalies([duplicate, duplicate]) == (duplicate,)

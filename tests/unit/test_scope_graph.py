@@ -11,25 +11,41 @@ from keyscope.model import ApiSpec, Scope
 
 def spec_with(names: list[str], implications: list[tuple[str, str]]) -> ApiSpec:
     return ApiSpec(
-        title="t", version="1", format="openapi 3.1.0", source="s", sha256="", base_paths=("",),
-        operations=(), scopes=tuple(Scope(name) for name in sorted(names)), semantics="all",
-        semantics_reason="", implications=tuple(implications),
-    )  # fmt: skip
+        title="t",
+        version="1",
+        format="openapi 3.1.0",
+        source="s",
+        sha256="",
+        base_paths=("",),
+        operations=(),
+        scopes=tuple(Scope(name) for name in sorted(names)),
+        semantics="all",
+        semantics_reason="",
+        implications=tuple(implications),
+    )
 
 
 PLATFORM = spec_with(
     ["admin", "invoices:read", "invoices:write", "payments:read", "payments:write"],
-    [("invoices:write", "invoices:read"), ("payments:write", "payments:read"),
-     ("admin", "invoices:write"), ("admin", "payments:write")],
-)  # fmt: skip
+    [
+        ("invoices:write", "invoices:read"),
+        ("payments:write", "payments:read"),
+        ("admin", "invoices:write"),
+        ("admin", "payments:write"),
+    ],
+)
 
 
 def test_expand_is_transitive_and_keeps_the_held_scopes() -> None:
     graph = build_scope_graph(PLATFORM)
     assert graph.expand({"invoices:write"}) == {"invoices:write", "invoices:read"}
     assert graph.expand({"admin"}) == {
-        "admin", "invoices:write", "invoices:read", "payments:write", "payments:read",
-    }  # fmt: skip
+        "admin",
+        "invoices:write",
+        "invoices:read",
+        "payments:write",
+        "payments:read",
+    }
     assert graph.expand(set()) == frozenset()
     assert isinstance(graph.expand(["payments:read"]), frozenset)
 
@@ -50,7 +66,10 @@ def test_implies_and_implied_by() -> None:
 
 def test_minimal_drops_implied_scopes() -> None:
     graph = build_scope_graph(PLATFORM)
-    assert graph.minimal({"invoices:write", "invoices:read", "payments:read"}) == {"invoices:write", "payments:read"}
+    assert graph.minimal({"invoices:write", "invoices:read", "payments:read"}) == {
+        "invoices:write",
+        "payments:read",
+    }
     assert graph.minimal({"admin", "invoices:read"}) == {"admin"}
     assert graph.minimal(set()) == frozenset()
 
@@ -83,8 +102,11 @@ def test_no_graph_objects_leak() -> None:
 def test_core_modules_import_no_parsers_or_ui() -> None:
     code = (
         "import sys, keyscope.analysis.scope_graph, keyscope.analysis.anomalies;"
-        "bad = [m for m in ('yaml', 'textual', 'rich', 'httpx', 'jinja2', 'duckdb', 'keyscope.sources') if m in sys.modules];"
+        "heavy = ('yaml', 'textual', 'rich', 'httpx', 'jinja2', 'duckdb', 'keyscope.sources');"
+        "bad = [m for m in heavy if m in sys.modules];"
         "print(','.join(bad))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""

@@ -25,12 +25,9 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
-BILLION_LAUGHS = (
-    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    + "".join(
-        f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
-        for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
-    )
+BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
 )
 
 
@@ -39,18 +36,53 @@ BILLION_LAUGHS = (
 
 @pytest.mark.parametrize(
     "text",
-    ["on", "off", "yes", "no", "NO", "Yes", "y", "n", "12:30", "0777", "1.10", "2024-01-02",
-     "2024-01-02T10:00:00Z", "0x1f", "0o17", "1_000", ".inf", "-.inf", ".nan", "1e3", "+1", "-0", "1."],
-)  # fmt: skip
+    [
+        "on",
+        "off",
+        "yes",
+        "no",
+        "NO",
+        "Yes",
+        "y",
+        "n",
+        "12:30",
+        "0777",
+        "1.10",
+        "2024-01-02",
+        "2024-01-02T10:00:00Z",
+        "0x1f",
+        "0o17",
+        "1_000",
+        ".inf",
+        "-.inf",
+        ".nan",
+        "1e3",
+        "+1",
+        "-0",
+        "1.",
+    ],
+)
 def test_yaml_1_1_lookalikes_stay_the_written_text(text: str) -> None:
     assert parse_document(f"value: {text}\n", "t.yaml") == {"value": text}
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30", 30), ("-2", -2), ("0", 0), ("1.5", 1.5), ("-0.25", -0.25), ("true", True), ("False", False),
-     ("null", None), ("~", None), ("", None), ("'on'", "on"), ('"30"', "30")],
-)  # fmt: skip
+    [
+        ("30", 30),
+        ("-2", -2),
+        ("0", 0),
+        ("1.5", 1.5),
+        ("-0.25", -0.25),
+        ("true", True),
+        ("False", False),
+        ("null", None),
+        ("~", None),
+        ("", None),
+        ("'on'", "on"),
+        ('"30"', "30"),
+    ],
+)
 def test_canonical_values_resolve(text: str, expected: object) -> None:
     result = parse_document(f"value: {text}\n", "t.yaml")["value"]
     assert result == expected
@@ -58,11 +90,16 @@ def test_canonical_values_resolve(text: str, expected: object) -> None:
 
 
 def test_explicit_core_tags_are_honoured() -> None:
-    document = parse_document("a: !!str 123\nb: !!int '12'\nc: !!float '2'\nd: !!bool 'true'\ne: ! 7\n", "t.yaml")
+    document = parse_document(
+        "a: !!str 123\nb: !!int '12'\nc: !!float '2'\nd: !!bool 'true'\ne: ! 7\n", "t.yaml"
+    )
     assert document == {"a": "123", "b": 12, "c": 2.0, "d": True, "e": "7"}
 
 
-@pytest.mark.parametrize("text", ["a: !!python/object:os.system x\n", "a: !custom x\n", "a: !!binary aGk=\n", "a: !!set {x}\n"])
+@pytest.mark.parametrize(
+    "text",
+    ["a: !!python/object:os.system x\n", "a: !custom x\n", "a: !!binary aGk=\n", "a: !!set {x}\n"],
+)
 def test_unknown_tags_are_rejected_with_a_place(text: str) -> None:
     with pytest.raises(SpecError, match="unsupported YAML tag") as caught:
         parse_document(text, "t.yaml")
@@ -95,17 +132,29 @@ def test_duplicate_json_key_names_both_lines() -> None:
 
 def test_same_key_in_different_mappings_is_fine() -> None:
     assert parse_document("a: {x: 1}\nb: {x: 2}\n", "t.yaml") == {"a": {"x": 1}, "b": {"x": 2}}
-    assert parse_document('{"a": {"x": 1}, "b": {"x": 2}}', "t.json") == {"a": {"x": 1}, "b": {"x": 2}}
+    assert parse_document('{"a": {"x": 1}, "b": {"x": 2}}', "t.json") == {
+        "a": {"x": 1},
+        "b": {"x": 2},
+    }
 
 
 def test_whole_number_keys_keep_their_text() -> None:
-    document = parse_document("responses:\n  200: {description: ok}\n  '404': {description: missing}\n", "t.yaml")
-    assert document == {"responses": {"200": {"description": "ok"}, "404": {"description": "missing"}}}
+    document = parse_document(
+        "responses:\n  200: {description: ok}\n  '404': {description: missing}\n", "t.yaml"
+    )
+    assert document == {
+        "responses": {"200": {"description": "ok"}, "404": {"description": "missing"}}
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "kind"),
-    [("1: a\ntrue: b\n", "bool"), ("~: a\n", "null"), ("1.5: a\n", "float"), ("yes: a\nno: b\n", None)],
+    [
+        ("1: a\ntrue: b\n", "bool"),
+        ("~: a\n", "null"),
+        ("1.5: a\n", "float"),
+        ("yes: a\nno: b\n", None),
+    ],
 )
 def test_non_string_keys_are_rejected(text: str, kind: str | None) -> None:
     if kind is None:  # yes/no are plain strings here, so they are fine keys
@@ -155,7 +204,10 @@ def test_undefined_alias_is_an_error() -> None:
 
 
 def test_ordinary_anchors_and_merge_keys_work() -> None:
-    text = "base: &base {x: 1, y: 2}\nother: &o {z: 0}\nuse:\n  <<: [*base, *o]\n  y: 3\nagain: *base\n"
+    text = (
+        "base: &base {x: 1, y: 2}\nother: &o {z: 0}\n"
+        "use:\n  <<: [*base, *o]\n  y: 3\nagain: *base\n"
+    )
     document = parse_document(text, "t.yaml")
     assert document["use"] == {"x": 1, "y": 3, "z": 0}
     assert document["again"] == {"x": 1, "y": 2}
@@ -172,11 +224,18 @@ def test_merge_of_a_scalar_is_rejected() -> None:
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize(
     ("name", "text"),
-    [("brackets.yaml", "[" * 20000), ("brackets.json", "[" * 20000), ("objects.json", '{"a":' * 100000),
-     ("objects.yaml", '{"a":' * 100000), ("block.yaml", "- " * 100000 + "x\n"),
-     ("closed.json", "[" * 5000 + "]" * 5000)],
-)  # fmt: skip
-def test_deep_nesting_is_an_input_error_not_a_recursion_error(tmp_path: Path, name: str, text: str) -> None:
+    [
+        ("brackets.yaml", "[" * 20000),
+        ("brackets.json", "[" * 20000),
+        ("objects.json", '{"a":' * 100000),
+        ("objects.yaml", '{"a":' * 100000),
+        ("block.yaml", "- " * 100000 + "x\n"),
+        ("closed.json", "[" * 5000 + "]" * 5000),
+    ],
+)
+def test_deep_nesting_is_an_input_error_not_a_recursion_error(
+    tmp_path: Path, name: str, text: str
+) -> None:
     path = write(tmp_path, name, text)
     with pytest.raises(SpecError) as caught:
         load_document(path)
@@ -310,7 +369,9 @@ _scalars = st.one_of(
 )
 _documents = st.recursive(
     _scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

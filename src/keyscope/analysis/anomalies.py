@@ -57,13 +57,17 @@ RULES: dict[str, Rule] = {
              "Whether a multi-scope list means all or any of its scopes could not be told; "
              "read as all (the OpenAPI meaning)."),
         Rule("ambiguous-scope-list", "low",
-             "This operation lists several scopes in one requirement and the spec's reading is a guess."),
+             "This operation lists several scopes in one requirement and the spec's reading is a "
+             "guess."),
         Rule("ambiguous-path-template", "medium",
-             "Two path templates have the same shape (/a/{x} and /a/{y}); requests cannot tell them apart."),
+             "Two path templates have the same shape (/a/{x} and /a/{y}); requests cannot tell "
+             "them apart."),
         Rule("anonymous-alternative", "medium",
-             "A security requirement includes {}: the operation can be called without credentials."),
+             "A security requirement includes {}: the operation can be called without "
+             "credentials."),
         Rule("null-scope-list", "low",
-             "A security requirement gives null instead of a scope list (invalid); read as no scopes."),
+             "A security requirement gives null instead of a scope list (invalid); read as no "
+             "scopes."),
         Rule("malformed-scope-list", "medium",
              "A scope list is not a list of names; it was read as well as possible."),
         Rule("unknown-security-scheme", "medium",
@@ -73,9 +77,11 @@ RULES: dict[str, Rule] = {
         Rule("scope-tag-mismatch", "medium",
              "The operation's scope tags and its security requirement name different scopes."),
         Rule("scope-name-variant", "low",
-             "Two scope names differ only in letter case or surrounding spaces; scopes match exactly."),
+             "Two scope names differ only in letter case or surrounding spaces; scopes match "
+             "exactly."),
         Rule("unresolved-ref", "medium",
-             "A $ref the scope model does not need (e.g. in a schema) points nowhere or is a cycle."),
+             "A $ref the scope model does not need (e.g. in a schema) points nowhere or is a "
+             "cycle."),
         Rule("external-ref-not-followed", "info",
              "References to other files or URLs were not followed (allow_external_refs is off)."),
         Rule("invalid-path-key", "low",
@@ -85,7 +91,14 @@ RULES: dict[str, Rule] = {
 """Every rule id keyscope can report, with its default severity."""
 
 
-def anomaly(rule: str, message: str, *, operation: str = "", scope: str = "", severity: Severity | None = None) -> Anomaly:
+def anomaly(
+    rule: str,
+    message: str,
+    *,
+    operation: str = "",
+    scope: str = "",
+    severity: Severity | None = None,
+) -> Anomaly:
     """Build an :class:`Anomaly` of a known rule, with the rule's default severity.
 
     Raises:
@@ -137,7 +150,9 @@ def _security_shape(operation: Operation) -> list[Anomaly]:
     if operation.public:
         return []
     if not operation.requirements:
-        return [anomaly("missing-security", "states no security requirement", operation=operation.key)]
+        return [
+            anomaly("missing-security", "states no security requirement", operation=operation.key)
+        ]
     if all(not alternative for alternative in operation.requirements):
         return [
             anomaly(
@@ -172,12 +187,19 @@ def _access_mismatch(operation: Operation, access: dict[str, str | None]) -> lis
         if read_only:
             names = sorted(read_only[0])
             # POST /search and friends are reads spelled as writes: say so, quietly.
-            looks_like_read = bool(_SEARCH_LIKE.search(operation.path + " " + (operation.operation_id or "")))
-            hint = " (it looks like a search or lookup, a common benign cause)" if looks_like_read else ""
+            looks_like_read = bool(
+                _SEARCH_LIKE.search(operation.path + " " + (operation.operation_id or ""))
+            )
+            hint = (
+                " (it looks like a search or lookup, a common benign cause)"
+                if looks_like_read
+                else ""
+            )
             return [
                 anomaly(
                     "write-method-read-only",
-                    f"{operation.method} can be called with read scopes only ({', '.join(names)}){hint}",
+                    f"{operation.method} can be called with read scopes only "
+                    f"({', '.join(names)}){hint}",
                     operation=operation.key,
                     scope=names[0],
                     severity="info" if looks_like_read else None,
@@ -192,11 +214,21 @@ def _normalized_word(text: str) -> str:
 
 
 def _tag_checks(operation: Operation, scopes: tuple[Scope, ...], prefix: str) -> list[Anomaly]:
-    tagged = sorted({tag[len(prefix) :] for tag in operation.tags if tag.startswith(prefix) and len(tag) > len(prefix)})
+    tagged = sorted(
+        {
+            tag[len(prefix) :]
+            for tag in operation.tags
+            if tag.startswith(prefix) and len(tag) > len(prefix)
+        }
+    )
     if not tagged:
         return []
     found: list[Anomaly] = []
-    if operation.scope_source != "tag" and operation.requirements and set(tagged) != set(operation.scopes):
+    if (
+        operation.scope_source != "tag"
+        and operation.requirements
+        and set(tagged) != set(operation.scopes)
+    ):
         found.append(
             anomaly(
                 "scope-tag-mismatch",
@@ -206,7 +238,9 @@ def _tag_checks(operation: Operation, scopes: tuple[Scope, ...], prefix: str) ->
             )
         )
     areas = {scope.name: scope.area for scope in scopes}
-    segments = [_normalized_word(part) for part in operation.path.split("/") if part and "{" not in part]
+    segments = [
+        _normalized_word(part) for part in operation.path.split("/") if part and "{" not in part
+    ]
     segments = [segment for segment in segments if segment]
     if not segments:
         return found
@@ -247,7 +281,11 @@ def _catalog_checks(spec: ApiSpec) -> list[Anomaly]:
             )
         elif scope.declared and not keys:
             found.append(
-                anomaly("unused-scope", f"{scope.name} is declared but no operation requires it", scope=scope.name)
+                anomaly(
+                    "unused-scope",
+                    f"{scope.name} is declared but no operation requires it",
+                    scope=scope.name,
+                )
             )
     variants: dict[str, list[str]] = defaultdict(list)
     for scope in spec.scopes:

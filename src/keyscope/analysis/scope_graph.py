@@ -59,8 +59,14 @@ class ScopeGraph:
         pending = sorted(set(scopes))
         kept: list[str] = []
         for scope in pending:
-            covered = any(self.implies(other, scope) for other in pending if other != scope and not self.implies(scope, other))
-            equivalent_kept = any(self.implies(other, scope) and self.implies(scope, other) for other in kept)
+            covered = any(
+                self.implies(other, scope)
+                for other in pending
+                if other != scope and not self.implies(scope, other)
+            )
+            equivalent_kept = any(
+                self.implies(other, scope) and self.implies(scope, other) for other in kept
+            )
             if not covered and not equivalent_kept:
                 kept.append(scope)
         return frozenset(kept)

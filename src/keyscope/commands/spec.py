@@ -36,8 +36,16 @@ def add_parser(subparsers: Any) -> None:
         "path", nargs="?", type=Path, metavar="PATH",
         help="the spec file (default: spec from keyscope.toml or KEYSCOPE_SPEC)",
     )  # fmt: skip
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
-    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default text)"
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE",
+        help="write to FILE (atomically) instead of stdout",
+    )
     parser.add_argument(
         "--semantics", choices=("auto", "all", "any"),
         help="how several scopes in one requirement object are read (default auto: detect)",
@@ -46,7 +54,9 @@ def add_parser(subparsers: Any) -> None:
         "--allow-external-refs", dest="allow_external_refs", action="store_true", default=None,
         help="follow $ref to other files below the spec's folder (URLs are never fetched)",
     )  # fmt: skip
-    parser.add_argument("--config", type=Path, help="keyscope.toml to read (default: ./keyscope.toml)")
+    parser.add_argument(
+        "--config", type=Path, help="keyscope.toml to read (default: ./keyscope.toml)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -58,11 +68,17 @@ def run(args: argparse.Namespace) -> int:
     from keyscope.sources.openapi import load_spec, spec_options_from
 
     settings = load_settings(
-        {"spec": args.path, "semantics": args.semantics, "allow_external_refs": args.allow_external_refs},
+        {
+            "spec": args.path,
+            "semantics": args.semantics,
+            "allow_external_refs": args.allow_external_refs,
+        },
         config=args.config,
     )
     if settings.spec is None:
-        raise UsageError("keyscope spec: give the spec file (PATH, KEYSCOPE_SPEC or spec in keyscope.toml)")
+        raise UsageError(
+            "keyscope spec: give the spec file (PATH, KEYSCOPE_SPEC or spec in keyscope.toml)"
+        )
     # The path as typed names the file in messages; the settings' one is absolute.
     spec = load_spec(args.path or settings.spec, spec_options_from(settings))
     rendered = render_spec_json(spec) if args.format == "json" else render_spec_text(spec)
@@ -86,7 +102,9 @@ def _unlocked_by(spec: ApiSpec, graph: ScopeGraph) -> dict[str, list[str]]:
             operation.key
             for operation in spec.operations
             if not operation.public
-            and any(alternative and alternative <= granted for alternative in operation.requirements)
+            and any(
+                alternative and alternative <= granted for alternative in operation.requirements
+            )
         ]
     return unlocked
 
@@ -109,7 +127,12 @@ def spec_to_dict(spec: ApiSpec) -> dict[str, Any]:
     required = _required_by(spec)
     return {
         "schema_version": SCHEMA_VERSION,
-        "info": {"title": spec.title, "version": spec.version, "format": spec.format, "sha256": spec.sha256},
+        "info": {
+            "title": spec.title,
+            "version": spec.version,
+            "format": spec.format,
+            "sha256": spec.sha256,
+        },
         "base_paths": list(spec.base_paths),
         "semantics": spec.semantics,
         "semantics_reason": spec.semantics_reason,
@@ -181,7 +204,10 @@ def _requirement_text(operation: Operation) -> str:
 
 
 def _alternatives_text(operation: Operation) -> str:
-    parts = [" + ".join(sorted(alternative)) if alternative else "any credential, no scope" for alternative in operation.requirements]
+    parts = [
+        " + ".join(sorted(alternative)) if alternative else "any credential, no scope"
+        for alternative in operation.requirements
+    ]
     return " | ".join(parts)
 
 
@@ -223,16 +249,21 @@ def render_spec_text(spec: ApiSpec) -> str:
         keys = unlocked.get(scope.name, [])
         shown = ", ".join(_clean(key) for key in keys[:5])
         more = f", and {len(keys) - 5} more" if len(keys) > 5 else ""
-        lines.append(f"      unlocks {len(keys)} operation(s)" + (f": {shown}{more}" if keys else ""))
+        lines.append(
+            f"      unlocks {len(keys)} operation(s)" + (f": {shown}{more}" if keys else "")
+        )
     if spec.implications:
         lines += ["", "Implications (holding the first grants the second)"]
-        lines += [f"  {_clean(stronger)} -> {_clean(weaker)}" for stronger, weaker in spec.implications]
+        lines += [
+            f"  {_clean(stronger)} -> {_clean(weaker)}" for stronger, weaker in spec.implications
+        ]
     lines += ["", "Operations"]
     width = min(max((len(op.path) for op in spec.operations), default=0), 60)
     for operation in spec.operations:
         flag = "  (deprecated)" if operation.deprecated else ""
         lines.append(
-            f"  {operation.method:<7} {_clean(operation.path):<{width}}  {_clean(_requirement_text(operation), 400)}{flag}"
+            f"  {operation.method:<7} {_clean(operation.path):<{width}}  "
+            f"{_clean(_requirement_text(operation), 400)}{flag}"
         )
     lines += ["", f"Anomalies ({len(spec.anomalies)})"]
     if not spec.anomalies:

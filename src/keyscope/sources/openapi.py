@@ -43,13 +43,24 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from keyscope.analysis.anomalies import READ_METHODS, WRITE_METHODS, anomaly, lint_spec, sort_anomalies
+from keyscope.analysis.anomalies import (
+    WRITE_METHODS,
+    anomaly,
+    lint_spec,
+    sort_anomalies,
+)
 from keyscope.errors import SpecError
 from keyscope.model import Anomaly, ApiSpec, Operation, Scope, Semantics
 from keyscope.redaction import redact
 from keyscope.sources.yamlsafe import DEFAULT_MAX_BYTES, load_document, parse_document, read_capped
 
-__all__ = ["DEFAULT_SCOPE_EXTENSIONS", "SpecOptions", "load_spec", "parse_spec", "spec_options_from"]
+__all__ = [
+    "DEFAULT_SCOPE_EXTENSIONS",
+    "SpecOptions",
+    "load_spec",
+    "parse_spec",
+    "spec_options_from",
+]
 
 DEFAULT_SCOPE_EXTENSIONS = ("x-scopes", "x-required-scopes", "x-atlassian-oauth2-scopes")
 """Operation extensions read for scopes when ``security`` names none."""
@@ -96,14 +107,16 @@ def spec_options_from(settings: Any) -> SpecOptions:
         for name in SpecOptions.__dataclass_fields__
     }
     if values["semantics"] not in ("auto", "all", "any"):
-        raise SpecError("settings", f"semantics must be auto, all or any, not {values['semantics']!r}")
+        raise SpecError(
+            "settings", f"semantics must be auto, all or any, not {values['semantics']!r}"
+        )
     values["sentinel_scopes"] = tuple(values["sentinel_scopes"])
     values["implications"] = tuple(tuple(pair) for pair in values["implications"])
     values["scope_extensions"] = tuple(values["scope_extensions"])
     return SpecOptions(**values)
 
 
-def load_spec(path: Path, options: SpecOptions = SpecOptions()) -> ApiSpec:  # noqa: B008 - frozen, immutable default
+def load_spec(path: Path, options: SpecOptions = SpecOptions()) -> ApiSpec:
     """Load an OpenAPI 3.x or Swagger 2.0 file into the normalized model.
 
     Args:
@@ -120,7 +133,9 @@ def load_spec(path: Path, options: SpecOptions = SpecOptions()) -> ApiSpec:  # n
             document that is not an API description, or an unsupported version.
     """
     data = read_capped(path, error=SpecError, max_bytes=DEFAULT_MAX_BYTES)
-    document = parse_document(data, str(path), error=SpecError, json_only=path.suffix.lower() == ".json")
+    document = parse_document(
+        data, str(path), error=SpecError, json_only=path.suffix.lower() == ".json"
+    )
     return parse_spec(
         document,
         str(path),
@@ -133,7 +148,7 @@ def load_spec(path: Path, options: SpecOptions = SpecOptions()) -> ApiSpec:  # n
 def parse_spec(
     document: Any,
     source: str,
-    options: SpecOptions = SpecOptions(),  # noqa: B008 - frozen, immutable default
+    options: SpecOptions = SpecOptions(),
     *,
     sha256: str = "",
     base_dir: Path | None = None,
@@ -187,7 +202,9 @@ _QUALIFIER_FAMILIES = (
 )
 
 
-def _scope_traits(name: str, description: str, names: frozenset[str]) -> tuple[str | None, str | None]:
+def _scope_traits(
+    name: str, description: str, names: frozenset[str]
+) -> tuple[str | None, str | None]:
     """Infer ``(area, access)`` from a scope name (and its description as a fallback)."""
     if name + ".read" in names:
         return name, "write"
@@ -202,7 +219,11 @@ def _scope_traits(name: str, description: str, names: frozenset[str]) -> tuple[s
             if access is None:
                 continue
             token = tokens[index]
-            area = name[: token.start()].rstrip(_SEPARATORS) if index > 0 else name[token.end() :].lstrip(_SEPARATORS)
+            area = (
+                name[: token.start()].rstrip(_SEPARATORS)
+                if index > 0
+                else name[token.end() :].lstrip(_SEPARATORS)
+            )
             if area.isupper():
                 area = area.lower()
             return area or None, access
@@ -259,7 +280,9 @@ class _RawOperation:
 class _SpecReader:
     """One read of one document; holds the state the steps share."""
 
-    def __init__(self, document: Any, source: str, options: SpecOptions, sha256: str, base_dir: Path | None) -> None:
+    def __init__(
+        self, document: Any, source: str, options: SpecOptions, sha256: str, base_dir: Path | None
+    ) -> None:
         self.root = document
         self.source = source
         self.options = options
@@ -283,7 +306,9 @@ class _SpecReader:
         root = self.root
         if not isinstance(root, dict):
             kind = "a list" if isinstance(root, list) else f"a {type(root).__name__}"
-            raise self.fail(f"not an OpenAPI or Swagger document: the top level is {kind}, not a mapping")
+            raise self.fail(
+                f"not an OpenAPI or Swagger document: the top level is {kind}, not a mapping"
+            )
         spec_format, swagger = self._version()
         self._check_references()
         info = root.get("info") if isinstance(root.get("info"), dict) else {}
@@ -302,7 +327,8 @@ class _SpecReader:
             self.anomalies.append(
                 anomaly(
                     "unknown-security-scheme",
-                    f"security scheme {scheme!r} is not defined (used by {len(users)} operation(s))",
+                    f"security scheme {scheme!r} is not defined (used by {len(users)} "
+                    "operation(s))",
                     operation=sorted(users)[0],
                 )
             )
@@ -313,7 +339,8 @@ class _SpecReader:
             self.anomalies.append(
                 anomaly(
                     "external-ref-not-followed",
-                    f"{len(self.refused_external)} reference(s) to other files or URLs not followed, "
+                    f"{len(self.refused_external)} reference(s) to other files or URLs not "
+                    "followed, "
                     f"e.g. {reference!r} at {place}",
                 )
             )
@@ -342,7 +369,8 @@ class _SpecReader:
             version = _version_text(root["openapi"])
             if version is None or not re.fullmatch(r"3\.[01](\.\d+)?(-[0-9A-Za-z.-]+)?", version):
                 raise self.fail(
-                    f"unsupported OpenAPI version {root['openapi']!r} (supported: 3.0, 3.1, Swagger 2.0)",
+                    f"unsupported OpenAPI version {root['openapi']!r} (supported: 3.0, 3.1, "
+                    "Swagger 2.0)",
                     "#/openapi",
                 )
             return f"openapi {version}", False
@@ -350,11 +378,14 @@ class _SpecReader:
             version = _version_text(root["swagger"])
             if version not in ("2.0", "2"):
                 raise self.fail(
-                    f"unsupported Swagger version {root['swagger']!r} (supported: 2.0, OpenAPI 3.0 and 3.1)",
+                    f"unsupported Swagger version {root['swagger']!r} (supported: 2.0, OpenAPI "
+                    "3.0 and 3.1)",
                     "#/swagger",
                 )
             return "swagger 2.0", True
-        raise self.fail("not an OpenAPI or Swagger document: no 'openapi' or 'swagger' field at the top level")
+        raise self.fail(
+            "not an OpenAPI or Swagger document: no 'openapi' or 'swagger' field at the top level"
+        )
 
     def _optional_text(self, value: Any, place: str) -> str:
         if value is None:
@@ -400,7 +431,9 @@ class _SpecReader:
             node = entry[0]
             if type(node) is dict:
                 reference = node.get("$ref")
-                if type(reference) is str and not (reference in checked and reference.startswith("#")):
+                if type(reference) is str and not (
+                    reference in checked and reference.startswith("#")
+                ):
                     self._check_reference(reference, _entry_pointer(entry) + "/$ref", checked)
                 for key, value in node.items():
                     if type(value) is dict or type(value) is list:
@@ -412,7 +445,9 @@ class _SpecReader:
         if self.options.allow_external_refs:
             # Followed on demand where needed; the rest are reported, never fetched.
             self.refused_external = [
-                (reference, place) for reference, place in self.refused_external if _is_url(reference)
+                (reference, place)
+                for reference, place in self.refused_external
+                if _is_url(reference)
             ]
 
     def _check_reference(self, reference: str, place: str, checked: set[str]) -> None:
@@ -434,7 +469,11 @@ class _SpecReader:
     def _follow_chain(self, reference: str, place: str) -> None:
         seen = [reference]
         target = self._lookup(self.root, reference, place)
-        while isinstance(target, dict) and isinstance(target.get("$ref"), str) and target["$ref"].startswith("#"):
+        while (
+            isinstance(target, dict)
+            and isinstance(target.get("$ref"), str)
+            and target["$ref"].startswith("#")
+        ):
             following = target["$ref"]
             if following in seen:
                 chain = " -> ".join([*seen, following])
@@ -449,7 +488,9 @@ class _SpecReader:
         if pointer == "":
             return document
         if not pointer.startswith("/"):
-            raise self.fail(f"$ref {reference!r} is not a JSON pointer (it must start with '#/')", place)
+            raise self.fail(
+                f"$ref {reference!r} is not a JSON pointer (it must start with '#/')", place
+            )
         node = document
         walked = "#"
         hops = 0
@@ -462,14 +503,18 @@ class _SpecReader:
                 if not inner.startswith("#"):
                     raise _ThroughExternal(inner)
                 if hops > 64:
-                    raise self.fail(f"$ref {reference!r} runs through too many references (a cycle?)", place)
+                    raise self.fail(
+                        f"$ref {reference!r} runs through too many references (a cycle?)", place
+                    )
                 node = self._lookup(document, inner, place)
             if isinstance(node, dict) and part in node:
                 node = node[part]
             elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
             else:
-                raise self.fail(f"$ref target not found: {reference!r} (no {part!r} in {walked})", place)
+                raise self.fail(
+                    f"$ref target not found: {reference!r} (no {part!r} in {walked})", place
+                )
             walked = _child(walked, part)
         return node
 
@@ -483,7 +528,9 @@ class _SpecReader:
             reference = node["$ref"]
             file_part, _, _ = reference.partition("#")
             if file_part:
-                document, document_dir, key = self._external_document(file_part, document_dir, reference, place)
+                document, document_dir, key = self._external_document(
+                    file_part, document_dir, reference, place
+                )
                 current = os.path.relpath(key, self.base_dir) if self.base_dir else key
             marker = f"{current}#{reference.partition('#')[2]}"
             if marker in seen:
@@ -493,7 +540,9 @@ class _SpecReader:
                 node = self._lookup(document, reference, place)
             except _ThroughExternal as through:
                 raise self.fail(
-                    f"$ref {reference!r} runs through reference {through.reference!r} to another file", place
+                    f"$ref {reference!r} runs through reference {through.reference!r} to another "
+                    "file",
+                    place,
                 ) from None
         return node
 
@@ -501,7 +550,9 @@ class _SpecReader:
         self, file_part: str, document_dir: Path | None, reference: str, place: str
     ) -> tuple[Any, Path, str]:
         if _is_url(file_part):
-            raise self.fail(f"$ref {reference!r} is a URL; keyscope never fetches references", place)
+            raise self.fail(
+                f"$ref {reference!r} is a URL; keyscope never fetches references", place
+            )
         if not self.options.allow_external_refs:
             raise self.fail(
                 f"$ref {reference!r} points to another file; external refs are disabled "
@@ -509,7 +560,9 @@ class _SpecReader:
                 place,
             )
         if self.base_dir is None or document_dir is None:
-            raise self.fail(f"$ref {reference!r} points to another file; no folder to resolve it in", place)
+            raise self.fail(
+                f"$ref {reference!r} points to another file; no folder to resolve it in", place
+            )
         target = os.path.realpath(document_dir / unquote(file_part))
         if os.path.commonpath([target, str(self.base_dir)]) != str(self.base_dir):
             raise self.fail(f"$ref {reference!r} leaves the spec's folder; refused", place)
@@ -529,10 +582,14 @@ class _SpecReader:
             definitions, where = root.get("securityDefinitions"), "#/securityDefinitions"
         else:
             components = root.get("components")
-            definitions = components.get("securitySchemes") if isinstance(components, dict) else None
+            definitions = (
+                components.get("securitySchemes") if isinstance(components, dict) else None
+            )
             where = "#/components/securitySchemes"
         if definitions is not None and not isinstance(definitions, dict):
-            raise self.fail(f"expected a mapping of security schemes, got {_kind(definitions)}", where)
+            raise self.fail(
+                f"expected a mapping of security schemes, got {_kind(definitions)}", where
+            )
         for name, definition in (definitions or {}).items():
             place = _child(where, name)
             scheme = self._resolve(definition, place)
@@ -547,7 +604,11 @@ class _SpecReader:
                     for flow_name in sorted(flows):
                         flow = flows[flow_name]
                         if isinstance(flow, dict):
-                            self._add_declared(catalog, flow.get("scopes"), _child(_child(place, "flows"), flow_name) + "/scopes")
+                            self._add_declared(
+                                catalog,
+                                flow.get("scopes"),
+                                _child(_child(place, "flows"), flow_name) + "/scopes",
+                            )
         for extension in (*self.options.scope_extensions, "x-scopes"):
             if extension in root:
                 self._add_declared(catalog, root[extension], _child("#", extension))
@@ -561,11 +622,15 @@ class _SpecReader:
             entries = scopes.items()
         elif isinstance(scopes, list):
             entries = [
-                (item.get("name"), item.get("description")) if isinstance(item, dict) else (item, "")
+                (item.get("name"), item.get("description"))
+                if isinstance(item, dict)
+                else (item, "")
                 for item in scopes
             ]
         else:
-            raise self.fail(f"expected a mapping of scope names to descriptions, got {_kind(scopes)}", place)
+            raise self.fail(
+                f"expected a mapping of scope names to descriptions, got {_kind(scopes)}", place
+            )
         for name, description in entries:
             if not isinstance(name, str):
                 raise self.fail(f"expected a scope name (string), got {_kind(name)}", place)
@@ -591,7 +656,11 @@ class _SpecReader:
             if path.startswith("x-"):
                 continue
             if not path.startswith("/"):
-                self.anomalies.append(anomaly("invalid-path-key", f"paths key {path!r} does not start with '/'; skipped"))
+                self.anomalies.append(
+                    anomaly(
+                        "invalid-path-key", f"paths key {path!r} does not start with '/'; skipped"
+                    )
+                )
                 continue
             item = self._resolve(paths[path], place)
             if item is None:
@@ -605,7 +674,9 @@ class _SpecReader:
                 where = _child(place, method)
                 if not isinstance(operation, dict):
                     raise self.fail(f"operation must be a mapping, got {_kind(operation)}", where)
-                operations.append(self._raw_operation(method.upper(), path, where, operation, global_security))
+                operations.append(
+                    self._raw_operation(method.upper(), path, where, operation, global_security)
+                )
         return operations
 
     def _raw_operation(
@@ -617,7 +688,10 @@ class _SpecReader:
         tags_value = operation.get("tags") or []
         if not isinstance(tags_value, list):
             raise self.fail(f"tags must be a list, got {_kind(tags_value)}", _child(where, "tags"))
-        tags = tuple(self._optional_text(tag, _child(_child(where, "tags"), i)) for i, tag in enumerate(tags_value))
+        tags = tuple(
+            self._optional_text(tag, _child(_child(where, "tags"), i))
+            for i, tag in enumerate(tags_value)
+        )
         summary = operation.get("summary")
         raw = _RawOperation(
             method=method,
@@ -646,11 +720,17 @@ class _SpecReader:
             candidates.append(("security", security_objects))
         for extension in dict.fromkeys((*self.options.scope_extensions, *DEFAULT_SCOPE_EXTENSIONS)):
             if extension in operation:
-                objects = self._extension(operation[extension], _child(where, extension), extension, raw)
+                objects = self._extension(
+                    operation[extension], _child(where, extension), extension, raw
+                )
                 candidates.append((extension, objects))
         prefix = self.options.scope_tag_prefix
         if prefix:
-            tagged = [tag[len(prefix) :] for tag in tags if tag.startswith(prefix) and len(tag) > len(prefix)]
+            tagged = [
+                tag[len(prefix) :]
+                for tag in tags
+                if tag.startswith(prefix) and len(tag) > len(prefix)
+            ]
             if tagged:
                 candidates.append(("tag", [{"tag": list(dict.fromkeys(tagged))}]))
         for source, objects in candidates:
@@ -661,10 +741,14 @@ class _SpecReader:
             raw.source, raw.objects = "security", security_objects
         return raw
 
-    def _security(self, security: Any, place: str, raw: _RawOperation) -> list[dict[str, list[str]]]:
+    def _security(
+        self, security: Any, place: str, raw: _RawOperation
+    ) -> list[dict[str, list[str]]]:
         """Read a security requirement list; sets ``raw.public`` for ``[]`` and ``{}``."""
         if not isinstance(security, list):
-            raise self.fail(f"security must be a list of requirement objects, got {_kind(security)}", place)
+            raise self.fail(
+                f"security must be a list of requirement objects, got {_kind(security)}", place
+            )
         if not security:
             raw.public = True
             return []
@@ -672,7 +756,9 @@ class _SpecReader:
         for index, requirement in enumerate(security):
             where = _child(place, index)
             if not isinstance(requirement, dict):
-                raise self.fail(f"security requirement must be a mapping, got {_kind(requirement)}", where)
+                raise self.fail(
+                    f"security requirement must be a mapping, got {_kind(requirement)}", where
+                )
             if not requirement:
                 raw.public = True
                 self.anomalies.append(
@@ -714,10 +800,14 @@ class _SpecReader:
             raise self.fail(f"expected a list of scope names, got {_kind(scopes)}", place)
         for index, name in enumerate(scopes):
             if not isinstance(name, str):
-                raise self.fail(f"expected a scope name (string), got {_kind(name)}", _child(place, index))
+                raise self.fail(
+                    f"expected a scope name (string), got {_kind(name)}", _child(place, index)
+                )
         return list(dict.fromkeys(scopes))
 
-    def _extension(self, value: Any, place: str, name: str, raw: _RawOperation) -> list[dict[str, list[str]]]:
+    def _extension(
+        self, value: Any, place: str, name: str, raw: _RawOperation
+    ) -> list[dict[str, list[str]]]:
         """Read a vendor extension into requirement objects; shapes seen in the wild:
 
         ``[a, b]`` and ``"a b"`` (one list), ``[[a], [b]]`` (alternatives),
@@ -728,8 +818,15 @@ class _SpecReader:
             return [{name: self._scope_list(value, place, raw, name)}]
         if isinstance(value, dict):
             if "scopes" in value:
-                return [{name: self._scope_list(value["scopes"], _child(place, "scopes"), raw, name)}]
-            return [{scheme: self._scope_list(scopes, _child(place, scheme), raw, name) for scheme, scopes in value.items()}]
+                return [
+                    {name: self._scope_list(value["scopes"], _child(place, "scopes"), raw, name)}
+                ]
+            return [
+                {
+                    scheme: self._scope_list(scopes, _child(place, scheme), raw, name)
+                    for scheme, scopes in value.items()
+                }
+            ]
         if not isinstance(value, list):
             raise self.fail(f"{name} must be a list of scopes, got {_kind(value)}", place)
         if all(isinstance(item, str) for item in value):
@@ -740,16 +837,28 @@ class _SpecReader:
             if isinstance(item, list):
                 objects.append({name: self._scope_list(item, where, raw, name)})
             elif isinstance(item, dict) and "scopes" in item:
-                objects.append({name: self._scope_list(item["scopes"], _child(where, "scopes"), raw, name)})
+                objects.append(
+                    {name: self._scope_list(item["scopes"], _child(where, "scopes"), raw, name)}
+                )
             elif isinstance(item, dict):
-                objects.append({scheme: self._scope_list(s, _child(where, scheme), raw, name) for scheme, s in item.items()})
+                objects.append(
+                    {
+                        scheme: self._scope_list(s, _child(where, scheme), raw, name)
+                        for scheme, s in item.items()
+                    }
+                )
             else:
-                raise self.fail(f"{name} entries must be scope names, lists or mappings, got {_kind(item)}", where)
+                raise self.fail(
+                    f"{name} entries must be scope names, lists or mappings, got {_kind(item)}",
+                    where,
+                )
         return objects
 
     # ------------------------------------------------------------------ semantics
 
-    def _multi_lists(self, operations: list[_RawOperation]) -> list[tuple[_RawOperation, tuple[str, ...]]]:
+    def _multi_lists(
+        self, operations: list[_RawOperation]
+    ) -> list[tuple[_RawOperation, tuple[str, ...]]]:
         lists = []
         for raw in operations:
             for requirement in raw.objects:
@@ -770,10 +879,16 @@ class _SpecReader:
         declared = self.root.get("x-scope-semantics")
         if declared is not None:
             if declared not in ("all", "any"):
-                raise self.fail(f"x-scope-semantics must be all or any, not {declared!r}", "#/x-scope-semantics")
+                raise self.fail(
+                    f"x-scope-semantics must be all or any, not {declared!r}", "#/x-scope-semantics"
+                )
             return declared, f"declared by the spec (x-scope-semantics: {declared})", False
         if not lists:
-            return "all", "no requirement lists more than one scope, so all and any read the same", False
+            return (
+                "all",
+                "no requirement lists more than one scope, so all and any read the same",
+                False,
+            )
         names = frozenset(catalog) | frozenset(name for _, scopes in lists for name in scopes)
         access = {name: _scope_traits(name, catalog.get(name, ""), names) for name in names}
         any_examples: list[tuple[str, str]] = []
@@ -790,7 +905,8 @@ class _SpecReader:
         or_operations = sorted(
             raw.key
             for raw in operations
-            if raw.source == "security" and sum(1 for requirement in raw.objects if any(requirement.values())) > 1
+            if raw.source == "security"
+            and sum(1 for requirement in raw.objects if any(requirement.values())) > 1
         )
         if or_operations:
             all_examples.append(
@@ -801,7 +917,8 @@ class _SpecReader:
             key, why = sorted(any_examples)[0]
             return (
                 "any",
-                f"{len(any_examples)} of {total} multi-scope lists name alternatives ({why}, e.g. {key}); "
+                f"{len(any_examples)} of {total} multi-scope lists name alternatives ({why}, "
+                f"e.g. {key}); "
                 "one scope of a list suffices",
                 False,
             )
@@ -809,14 +926,17 @@ class _SpecReader:
             if or_operations:
                 return (
                     "all",
-                    f"the spec writes alternatives as separate requirement objects (e.g. {or_operations[0]}), "
-                    f"so a list of several scopes inside one object needs all of them ({total} such lists)",
+                    "the spec writes alternatives as separate requirement objects (e.g. "
+                    f"{or_operations[0]}), "
+                    f"so a list of several scopes inside one object needs all of them ({total} "
+                    "such lists)",
                     False,
                 )
             key, why = sorted(all_examples)[0]
             return (
                 "all",
-                f"{len(all_examples)} of {total} multi-scope lists read only as all ({why}, e.g. {key}); "
+                f"{len(all_examples)} of {total} multi-scope lists read only as all ({why}, e.g. "
+                f"{key}); "
                 "every scope of a list is needed",
                 False,
             )
@@ -828,7 +948,8 @@ class _SpecReader:
             )
         else:
             reason = (
-                f"no evidence either way in {total} multi-scope lists; read as all (the OpenAPI meaning)"
+                f"no evidence either way in {total} multi-scope lists; "
+                "read as all (the OpenAPI meaning)"
             )
         self.anomalies.append(anomaly("ambiguous-scope-semantics", reason))
         return "all", reason, True
@@ -909,7 +1030,11 @@ class _SpecReader:
                 twin = name[: -len(":write")] + ":read"
                 if twin in names:
                     edges.add((name, twin))
-        edges.update((stronger, weaker) for stronger, weaker in self.options.implications if stronger != weaker)
+        edges.update(
+            (stronger, weaker)
+            for stronger, weaker in self.options.implications
+            if stronger != weaker
+        )
         return tuple(sorted(edges))
 
 
@@ -924,13 +1049,18 @@ def _any_evidence(scopes: tuple[str, ...]) -> str:
     return ""
 
 
-def _all_evidence(method: str, scopes: tuple[str, ...], traits: Mapping[str, tuple[str | None, str | None]]) -> str:
+def _all_evidence(
+    method: str, scopes: tuple[str, ...], traits: Mapping[str, tuple[str | None, str | None]]
+) -> str:
     reads = [name for name in scopes if traits[name][1] == "read"]
     writes = [name for name in scopes if traits[name][1] == "write"]
     if not reads or not writes:
         return ""
     if method in WRITE_METHODS:
-        return f"{method} lists read scope {reads[0]} with write scope {writes[0]}; 'any' would let a read scope write"
+        return (
+            f"{method} lists read scope {reads[0]} with write scope {writes[0]}; "
+            "'any' would let a read scope write"
+        )
     write_areas = {traits[name][0] for name in writes}
     foreign = [name for name in reads if traits[name][0] not in write_areas]
     if foreign:
@@ -952,7 +1082,9 @@ def _entry_pointer(entry: Any) -> str:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), type(value).__name__)
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _version_text(value: Any) -> str | None:

@@ -92,7 +92,9 @@ _MISSING = object()
 _MERGE = object()
 
 
-def read_capped(path: Path, *, error: type[SourceError] = SpecError, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+def read_capped(
+    path: Path, *, error: type[SourceError] = SpecError, max_bytes: int = DEFAULT_MAX_BYTES
+) -> bytes:
     """Read a whole file, refusing anything larger than ``max_bytes``.
 
     Args:
@@ -278,8 +280,9 @@ def _parse_json(text: str, source: str, error: type[SourceError]) -> Any:
     except _DuplicateKey as duplicate:
         raise _json_duplicate_error(text, source, error, duplicate.key) from None
     except _BadConstant as constant:
-        place = _first_json_token(text, lambda token: token == constant.name)
-        raise error(source, f"{constant.name} is not a JSON number", place) from None
+        name = constant.name
+        place = _first_json_token(text, lambda token: token == name)
+        raise error(source, f"{name} is not a JSON number", place) from None
     except RecursionError:
         place = _first_json_token(text, _depth_tracker(DEFAULT_MAX_DEPTH))
         raise error(source, "nesting too deep to parse", place) from None
@@ -312,8 +315,10 @@ def _depth_tracker(limit: int) -> Any:
     return deeper_than_limit
 
 
-def _json_duplicate_error(text: str, source: str, error: type[SourceError], key: str) -> SourceError:
-    """Name both lines of a JSON duplicate key by re-reading the text as YAML (which tracks lines)."""
+def _json_duplicate_error(
+    text: str, source: str, error: type[SourceError], key: str
+) -> SourceError:
+    """Name both lines of a JSON duplicate key: re-read the text as YAML, which tracks lines."""
     try:
         _YamlBuilder(text, source, error, DEFAULT_MAX_ALIASES, DEFAULT_MAX_NODES).build()
     except SourceError as located:
@@ -429,9 +434,13 @@ class _YamlBuilder:
                 if event.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
                     raise self.fail(f"unsupported YAML tag {event.tag!r}", event.start_mark)
                 if stack and stack[-1].is_map and stack[-1].key is _MISSING:
-                    raise self.fail("mapping keys must be strings, not collections", event.start_mark)
+                    raise self.fail(
+                        "mapping keys must be strings, not collections", event.start_mark
+                    )
                 if len(stack) >= DEFAULT_MAX_DEPTH:
-                    raise self.fail(f"nested more than {DEFAULT_MAX_DEPTH} levels deep", event.start_mark)
+                    raise self.fail(
+                        f"nested more than {DEFAULT_MAX_DEPTH} levels deep", event.start_mark
+                    )
                 if event.anchor is not None:
                     self.open_anchors.add(event.anchor)
                 stack.append(_Frame({} if is_map else [], is_map, event.anchor, event.start_mark))
@@ -468,9 +477,13 @@ class _YamlBuilder:
     def _alias(self, event: Any, stack: list[_Frame]) -> None:
         name = event.anchor
         if name in self.open_anchors:
-            raise self.fail(f"alias *{name} refers to a node that contains it (a cycle)", event.start_mark)
+            raise self.fail(
+                f"alias *{name} refers to a node that contains it (a cycle)", event.start_mark
+            )
         if name not in self.anchors:
-            raise self.fail(f"alias *{name} refers to no anchor defined before it", event.start_mark)
+            raise self.fail(
+                f"alias *{name} refers to no anchor defined before it", event.start_mark
+            )
         self.aliases += 1
         if self.aliases > self.max_aliases:
             raise self.fail(f"more than {self.max_aliases:,} aliases", event.start_mark)
@@ -485,9 +498,7 @@ class _YamlBuilder:
     def _add(self, frame: _Frame, value: Any, size: int, mark: Any) -> None:
         frame.size += size
         if frame.size > self.max_nodes:
-            raise self.fail(
-                f"expands to more than {self.max_nodes:,} nodes (alias bomb?)", mark
-            )
+            raise self.fail(f"expands to more than {self.max_nodes:,} nodes (alias bomb?)", mark)
         if not frame.is_map:
             frame.container.append(value)
             return
@@ -507,7 +518,8 @@ class _YamlBuilder:
         name = "<<" if key is _MERGE else key
         if name in lines:
             raise self.fail(
-                f"duplicate key {name!r} (first at line {lines[name]}, again at line {mark.line + 1})",
+                f"duplicate key {name!r} (first at line {lines[name]}, again at line "
+                f"{mark.line + 1})",
                 mark,
             )
         lines[name] = mark.line + 1
@@ -520,7 +532,9 @@ class _YamlBuilder:
         if tag == _STR_TAG or (tag is None and not event.implicit[0]):
             return value
         if tag not in (None, "!"):
-            raise self.fail(f"mapping key {value!r} has tag {tag!r}; keys must be strings", event.start_mark)
+            raise self.fail(
+                f"mapping key {value!r} has tag {tag!r}; keys must be strings", event.start_mark
+            )
         if tag == "!":
             return value
         if value == "<<":
