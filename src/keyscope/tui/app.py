@@ -1,0 +1,309 @@
+"""The keyscope Textual application: thin, with its dependencies injected.
+
+:func:`make_app` builds it for the CLI and the tests alike.  The app shows the UI
+first, then reads and audits the inputs in a thread worker (``load_audit``) that posts
+:class:`~keyscope.tui.messages.AnalysisCompleted`; errors come back as notifications,
+never as a traceback.  Screens own navigation, widgets own display; the app owns the
+I/O a reviewer triggers (writing a suppression, exporting a report).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from keyscope.errors import EXIT_INTERNAL, KeyscopeError
+from keyscope.redaction import redact
+from keyscope.settings import SUPPRESSIONS_NAME, Settings
+from keyscope.text import one_line
+from keyscope.tui.commands import KeyscopeCommands
+from keyscope.tui.messages import (
+    AnalysisCompleted,
+    AnalysisFailed,
+    AnalysisProgressed,
+    AnalysisStarted,
+    FindingTriaged,
+    ReportExported,
+    TriageRequested,
+)
+
+__all__ = ["KeyscopeApp", "RunLoader", "make_app"]
+
+RunLoader = Callable[[Settings], Any]
+"""Settings -> an AuditRun (``keyscope.pipeline.run_audit``, or a fake in tests)."""
+
+
+def _pipeline_loader(settings: Settings) -> Any:
+    from keyscope.pipeline import run_audit
+
+    return run_audit(settings)
+
+
+def _safe_message(error: BaseException) -> str:
+    return one_line(redact(str(error)), limit=500)
+
+
+class KeyscopeApp(App[int]):
+    """Browse an audit: keys, one key's what-if, the spec; triage and export."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "keyscope"
+    COMMANDS: ClassVar = App.COMMANDS | {KeyscopeCommands}
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS: ClassVar = [
+        Binding("q", "quit", "Quit", tooltip="Leave keyscope", id="quit"),
+        Binding("question_mark", "help", "Help", tooltip="Keys and symbols", id="help"),
+        Binding(
+            "S", "show_spec", "Spec", tooltip="Scope catalog, operations, anomalies", id="show-spec"
+        ),
+        Binding(
+            "ctrl+e",
+            "export_report",
+            "Export",
+            tooltip="Write the HTML, JSON or Markdown report",
+            id="export-report",
+        ),
+        Binding(
+            "ctrl+r",
+            "reload",
+            "Reload",
+            tooltip="Read the inputs and audit again",
+            id="reload",
+            show=False,
+        ),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        run_loader: RunLoader | None = None,
+        *,
+        today: Callable[[], date] = date.today,
+        cwd: Path | None = None,
+        debug: bool = False,
+    ) -> None:
+        super().__init__()
+        self.show_tracebacks = debug
+        self.settings = settings
+        self.run_loader = run_loader or _pipeline_loader
+        self.today = today
+        self.cwd = cwd or Path.cwd()
+        self.context: Any = None
+        """The loaded :class:`~keyscope.tui.context.AuditContext`, once there is one."""
+
+    # ------------------------------------------------------------------ crashes
+
+    def _handle_exception(self, error: Exception) -> None:
+        super()._handle_exception(error)
+        self._return_code = EXIT_INTERNAL
+
+    def _fatal_error(self) -> None:
+        # Textual's default prints a traceback with local variables: key names, paths,
+        # maybe a secret.  Without --debug, say only what kind of bug it was.
+        if self.show_tracebacks:
+            super()._fatal_error()
+            return
+        self.bell()
+        kind = type(self._exception).__name__ if self._exception else "error"
+        self._exit_renderables.append(
+            Text(f"keyscope: internal error: {kind} (run with --debug for details)")
+        )
+        self._close_messages_no_wait()
+
+    # ------------------------------------------------------------------ start-up
+
+    def on_mount(self) -> None:
+        from keyscope.tui.screens.keys import KeysScreen
+
+        self.install_screen(KeysScreen(), name="keys")
+        self.push_screen("keys")
+        self.load_audit()
+
+    @property
+    def keys_screen(self) -> Any:
+        return self.get_screen("keys")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="analysis")
+    def load_audit(self) -> None:
+        """Read the inputs and run the audit off the UI thread; post what happened."""
+        from keyscope.tui.context import AuditContext
+        from keyscope.tui.key_frame import KeyFrame
+
+        worker = get_current_worker()
+        started = time.perf_counter()
+        self.post_message(AnalysisStarted(self._describe_inputs()))
+        run = self.run_loader(self.settings)
+        if worker.is_cancelled:
+            return
+        self.post_message(AnalysisProgressed("Preparing the keys", time.perf_counter() - started))
+        context = AuditContext.from_run(run)
+        frame = KeyFrame.from_result(run.result, context.areas)
+        if worker.is_cancelled:
+            return
+        self.post_message(AnalysisCompleted(run, frame, context, time.perf_counter() - started))
+
+    def _describe_inputs(self) -> str:
+        settings = self.settings
+        names = [path.name for path in (settings.spec, settings.keys) if path is not None]
+        if settings.usage:
+            names.append(f"{len(settings.usage)} usage source(s)")
+        return ", ".join(names) or "the inputs"
+
+    @on(AnalysisStarted)
+    def _analysis_started(self, message: AnalysisStarted) -> None:
+        self.keys_screen.show_loading(message.description)
+
+    @on(AnalysisProgressed)
+    def _analysis_progressed(self, message: AnalysisProgressed) -> None:
+        self.keys_screen.show_progress(message.phase, message.elapsed)
+
+    @on(AnalysisCompleted)
+    def _analysis_completed(self, message: AnalysisCompleted) -> None:
+        self.context = message.context
+        self.keys_screen.show_audit(message.context, message.frame)
+        result = message.context.result
+        if not result.complete:
+            self.notify(
+                "The data was incomplete: " + "; ".join(result.incomplete_reasons)[:300],
+                severity="warning",
+                markup=False,
+            )
+
+    @on(AnalysisFailed)
+    def _analysis_failed(self, message: AnalysisFailed) -> None:
+        self.keys_screen.show_failure(message.message)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state is not WorkerState.ERROR:
+            return
+        error = worker.error
+        if isinstance(error, KeyscopeError):
+            text = _safe_message(error)
+            code = error.exit_code
+        else:
+            # A bug: say what kind, never the traceback (it could carry input text).
+            text = (
+                f"internal error: {type(error).__name__} (run keyscope audit --debug for details)"
+            )
+            code = EXIT_INTERNAL
+        self.notify(text, title="keyscope", severity="error", timeout=10, markup=False)
+        if worker.group == "analysis":
+            self.post_message(AnalysisFailed(text, code))
+
+    # ------------------------------------------------------------------ actions
+
+    def action_help(self) -> None:
+        from keyscope.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_show_spec(self) -> None:
+        if self.context is None:
+            self.notify("The audit is still loading", severity="warning")
+            return
+        from keyscope.tui.screens.spec import SpecScreen
+
+        self.push_screen(SpecScreen(self.context))
+
+    def action_reload(self) -> None:
+        self.load_audit()
+
+    def action_export_report(self) -> None:
+        if self.context is None:
+            self.notify("Nothing to export until the audit has loaded", severity="warning")
+            return
+        from keyscope.tui.screens.export import ExportDialog, ExportRequest
+
+        def chosen(request: ExportRequest | None) -> None:
+            if request is not None:
+                self.export_report(request.format, request.path)
+
+        self.push_screen(ExportDialog(self.cwd), chosen)
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def export_report(self, fmt: str, path: Path) -> None:
+        """Render the loaded result with the audit's own reporter and write it atomically."""
+        from keyscope.output import write_atomic
+
+        result = self.context.result
+        if fmt == "html":
+            from keyscope.report.html import render_html
+
+            text = render_html(result)
+        elif fmt == "json":
+            from keyscope.report.json_report import render_json
+
+            text = render_json(result)
+        else:
+            from keyscope.report.markdown import render_markdown
+
+            text = render_markdown(result)
+        write_atomic(path, text)
+        self.post_message(ReportExported(fmt, path))
+
+    @on(ReportExported)
+    def _report_exported(self, message: ReportExported) -> None:
+        self.notify(f"Wrote {message.path}", title="Export", markup=False)
+
+    # ------------------------------------------------------------------ triage
+
+    @property
+    def suppressions_path(self) -> Path:
+        """The file the scheduled audit reads suppressions from."""
+        return self.settings.suppressions or (self.cwd / SUPPRESSIONS_NAME)
+
+    @on(TriageRequested)
+    def _triage_requested(self, message: TriageRequested) -> None:
+        self.write_suppression(message.suppression, message.fingerprint)
+
+    @work(thread=True, exit_on_error=False, group="triage")
+    def write_suppression(self, suppression: Any, fingerprint: str) -> None:
+        """Append the entry to the suppressions file (atomic; comments kept)."""
+        from keyscope.sources.suppressions import append_suppression
+
+        path = self.suppressions_path
+        append_suppression(path, suppression)
+        self.post_message(FindingTriaged(suppression, path, fingerprint))
+
+    @on(FindingTriaged)
+    def _finding_triaged(self, message: FindingTriaged) -> None:
+        for screen in self.screen_stack:
+            mark = getattr(screen, "mark_suppressed", None)
+            if mark is not None:
+                mark(message.fingerprint, message.suppression)
+        self.notify(
+            f"Suppression written to {message.path}; the next audit applies it",
+            title="Triage",
+            markup=False,
+        )
+
+
+def make_app(
+    settings: Settings,
+    run_loader: RunLoader | None = None,
+    *,
+    today: Callable[[], date] = date.today,
+    cwd: Path | None = None,
+    debug: bool = False,
+) -> KeyscopeApp:
+    """Build the app, as the CLI and the tests do.
+
+    Args:
+        settings: Resolved settings (inputs, window, suppressions file).
+        run_loader: Settings -> AuditRun; defaults to ``keyscope.pipeline.run_audit``.
+        today: The date triage expiries are checked against.
+        cwd: Where relative export paths and the default suppressions file live.
+        debug: Show Textual's traceback (with local variables) on a crash.
+    """
+    return KeyscopeApp(settings, run_loader, today=today, cwd=cwd, debug=debug)

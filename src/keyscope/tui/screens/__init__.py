@@ -1,0 +1,1 @@
+"""The screens of the keyscope TUI: keys, key detail, spec, help and dialogs."""

@@ -1,0 +1,380 @@
+"""One key in detail: the scope picker grid with a live what-if, and the evidence.
+
+The grid starts ticked as the key is granted today.  Ticking and unticking scopes
+(mouse, Space/Enter, arrows) re-evaluates at once which of the key's real requests in
+the window would have failed and how risk and blast radius move, through
+:func:`keyscope.analysis.whatif.evaluate_scopes`.  ``s`` adopts the suggestion as the
+starting point, ``g`` goes back to the grants.  Findings can be triaged from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from keyscope.analysis.whatif import (
+    WhatIfOutcome,
+    evaluate_scopes,
+    observed_operations,
+    starting_scopes,
+)
+from keyscope.model import Finding, KeyAudit, Suppression
+from keyscope.redaction import mask_id
+from keyscope.tui.context import AuditContext
+from keyscope.tui.display import safe, safe_text, when
+from keyscope.tui.key_frame import FULL_ACCESS_LABEL
+from keyscope.tui.messages import TriageRequested
+from keyscope.tui.widgets.chips import FULL_ACCESS_STYLE
+from keyscope.tui.widgets.key_table import risk_style
+from keyscope.tui.widgets.scope_grid import GRID_LEGEND, ScopeGrid, ScopeMarks
+from keyscope.tui.widgets.sparkline import UsageSparkline
+from keyscope.tui.widgets.summary_bar import SEVERITY_STYLES
+
+__all__ = ["KeyDetailScreen"]
+
+
+def _needs(alternatives: tuple[tuple[str, ...], ...]) -> str:
+    """``a + b`` for scopes needed together, ``|`` between alternatives."""
+    if not alternatives:
+        return "(unknown route)"
+    return " | ".join(" + ".join(safe(s, 40) for s in alt) or "(no scope)" for alt in alternatives)
+
+
+class KeyDetailScreen(Screen[None]):
+    """Everything about one key, with the what-if grid."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the keys", id="back"),
+        Binding(
+            "s",
+            "adopt_suggestion",
+            "Adopt suggestion",
+            tooltip="Tick exactly the suggested scopes",
+            id="adopt-suggestion",
+        ),
+        Binding(
+            "g",
+            "reset_to_granted",
+            "Reset to granted",
+            tooltip="Tick the scopes the key holds today",
+            id="reset-granted",
+        ),
+        Binding(
+            "t",
+            "triage",
+            "Triage finding",
+            tooltip="Accept or suppress the highlighted finding",
+            id="triage-finding",
+        ),
+        Binding("w", "show_tab('whatif')", "What-if", show=False, id="tab-whatif"),
+        Binding("f", "show_tab('findings')", "Findings", show=False, id="tab-findings"),
+    ]
+
+    def __init__(self, audit: KeyAudit, context: AuditContext) -> None:
+        super().__init__(id="key-detail")
+        self.audit = audit
+        self.context = context
+        self.observed = observed_operations(audit)
+        self.chosen = starting_scopes(audit)
+        self.outcome: WhatIfOutcome | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        audit = self.audit
+        yield Static(self._header(), id="key-header")
+        window = self.context.result.window
+        yield UsageSparkline(
+            audit.daily,
+            start=window.start.date(),
+            end=(window.end - timedelta(microseconds=1)).date(),
+            id="sparkline",
+        )
+        with Horizontal(id="detail-body"):
+            with VerticalScroll(id="grid-pane"):
+                yield ScopeGrid(self.context.grid, self.context.other_scopes, id="scope-grid")
+                yield Static(Content.styled(GRID_LEGEND, "dim"), id="grid-legend")
+            with TabbedContent(id="detail-tabs", initial="whatif"):
+                with TabPane("What-if", id="whatif"):
+                    yield Static(id="whatif-summary")
+                    yield Static(id="blocked-title")
+                    yield DataTable(id="blocked-table", cursor_type="row", zebra_stripes=True)
+                with TabPane("Evidence", id="evidence"):
+                    yield DataTable(id="evidence-table", cursor_type="row", zebra_stripes=True)
+                with TabPane("Excess", id="excess"):
+                    yield DataTable(id="excess-table", cursor_type="row", zebra_stripes=True)
+                with TabPane("Denied", id="denied"):
+                    yield DataTable(id="denied-table", cursor_type="row", zebra_stripes=True)
+                with TabPane("Findings", id="findings"):
+                    yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._fill_evidence()
+        self._fill_excess()
+        self._fill_denied()
+        self.fill_findings()
+        self.query_one("#blocked-table", DataTable).add_columns(
+            "Operation", "Requests", "Last seen", "Needs"
+        )
+        self._evaluate()
+        first = self.query("ScopeCell")
+        if first:
+            first.first().focus()
+
+    def _header(self) -> Content:
+        audit, key = self.audit, self.audit.key
+        parts: list[str | tuple[str, str] | Content] = []
+        if key.full_access:
+            parts += [(FULL_ACCESS_LABEL, FULL_ACCESS_STYLE), "  "]
+        parts += [
+            (safe(key.name, 60) or "(unnamed)", "bold"),
+            "  ",
+            (safe(mask_id(key.key_id), 24), "dim"),
+            "  ",
+            (key.status, "dim" if key.status == "revoked" else "bold"),
+            "  risk ",
+            (str(audit.before.risk_score), risk_style(audit.before.risk_score)),
+            " → ",
+            (str(audit.after.risk_score), risk_style(audit.after.risk_score)),
+            f"  confidence {audit.confidence}",
+        ]
+        details = []
+        if key.owner:
+            details.append(f"owner {safe(key.owner, 40)}")
+        if key.environment:
+            details.append(f"env {safe(key.environment, 20)}")
+        if key.created_at:
+            details.append(f"created {key.created_at:%Y-%m-%d}")
+        details.append(f"last used {when(audit.last_seen)}")
+        details.append(f"{audit.requests:,} requests")
+        if audit.confidence_reasons:
+            details.append("; ".join(safe(r, 80) for r in audit.confidence_reasons))
+        parts += ["\n", ("  ·  ".join(details), "dim")]
+        return Content.assemble(*parts)
+
+    # ------------------------------------------------------------------ what-if
+
+    def _evaluate(self) -> None:
+        context = self.context
+        outcome = evaluate_scopes(
+            self.chosen, self.observed, context.operations, context.expand, context.blast_radius
+        )
+        self.outcome = outcome
+        self.query_one(ScopeGrid).marks = ScopeMarks(
+            granted=starting_scopes(self.audit),
+            used=self.audit.used_scopes,
+            suggested=self.audit.suggested_scopes,
+            missing=self.audit.missing_scopes,
+            chosen=outcome.chosen,
+            effective=outcome.effective,
+        )
+        self.query_one("#whatif-summary", Static).update(self._summary(outcome))
+        self._fill_blocked(outcome)
+
+    def _summary(self, outcome: WhatIfOutcome) -> Content:
+        audit = self.audit
+        now, ticked, suggested = audit.before, outcome.blast_radius, audit.after
+        if outcome.breaks_usage:
+            verdict: tuple[str, str] = (
+                f"✗ {outcome.blocked_requests:,} requests to {len(outcome.blocked)}"
+                " operations would have failed",
+                "bold red",
+            )
+        else:
+            verdict = (
+                f"✓ all {outcome.served_requests:,} observed requests still succeed",
+                "bold green",
+            )
+        rows = (
+            ("risk score", now.risk_score, ticked.risk_score, suggested.risk_score),
+            ("operations", now.operations, ticked.operations, suggested.operations),
+            (
+                "sensitive",
+                now.sensitive_operations,
+                ticked.sensitive_operations,
+                suggested.sensitive_operations,
+            ),
+        )
+        parts: list[str | tuple[str, str]] = [
+            verdict,
+            "\n",
+            ("              now  ticked  suggested", "bold"),
+        ]
+        for label, before, chosen, after in rows:
+            style = risk_style(chosen) if label == "risk score" else ""
+            parts += ["\n", f"{label:<12}{before:>5}", (f"{chosen:>8}", style), f"{after:>11}"]
+        return Content.assemble(*parts)
+
+    def _fill_blocked(self, outcome: WhatIfOutcome) -> None:
+        title = self.query_one("#blocked-title", Static)
+        if not self.observed:
+            title.update(
+                Content.styled("No successful request in the window: nothing can break.", "dim")
+            )
+        elif outcome.breaks_usage:
+            title.update(
+                Content.styled(
+                    "Observed requests that would have failed with the ticked scopes:", "bold"
+                )
+            )
+        else:
+            title.update(
+                Content.styled("No observed request would fail with the ticked scopes.", "green")
+            )
+        table = self.query_one("#blocked-table", DataTable)
+        table.clear()
+        for blocked in outcome.blocked:
+            table.add_row(
+                safe_text(blocked.operation, limit=60),
+                Text(f"{blocked.count:,}", justify="right"),
+                Text(when(blocked.last_seen)),
+                Text(_needs(blocked.needs)),
+                key=blocked.operation,
+            )
+        for name in outcome.unknown_operations:
+            table.add_row(safe_text(name, limit=60), Text("?"), Text(""), Text("(not in the spec)"))
+
+    @on(ScopeGrid.ScopeToggled)
+    def _toggled(self, event: ScopeGrid.ScopeToggled) -> None:
+        event.stop()
+        self.chosen = self.chosen ^ {event.scope}
+        self._evaluate()
+
+    def action_adopt_suggestion(self) -> None:
+        self.chosen = frozenset(self.audit.suggested_scopes)
+        self._evaluate()
+        self.notify("Ticked the suggested scopes", timeout=2)
+
+    def action_reset_to_granted(self) -> None:
+        self.chosen = starting_scopes(self.audit)
+        self._evaluate()
+        self.notify("Ticked the scopes the key holds today", timeout=2)
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    # ------------------------------------------------------------------ tables
+
+    def _fill_evidence(self) -> None:
+        table = self.query_one("#evidence-table", DataTable)
+        table.add_columns("Scope", "Operation", "Requests", "First seen", "Last seen")
+        for evidence in self.audit.evidence:
+            for use in evidence.operations:
+                table.add_row(
+                    safe_text(evidence.scope, limit=40),
+                    safe_text(use.operation, limit=60),
+                    Text(f"{use.count:,}", justify="right"),
+                    Text(when(use.first_seen)),
+                    Text(when(use.last_seen)),
+                )
+        if not self.audit.evidence:
+            table.add_row(
+                Text("—"),
+                Text("no successful use in the window", style="dim"),
+                Text(""),
+                Text(""),
+                Text(""),
+            )
+
+    def _fill_excess(self) -> None:
+        table = self.query_one("#excess-table", DataTable)
+        table.add_columns("Excess scope", "Never-called operations it unlocks")
+        for excess in self.audit.excess:
+            operations = excess.unlocks_never_called
+            shown = ", ".join(safe(op, 60) for op in operations[:6])
+            if len(operations) > 6:
+                shown += f", … ({len(operations)} in all)"
+            table.add_row(safe_text(excess.scope, "bold red", limit=40), Text(shown or "—"))
+        if not self.audit.excess:
+            table.add_row(Text("—"), Text("no excess scope", style="dim"))
+
+    def _fill_denied(self) -> None:
+        table = self.query_one("#denied-table", DataTable)
+        table.add_columns("Request", "Denied", "Last seen", "Would have needed")
+        for denied in self.audit.denied:
+            table.add_row(
+                safe_text(f"{denied.method} {denied.path}", limit=60),
+                Text(f"{denied.count:,}", justify="right"),
+                Text(when(denied.last_seen)),
+                Text(_needs(denied.needed)),
+            )
+        if not self.audit.denied:
+            table.add_row(Text("—"), Text(""), Text(""), Text("no denied request", style="dim"))
+
+    def fill_findings(self, findings: tuple[Finding, ...] | None = None) -> None:
+        """(Re)fill the findings table, e.g. after a triage marked one suppressed."""
+        if findings is not None:
+            self.findings = findings
+        elif not hasattr(self, "findings"):
+            self.findings = self.audit.findings
+        table = self.query_one("#findings-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("Severity", "Rule", "Subject", "State", "Message")
+        for finding in self.findings:
+            state = "suppressed" if finding.suppressed else (finding.baseline_state or "open")
+            table.add_row(
+                Text(finding.severity, style=SEVERITY_STYLES.get(finding.severity, "")),
+                safe_text(finding.rule, limit=30),
+                safe_text(finding.subject, limit=40),
+                Text(state, style="dim" if finding.suppressed else ""),
+                safe_text(finding.message, limit=120),
+                key=finding.fingerprint,
+            )
+
+    # ------------------------------------------------------------------ triage
+
+    def highlighted_finding(self) -> Finding | None:
+        """The finding under the cursor of the findings table, if any."""
+        table = self.query_one("#findings-table", DataTable)
+        if not self.findings or table.cursor_row < 0 or table.cursor_row >= len(self.findings):
+            return None
+        return self.findings[table.cursor_row]
+
+    def action_triage(self) -> None:
+        finding = self.highlighted_finding()
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != "findings":
+            tabs.active = "findings"
+            self.query_one("#findings-table", DataTable).focus()
+            if finding is None:
+                self.notify("This key has no finding to triage", severity="warning")
+            else:
+                self.notify("Pick a finding, then press t again", timeout=2)
+            return
+        if finding is None:
+            self.notify("This key has no finding to triage", severity="warning")
+            return
+        if finding.suppressed:
+            self.notify("This finding is already suppressed", severity="warning")
+            return
+        from keyscope.tui.screens.triage import TriageDialog
+
+        today = self.app.today()  # type: ignore[attr-defined]
+
+        def written(suppression: Suppression | None) -> None:
+            if suppression is not None:
+                self.post_message(TriageRequested(suppression, finding.fingerprint))
+
+        self.app.push_screen(TriageDialog(finding, today=today), written)
+
+    def mark_suppressed(self, fingerprint: str, suppression: Suppression) -> None:
+        """Show a finding as suppressed once its entry is written."""
+        self.fill_findings(
+            tuple(
+                replace(f, suppressed=True, suppression=suppression)
+                if f.fingerprint == fingerprint
+                else f
+                for f in self.findings
+            )
+        )

@@ -1,0 +1,189 @@
+"""The keys screen: every key, a summary, a filter bar with facets, sortable columns."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from keyscope.tui.context import AuditContext
+from keyscope.tui.display import safe
+from keyscope.tui.key_frame import DISPLAY_COLUMNS, KeyFilter, KeyFrame, KeySort
+from keyscope.tui.widgets.filter_bar import FilterBar
+from keyscope.tui.widgets.key_table import KeyTable
+from keyscope.tui.widgets.summary_bar import SummaryBar
+
+__all__ = ["KeysScreen"]
+
+
+class KeysScreen(Screen[None]):
+    """Lists the keys of the audit; Enter opens one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "slash", "focus_filter", "Filter", tooltip="Type to filter the keys", id="focus-filter"
+        ),
+        Binding("escape", "leave_filter", "Back to table", show=False, id="leave-filter"),
+        Binding(
+            "l",
+            "facet('legacy')",
+            "Legacy",
+            tooltip="Only legacy full-access keys",
+            id="facet-legacy",
+        ),
+        Binding(
+            "d", "facet('dormant')", "Dormant", tooltip="Only dormant keys", id="facet-dormant"
+        ),
+        Binding(
+            "x",
+            "facet('excess')",
+            "Excess",
+            tooltip="Only keys with excess scopes",
+            id="facet-excess",
+        ),
+        Binding(
+            "v",
+            "facet('severity')",
+            "Severity≥",
+            tooltip="Step the minimum finding severity",
+            id="facet-severity",
+        ),
+        Binding("a", "facet('area')", "Area", tooltip="Step the capability area", id="facet-area"),
+        Binding(
+            "c",
+            "clear_filter",
+            "Clear",
+            tooltip="Clear the filter and facets",
+            id="clear-filter",
+            show=False,
+        ),
+        Binding("o", "cycle_sort", "Sort", tooltip="Sort by the next column", id="cycle-sort"),
+        Binding(
+            "O",
+            "reverse_sort",
+            "Reverse",
+            tooltip="Reverse the sort order",
+            id="reverse-sort",
+            show=False,
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="keys-screen")
+        self.context: AuditContext | None = None
+        self.frame = KeyFrame.empty()
+        self.key_sort = KeySort()
+
+    def compose(self) -> ComposeResult:
+        yield SummaryBar(Content.styled("keyscope: starting…", "dim"), id="summary")
+        yield FilterBar(id="filter-bar")
+        yield KeyTable(id="key-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(KeyTable).focus()
+
+    # ------------------------------------------------------------------ data down
+
+    def show_loading(self, description: str) -> None:
+        """Show that the audit is being read (the table shows a spinner)."""
+        self.query_one(KeyTable).loading = True
+        self.query_one(SummaryBar).show_status(Content.styled(f"Loading {description}…", "italic"))
+
+    def show_progress(self, phase: str, elapsed: float) -> None:
+        self.query_one(SummaryBar).show_status(
+            Content.styled(f"{safe(phase, 100)}… ({elapsed:.1f} s)", "italic")
+        )
+
+    def show_failure(self, message: str) -> None:
+        """Loading failed: say why where the summary goes, and stop the spinner."""
+        self._stop_loading()
+        self.query_one(SummaryBar).show_status(
+            Content.assemble(
+                ("Could not load the audit: ", "bold red"),
+                safe(message, 300),
+                ("   ctrl+r retries", "dim"),
+            )
+        )
+
+    def show_audit(self, context: AuditContext, frame: KeyFrame) -> None:
+        """Show a finished audit; ``frame`` holds its rows, prepared off the UI thread."""
+        self.context = context
+        self.frame = frame
+        filter_bar = self.query_one(FilterBar)
+        filter_bar.areas = tuple(row.area for row in context.grid)
+        self.query_one(SummaryBar).show_result(context.result)
+        self._stop_loading()
+        self._refresh_rows(filter_bar.key_filter)
+
+    def _stop_loading(self) -> None:
+        table = self.query_one(KeyTable)
+        table.loading = False
+        # The spinner took focus away from the table; give it back unless the
+        # reviewer started typing a filter meanwhile.
+        if not self.query_one("#filter-text", Input).value:
+            table.focus()
+
+    def _refresh_rows(self, key_filter: KeyFilter) -> None:
+        view = self.frame.view(key_filter, self.key_sort)
+        self.query_one(KeyTable).show(view)
+        self.query_one(FilterBar).show_counts(view.row_count, view.total)
+
+    # ------------------------------------------------------------------ messages up
+
+    @on(FilterBar.FilterChanged)
+    def _filter_changed(self, event: FilterBar.FilterChanged) -> None:
+        self._refresh_rows(event.key_filter)
+
+    @on(KeyTable.SortRequested)
+    def _sort_requested(self, event: KeyTable.SortRequested) -> None:
+        if event.column == self.key_sort.column:
+            self.key_sort = KeySort(event.column, not self.key_sort.descending)
+        else:
+            self.key_sort = KeySort(event.column, event.column in ("risk", "findings", "last_used"))
+        self._refresh_rows(self.query_one(FilterBar).key_filter)
+
+    @on(KeyTable.KeySelected)
+    def _key_selected(self, event: KeyTable.KeySelected) -> None:
+        if self.context is None:
+            return
+        from keyscope.tui.screens.key_detail import KeyDetailScreen
+
+        audit = self.context.result.keys[event.index]
+        self.app.push_screen(KeyDetailScreen(audit, self.context))
+
+    @on(Input.Submitted, "#filter-text")
+    def _filter_submitted(self) -> None:
+        self.query_one(KeyTable).focus()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter-text", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        self.query_one(KeyTable).focus()
+
+    def action_facet(self, facet: str) -> None:
+        self.query_one(FilterBar).toggle(facet)
+
+    def action_clear_filter(self) -> None:
+        self.query_one(FilterBar).clear()
+
+    def action_cycle_sort(self) -> None:
+        ids = [column.id for column in DISPLAY_COLUMNS]
+        following = ids[(ids.index(self.key_sort.column) + 1) % len(ids)]
+        self._sort_requested(KeyTable.SortRequested(following))
+        self.notify(f"Sorted by {following.replace('_', ' ')}", timeout=1.5)
+
+    def action_reverse_sort(self) -> None:
+        self._sort_requested(KeyTable.SortRequested(self.key_sort.column))
+
+    def action_min_severity(self, severity: str) -> None:
+        filter_bar = self.query_one(FilterBar)
+        filter_bar.key_filter = filter_bar.key_filter.with_changes(min_severity=severity)

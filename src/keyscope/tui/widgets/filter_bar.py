@@ -1,0 +1,153 @@
+"""The filter bar: free text plus quick facets, clickable and bound to keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from keyscope.model import SEVERITIES
+from keyscope.tui.display import safe
+from keyscope.tui.key_frame import KeyFilter
+
+__all__ = ["FacetChip", "FilterBar"]
+
+
+class FacetChip(Static):
+    """One facet: ``☐ legacy only`` / ``☒ legacy only``; a click asks to change it."""
+
+    DEFAULT_CSS = """
+    FacetChip { width: auto; padding: 0 1; margin-right: 1; }
+    FacetChip:hover { background: $boost; }
+    FacetChip.-on { text-style: bold; background: $accent 30%; }
+    """
+
+    @dataclass
+    class Clicked(Message):
+        facet: str
+
+    def __init__(self, facet: str, *, tooltip: str) -> None:
+        super().__init__(id=f"facet-{facet}")
+        self.facet = facet
+        self.tooltip = tooltip
+
+    def on_click(self) -> None:
+        self.post_message(self.Clicked(self.facet))
+
+
+class FilterBar(Widget):
+    """Free-text filter and facets; posts :class:`FilterBar.FilterChanged`."""
+
+    DEFAULT_CSS = """
+    FilterBar { height: auto; }
+    FilterBar > Input { height: 3; }
+    FilterBar > Horizontal { height: 1; }
+    FilterBar #filter-count { width: 1fr; text-align: right; padding-right: 1; }
+    """
+
+    key_filter: reactive[KeyFilter] = reactive(KeyFilter, init=False)
+    """The current filter; setting it refreshes the chips and posts FilterChanged."""
+
+    @dataclass
+    class FilterChanged(Message):
+        key_filter: KeyFilter
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.areas: tuple[str, ...] = ()
+        """Capability areas to cycle through with the area facet."""
+
+    def compose(self) -> ComposeResult:
+        yield Input(
+            placeholder="Filter keys: name, id, owner, scope, rule…   (/ to focus, Esc to leave)",
+            id="filter-text",
+        )
+        with Horizontal():
+            yield FacetChip("legacy", tooltip="Only legacy full-access keys (l)")
+            yield FacetChip("dormant", tooltip="Only keys with no successful use in the window (d)")
+            yield FacetChip("excess", tooltip="Only keys holding scopes they never needed (x)")
+            yield FacetChip("severity", tooltip="Only keys with a finding at least this severe (v)")
+            yield FacetChip("area", tooltip="Only keys granted a scope of this capability area (a)")
+            yield Static(id="filter-count")
+
+    def on_mount(self) -> None:
+        self._paint_chips()
+
+    def watch_key_filter(self, key_filter: KeyFilter) -> None:
+        self._paint_chips()
+        text_input = self.query_one("#filter-text", Input)
+        if text_input.value != key_filter.text:
+            with text_input.prevent(Input.Changed):
+                text_input.value = key_filter.text
+        self.post_message(self.FilterChanged(key_filter))
+
+    def show_counts(self, shown: int, total: int) -> None:
+        """Show how many keys the filter leaves."""
+        self.query_one("#filter-count", Static).update(Content(f"{shown:,} of {total:,} keys"))
+
+    # ------------------------------------------------------------ facet changes
+
+    def toggle(self, facet: str) -> None:
+        """Flip a yes/no facet, or step a cycling one (severity, area)."""
+        current = self.key_filter
+        if facet == "legacy":
+            self.key_filter = current.with_changes(legacy_only=not current.legacy_only)
+        elif facet == "dormant":
+            self.key_filter = current.with_changes(dormant=not current.dormant)
+        elif facet == "excess":
+            self.key_filter = current.with_changes(has_excess=not current.has_excess)
+        elif facet == "severity":
+            self.key_filter = current.with_changes(
+                min_severity=_next(SEVERITIES, current.min_severity)
+            )
+        elif facet == "area":
+            self.key_filter = current.with_changes(area=_next(self.areas, current.area))
+
+    def clear(self) -> None:
+        self.key_filter = KeyFilter()
+
+    @on(FacetChip.Clicked)
+    def _chip_clicked(self, event: FacetChip.Clicked) -> None:
+        event.stop()
+        self.toggle(event.facet)
+
+    @on(Input.Changed, "#filter-text")
+    def _text_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.key_filter = self.key_filter.with_changes(text=event.value)
+
+    def _paint_chips(self) -> None:
+        current = self.key_filter
+        labels = {
+            "legacy": (current.legacy_only, "legacy only"),
+            "dormant": (current.dormant, "dormant"),
+            "excess": (current.has_excess, "has excess"),
+        }
+        for facet, (on_, label) in labels.items():
+            chip = self.query_one(f"#facet-{facet}", FacetChip)
+            chip.update(Content(f"{'☒' if on_ else '☐'} {label}"))
+            chip.set_class(on_, "-on")
+        severity = self.query_one("#facet-severity", FacetChip)
+        severity.update(Content(f"severity ≥ {current.min_severity or 'any'}"))
+        severity.set_class(current.min_severity is not None, "-on")
+        area = self.query_one("#facet-area", FacetChip)
+        area.update(Content(f"area: {safe(current.area, 30) if current.area else 'all'}"))
+        area.set_class(current.area is not None, "-on")
+
+
+def _next(values: tuple[str, ...], current: str | None) -> str | None:
+    """The value after ``current`` in ``values``, then None (off), then the first again."""
+    if current is None:
+        return values[0] if values else None
+    try:
+        position = values.index(current)
+    except ValueError:
+        return None
+    return values[position + 1] if position + 1 < len(values) else None

@@ -1,0 +1,519 @@
+"""Pilot tests: the real app, driven by keys and clicks, asserting on messages and widgets."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Select, Static
+
+from keyscope.errors import SpecError
+from keyscope.settings import Settings
+from keyscope.sources.suppressions import load_suppressions
+from keyscope.tui.app import KeyscopeApp, make_app
+from keyscope.tui.messages import AnalysisCompleted, AnalysisFailed, FindingTriaged, ReportExported
+from keyscope.tui.screens.export import ExportDialog
+from keyscope.tui.screens.help import HelpScreen
+from keyscope.tui.screens.key_detail import KeyDetailScreen
+from keyscope.tui.screens.keys import KeysScreen
+from keyscope.tui.screens.spec import SpecScreen
+from keyscope.tui.screens.triage import TriageDialog
+from keyscope.tui.widgets.key_table import KeyTable
+from keyscope.tui.widgets.scope_grid import ScopeCell
+
+from .conftest import AS_OF, MARKUP_NAMES, FakeRun, build_run
+
+TODAY = date(2026, 11, 2)
+
+
+def app_for(run: FakeRun, tmp_path: Path, **settings: Any) -> KeyscopeApp:
+    return make_app(
+        Settings(as_of=AS_OF, **settings), lambda _settings: run, today=lambda: TODAY, cwd=tmp_path
+    )
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let workers finish and the screen catch up (no sleeping)."""
+    await pilot.app.workers.wait_for_complete()
+    for _ in range(3):
+        await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def names_shown(app: KeyscopeApp) -> list[str]:
+    table = app.screen.query_one(KeyTable)
+    return [str(value) for value in table.view.table.column("name").to_pylist()]
+
+
+def rendered_table_text(table: KeyTable) -> str:
+    """The table's painted lines, as a reviewer would read them."""
+    return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+
+async def open_key(pilot: Pilot[Any], name_filter: str) -> KeyDetailScreen:
+    await pilot.press("slash", *name_filter, "enter", "enter")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, KeyDetailScreen)
+    return screen
+
+
+# ---------------------------------------------------------------- loading
+
+
+async def test_ui_first_then_analysis_completed(fixture_run: FakeRun, tmp_path: Path) -> None:
+    messages: list[Any] = []
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        [done] = [m for m in messages if isinstance(m, AnalysisCompleted)]
+        assert done.run is fixture_run
+        assert isinstance(app.screen, KeysScreen)
+        table = app.screen.query_one(KeyTable)
+        assert table.row_count == len(fixture_run.result.keys) == 12
+        assert not table.loading
+        summary = str(app.screen.query_one("#summary", Static).render())
+        assert "12 keys" in summary and "2 legacy full-access" in summary
+        # Default order: riskiest first.
+        risks = table.view.table.column("risk").to_pylist()
+        assert risks == sorted(risks, reverse=True)
+
+
+async def test_loading_error_is_a_notification_not_a_crash(tmp_path: Path) -> None:
+    def broken(_settings: Settings) -> Any:
+        raise SpecError("partner-api.yaml", "duplicate key 'paths'", "12:3")
+
+    messages: list[Any] = []
+    app = make_app(Settings(), broken, cwd=tmp_path)
+    async with app.run_test(size=(100, 30), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        [failed] = [m for m in messages if isinstance(m, AnalysisFailed)]
+        assert failed.exit_code == 3
+        assert "partner-api.yaml:12:3: duplicate key 'paths'" in failed.message
+        notes = [n.message for n in app._notifications]
+        assert any("partner-api.yaml:12:3" in note for note in notes)
+        summary = str(app.screen.query_one("#summary", Static).render())
+        assert "Could not load the audit" in summary
+        assert app.is_running
+        await pilot.press("slash", "x")  # the UI still answers
+        assert app.screen.query_one("#filter-text", Input).value == "x"
+
+
+async def test_unexpected_error_names_only_its_kind(tmp_path: Path) -> None:
+    def buggy(_settings: Settings) -> Any:
+        raise RuntimeError("sk_live_CANARYCANARY1234 in a place it should not be")
+
+    app = make_app(Settings(), buggy, cwd=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        notes = " ".join(n.message for n in app._notifications)
+        assert "internal error: RuntimeError" in notes
+        assert "CANARY" not in notes
+
+
+async def test_reload_runs_the_loader_again(fixture_run: FakeRun, tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def loader(_settings: Settings) -> FakeRun:
+        calls.append(1)
+        return fixture_run
+
+    app = make_app(Settings(as_of=AS_OF), loader, cwd=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert len(calls) == 2
+
+
+# ---------------------------------------------------------------- keys screen
+
+
+async def test_filter_narrows_rows_per_keystroke(fixture_run: FakeRun, tmp_path: Path) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"refund")
+        await pilot.pause()
+        # Matches names and scopes: two keys hold a refunds scope without the word in the name.
+        assert sorted(names_shown(app)) == [
+            "Reconciliation tool",
+            "Refunds operator",
+            "[bold]x[/bold]",
+        ]
+        count = str(app.screen.query_one("#filter-count", Static).render())
+        assert count == f"{len(names_shown(app))} of 12 keys"
+        # Two words must both match.
+        await pilot.press("space", *"operator")
+        await pilot.pause()
+        assert names_shown(app) == ["Refunds operator"]
+        await pilot.press("escape", "c")
+        await pilot.pause()
+        assert len(names_shown(app)) == 12
+
+
+async def test_facets_by_key_and_by_click(fixture_run: FakeRun, tmp_path: Path) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        assert sorted(names_shown(app)) == ["Legacy billing", "Old dashboard"]
+        chip = str(app.screen.query_one("#facet-legacy", Static).render())
+        assert chip.startswith("☒")
+        await pilot.press("l", "d")
+        await pilot.pause()
+        assert names_shown(app) == ["Webhook relay"]
+        await pilot.press("d")
+        await pilot.click("#facet-excess")
+        await pilot.pause()
+        excess = set(names_shown(app))
+        assert "Reconciliation tool" in excess and "Accountant export" not in excess
+        await pilot.press("x", "v")  # severity >= critical
+        await pilot.pause()
+        assert sorted(names_shown(app)) == ["Legacy billing", "Old dashboard"]
+        await pilot.press("v")  # >= high: adds the probed payout bot
+        await pilot.pause()
+        assert "Payout bot" in names_shown(app)
+        await pilot.press("c", "a")  # first area: invoices
+        await pilot.pause()
+        assert str(app.screen.query_one("#facet-area", Static).render()) == "area: invoices"
+        shown = set(names_shown(app))
+        assert {"Accountant export", "Legacy billing"} <= shown
+        assert "Refunds operator" not in shown
+
+
+async def test_sort_by_column_key_and_header_click(fixture_run: FakeRun, tmp_path: Path) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(KeyTable)
+        await pilot.click(KeyTable, offset=(3, 0))  # the "Name" header
+        await pilot.pause()
+        names = names_shown(app)
+        assert names == sorted(names, key=str.casefold)
+        await pilot.click(KeyTable, offset=(3, 0))  # again: descending
+        await pilot.pause()
+        assert names_shown(app) == sorted(names, key=str.casefold, reverse=True)
+        screen = app.screen
+        assert isinstance(screen, KeysScreen)
+        while screen.key_sort.column != "findings":
+            await pilot.press("o")
+        await pilot.pause()
+        findings = table.view.table.column("findings").to_pylist()
+        assert findings == sorted(findings, reverse=True)
+        await pilot.press("O")
+        await pilot.pause()
+        assert table.view.table.column("findings").to_pylist() == sorted(findings)
+
+
+async def test_untrusted_names_render_literally(fixture_run: FakeRun, tmp_path: Path) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(KeyTable)
+        painted = rendered_table_text(table)
+        for name in MARKUP_NAMES[:3]:
+            assert name[:25] in painted, name
+        assert "[/b] prod [TODO] Q3 billing" in painted
+        # Escapes never reach the terminal; the bidi override is shown, not obeyed.
+        assert "\x1b" not in painted and "\u202e" not in painted
+        assert "⟨U+202E⟩" in "".join(
+            table._get_cell_renderable(row, 0).plain for row in range(table.row_count)
+        )
+        # No cell became a hyperlink.
+        for y in range(table.size.height):
+            for segment in table.render_line(y):
+                assert not (segment.style and segment.style.link), segment
+
+
+async def test_markup_name_in_detail_header_is_literal(tmp_path: Path) -> None:
+    run = build_run()
+    app = app_for(run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = await open_key(pilot, "evil.example")
+        header = screen.query_one("#key-header", Static).render()
+        assert MARKUP_NAMES[1] in str(header)
+
+
+# ---------------------------------------------------------------- detail and what-if
+
+
+async def test_detail_opens_for_the_highlighted_key(fixture_run: FakeRun, tmp_path: Path) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(KeyTable)
+        index = table.audit_index_at_cursor()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyDetailScreen)
+        assert app.screen.audit is fixture_run.result.keys[index]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, KeysScreen)
+
+
+async def test_double_click_opens_a_key(fixture_run: FakeRun, tmp_path: Path) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.double_click(KeyTable, offset=(3, 2))  # second data row
+        await settle(pilot)
+        assert isinstance(app.screen, KeyDetailScreen)
+        table_names = [a.key.name for a in fixture_run.result.keys]
+        assert app.screen.audit.key.name in table_names
+
+
+async def test_whatif_toggle_lists_requests_that_would_fail(
+    fixture_run: FakeRun, tmp_path: Path
+) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = await open_key(pilot, "accountant")
+        assert screen.outcome is not None and not screen.outcome.breaks_usage
+        cell = next(c for c in screen.query(ScopeCell) if c.scope == "customers:read")
+        cell.focus()
+        await pilot.press("space")
+        await pilot.pause()
+        blocked = {b.operation: b.count for b in screen.outcome.blocked}
+        assert blocked == {"GET /customers": 420}
+        rows = screen.query_one("#blocked-table", DataTable)
+        assert rows.row_count == 1
+        assert str(rows.get_row_at(0)[0]) == "GET /customers"
+        summary = str(screen.query_one("#whatif-summary", Static).render())
+        assert "420 requests to 1 operations would have failed" in summary
+        # Risk falls: customers:read weighs 12 in the default table.
+        assert screen.outcome.blast_radius.risk_score == screen.audit.before.risk_score - 12
+        # Untick invoices:read with the mouse too: more requests break.
+        await pilot.click("ScopeCell.scope-cell", offset=(2, 0))  # invoices read
+        await pilot.pause()
+        assert {b.operation for b in screen.outcome.blocked} == {
+            "GET /customers",
+            "GET /invoices",
+            "GET /invoices/{id}",
+        }
+        assert screen.outcome.blocked[0].operation == "GET /invoices"  # busiest first
+        await pilot.press("g")  # reset to granted
+        await pilot.pause()
+        assert not screen.outcome.breaks_usage
+        assert screen.chosen == frozenset({"customers:read", "invoices:read"})
+
+
+async def test_whatif_adopt_suggestion_on_a_legacy_key(
+    fixture_run: FakeRun, tmp_path: Path
+) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = await open_key(pilot, "legacy billing")
+        before = screen.outcome
+        assert before is not None and before.blast_radius == screen.audit.before
+        await pilot.press("s")
+        await pilot.pause()
+        after = screen.outcome
+        assert after is not None
+        assert after.chosen == screen.audit.suggested_scopes
+        assert not after.breaks_usage
+        assert after.blast_radius == screen.audit.after
+        assert after.blast_radius.risk_score < before.blast_radius.risk_score
+        # Then dropping a needed scope from the suggestion breaks real traffic.
+        cell = next(c for c in screen.query(ScopeCell) if c.scope == "invoices:write")
+        cell.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [b.operation for b in screen.outcome.blocked] == ["POST /invoices"]
+
+
+async def test_arrow_keys_move_between_cells(fixture_run: FakeRun, tmp_path: Path) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_key(pilot, "accountant")
+        assert app.focused.scope == "invoices:read"  # type: ignore[union-attr]
+        await pilot.press("down", "right")
+        assert app.focused.scope == "payments:write"  # type: ignore[union-attr]
+        await pilot.press("up", "left")
+        assert app.focused.scope == "invoices:read"  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- triage and export
+
+
+async def open_triage(pilot: Pilot[Any]) -> TriageDialog:
+    screen = await open_key(pilot, "reconciliation")
+    await pilot.press("t")  # jumps to the findings tab
+    await pilot.pause()
+    table = screen.query_one("#findings-table", DataTable)
+    assert table.row_count == 2
+    await pilot.press("t")
+    await pilot.pause()
+    dialog = pilot.app.screen
+    assert isinstance(dialog, TriageDialog)
+    return dialog
+
+
+async def test_triage_writes_the_suppressions_file(fixture_run: FakeRun, tmp_path: Path) -> None:
+    target = tmp_path / "audit" / "keyscope-suppressions.yaml"
+    target.parent.mkdir()
+    messages: list[Any] = []
+    app = app_for(fixture_run, tmp_path, suppressions=target)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        dialog = await open_triage(pilot)
+        finding = dialog.finding
+        await pilot.press(*"quarter-end job writes payments")
+        await pilot.click("#triage-owner")
+        await pilot.press(*"payments-platform")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        [written] = [m for m in messages if isinstance(m, FindingTriaged)]
+        assert written.path == target
+        entries = load_suppressions(target)
+        assert len(entries) == 1
+        entry = entries[0]
+        assert (entry.rule, entry.key_id, entry.scope) == (
+            finding.rule,
+            finding.key_id,
+            finding.subject,
+        )
+        assert entry.reason == "risk accepted: quarter-end job writes payments"
+        assert entry.owner == "payments-platform"
+        assert entry.expires == date(2027, 1, 31)  # today + 90 days
+        screen = app.screen
+        assert isinstance(screen, KeyDetailScreen)
+        states = [
+            str(screen.query_one("#findings-table", DataTable).get_row_at(r)[3]) for r in range(2)
+        ]
+        assert "suppressed" in states
+
+
+async def test_triage_rejects_a_bad_expiry_and_writes_nothing(
+    fixture_run: FakeRun, tmp_path: Path
+) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dialog = await open_triage(pilot)
+        dialog.query_one("#triage-reason", Input).value = "ok"
+        dialog.query_one("#triage-owner", Input).value = "me"
+        dialog.query_one("#triage-expires", Input).value = "2024-13-01"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is dialog
+        error = str(dialog.query_one("#triage-error", Static).render())
+        assert "not a date" in error
+        dialog.query_one("#triage-expires", Input).value = "2026-11-01"  # before today
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "after today" in str(dialog.query_one("#triage-error", Static).render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyDetailScreen)
+        assert not (tmp_path / "keyscope-suppressions.yaml").exists()
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("json", '"schema_version"'), ("html", "<html")])
+async def test_export_writes_the_report(
+    fixture_run: FakeRun, tmp_path: Path, fmt: str, marker: str
+) -> None:
+    messages: list[Any] = []
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        dialog.query_one("#export-format", Select).value = fmt
+        await pilot.pause()
+        assert dialog.query_one("#export-path", Input).value == f"keyscope-report.{fmt}"
+        dialog.query_one("#export-path", Input).value = f"out/report.{fmt}"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "does not exist" in str(dialog.query_one("#export-error", Static).render())
+        (tmp_path / "out").mkdir()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        [exported] = [m for m in messages if isinstance(m, ReportExported)]
+        assert exported.path == tmp_path / "out" / f"report.{fmt}"
+        text = exported.path.read_text(encoding="utf-8")
+        assert marker in text
+        assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------- spec, help, palette
+
+
+async def test_spec_screen_lists_catalog_and_anomalies(
+    fixture_run: FakeRun, tmp_path: Path
+) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("S")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SpecScreen)
+        catalog = screen.query_one("#catalog-table", DataTable)
+        assert catalog.row_count == len(fixture_run.spec.scopes) == 16
+        details = str(screen.query_one("#scope-operations", Static).render())
+        assert details.startswith("api_keys:read alone unlocks 2 operations")
+        await pilot.press("down", "down")  # checkout:read
+        await pilot.pause()
+        assert "checkout:read alone unlocks" in str(
+            screen.query_one("#scope-operations", Static).render()
+        )
+        anomalies = screen.query_one("#anomalies-table", DataTable)
+        assert anomalies.row_count == 2
+        assert str(anomalies.get_row_at(0)[3]) == "DELETE guarded by a read scope [sic]"
+        assert str(anomalies.get_row_at(1)[3]) == "scope [TODO] never used"
+
+
+async def test_help_and_command_palette(fixture_run: FakeRun, tmp_path: Path) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"only legacy")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeysScreen)
+        assert sorted(names_shown(app)) == ["Legacy billing", "Old dashboard"]
+
+
+async def test_footer_bindings_have_ids_and_tooltips() -> None:
+    from keyscope.tui.screens.key_detail import KeyDetailScreen as Detail
+
+    for owner in (KeyscopeApp, KeysScreen, Detail, KeyTable):
+        for binding in owner.BINDINGS:
+            assert binding.id, (owner.__name__, binding.key)  # type: ignore[union-attr]
+            if binding.show:  # type: ignore[union-attr]
+                assert binding.description  # type: ignore[union-attr]
+
+
+async def test_works_at_80_by_24(fixture_run: FakeRun, tmp_path: Path) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(KeyTable)
+        painted = rendered_table_text(table)
+        # The legacy label is in view without scrolling sideways.
+        assert "⚠ FULL ACCESS" in painted
+        screen = await open_key(pilot, "payout")
+        assert "narrow" in " ".join(screen.classes) or "-narrow" in app.screen.classes
+        grid_cells = list(screen.query(ScopeCell))
+        assert all(cell.region.width > 0 for cell in grid_cells[:4])
