@@ -223,3 +223,14 @@ def test_output_is_sorted_and_deduplicated() -> None:
     duplicate = anomaly("null-scope-list", "x", operation="GET /a")
     assert sort_anomalies([duplicate, duplicate]) == (duplicate,)
     assert duplicate.severity == "low"
+
+
+def test_every_rule_is_documented_with_its_severity() -> None:
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "spec-json.md"
+    text = docs.read_text(encoding="utf-8")
+    rules_table = text[text.index("### Rules") : text.index("## How requirements are read")]
+    documented = dict(re.findall(r"^\| `([a-z-]+)` \| (\w+) \|", rules_table, re.M))
+    assert documented == {rule.rule_id: rule.severity for rule in RULES.values()}

@@ -82,8 +82,12 @@ RULES: dict[str, Rule] = {
         Rule("unresolved-ref", "medium",
              "A $ref the scope model does not need (e.g. in a schema) points nowhere or is a "
              "cycle."),
-        Rule("external-ref-not-followed", "info",
-             "References to other files or URLs were not followed (allow_external_refs is off)."),
+        Rule(
+            "external-ref-not-followed",
+            "info",
+            "References to other files (allow_external_refs off) or to URLs (always) "
+            "were not followed.",
+        ),
         Rule("invalid-path-key", "low",
              "A key under paths does not start with '/' and was skipped."),
     )
