@@ -426,9 +426,15 @@ class _SpecReader:
         # Each entry is (node, parent entry, key); pointers are spelled out only for
         # the references that need one, which keeps this walk cheap on large specs.
         stack: list[tuple[Any, Any, Any]] = [(self.root, None, None)]
+        # YAML aliases share containers; visiting each once keeps this linear in the
+        # file, not in the (capped, but possibly large) expanded size.
+        visited: set[int] = set()
         while stack:
             entry = stack.pop()
             node = entry[0]
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
             if type(node) is dict:
                 reference = node.get("$ref")
                 if type(reference) is str and not (
