@@ -33,6 +33,8 @@ OPERATIONS = tuple(
         ("GET", "/health"),
         ("GET", "/a/{x}"),
         ("GET", "/a/{y}"),
+        ("GET", "/reports/monthly/summary"),
+        ("GET", "/reports/{report_id}"),
     ]
 )
 
@@ -144,6 +146,9 @@ MATCH_CASES = [
     # ...with backtracking when the concrete branch dead-ends.
     ("POST", "/v1/invoices/search/send", "POST /invoices/{invoice_id}/send"),
     ("POST", "/v1/invoices/inv_1/send", "POST /invoices/{invoice_id}/send"),
+    # ...and when it ends on a node with no operation of its own.
+    ("GET", "/v1/reports/monthly", "GET /reports/{report_id}"),
+    ("GET", "/v1/reports/monthly/summary", "GET /reports/monthly/summary"),
     # The method is part of the match.
     ("DELETE", "/v1/invoices/search", "DELETE /invoices/{invoice_id}"),
     # BAD-INPUTS #13: /keys/current and /keys/{id}.
@@ -334,6 +339,15 @@ def test_hostile_inputs_finish_quickly(matcher: RouteMatcher) -> None:
     assert normalize_request_path(many_segments + "%41", BASES) is not None
     # Generous bound: the point is "linear, not quadratic", not a speed target.
     assert time.perf_counter() - started < 5
+
+
+def test_templates_thousands_of_segments_deep_do_not_exhaust_the_stack() -> None:
+    deep = "/{p}" * 5000
+    operations = [Operation("GET", deep + "/end"), Operation("GET", "/x" * 5000 + "/other")]
+    matcher = RouteMatcher.from_operations(operations)
+    assert matcher.match("GET", "/x" * 5000 + "/end") == f"GET {deep}/end"
+    assert matcher.match("GET", "/x" * 5000 + "/other") == "GET " + "/x" * 5000 + "/other"
+    assert matcher.match("GET", "/x" * 5000 + "/none") is None
 
 
 # --------------------------------------------------------------------------- ambiguity

@@ -165,8 +165,11 @@ def near_miss(draw: st.DrawFn, operations: list[Operation]) -> str:
         raw_segments.append(
             pieces[0] + "".join(v + p for v, p in zip(values, pieces[1:], strict=True))
         )
-    if draw(st.integers(0, 5)) == 0:
+    extra = draw(st.integers(0, 5))
+    if extra == 0:
         raw_segments.append(draw(st.sampled_from(REQUEST_SEGMENTS)))
+    elif extra == 1 and raw_segments:
+        raw_segments.pop()  # a prefix of a template: an inner trie node, often without an operation
     return "/" + "/".join(raw_segments) + draw(st.sampled_from(["", "/", "?q=1"]))
 
 

@@ -335,32 +335,41 @@ class _Node(dict[str, "_Node"]):
 
     def seal(self) -> None:
         """Set ``fallback`` in this subtree once every template is in."""
-        self.fallback = None if self.patterns else self.parameter
-        for node in self.values():
-            node.seal()
-        for _pattern, node in self.patterns:
-            node.seal()
-        if self.parameter is not None:
-            self.parameter.seal()
+        pending = [self]
+        while pending:
+            node = pending.pop()
+            node.fallback = None if node.patterns else node.parameter
+            pending.extend(node.values())
+            pending.extend(child for _pattern, child in node.patterns)
+            if node.parameter is not None:
+                pending.append(node.parameter)
 
 
-def _search(node: _Node, segments: Sequence[str], index: int) -> str | None:
-    """Depth-first search in priority order; visits each trie node at most once."""
-    if index == len(segments):
-        return node.key
-    segment = segments[index]
-    child = node.get(segment)
-    if child is not None:
-        found = _search(child, segments, index + 1)
-        if found is not None:
-            return found
-    for pattern, child in node.patterns:
-        if pattern.matches(segment):
-            found = _search(child, segments, index + 1)
-            if found is not None:
-                return found
-    if node.parameter is not None:
-        return _search(node.parameter, segments, index + 1)
+def _search(root: _Node, segments: Sequence[str]) -> str | None:
+    """Depth-first search in priority order: literal, then mixed segments, then parameter.
+
+    Iterative (a template thousands of segments deep cannot exhaust the call stack), and
+    each trie node is visited at most once, so the time is bounded by the trie's size.
+    """
+    last = len(segments)
+    stack = [(root, 0)]
+    while stack:
+        node, index = stack.pop()
+        if index == last:
+            if node.key is not None:
+                return node.key
+            continue
+        segment = segments[index]
+        following = index + 1
+        # Pushed in reverse priority order, so the preferred edge is explored first.
+        if node.parameter is not None:
+            stack.append((node.parameter, following))
+        for pattern, child in reversed(node.patterns):
+            if pattern.matches(segment):
+                stack.append((child, following))
+        literal = node.get(segment)
+        if literal is not None:
+            stack.append((literal, following))
     return None
 
 
@@ -376,11 +385,11 @@ def _walk(root: _Node, segments: Sequence[str]) -> str | None:
         if child is None:
             child = node.fallback
             if child is None:
-                return _search(root, segments, 0)
+                return _search(root, segments)
         node = child
     key = node.key
     if key is None:
-        return _search(root, segments, 0)
+        return _search(root, segments)
     return key
 
 
@@ -521,10 +530,10 @@ class RouteMatcher:
                 if child is None:
                     child = node.fallback
                     if child is None:
-                        return _search(root, segments, 0)
+                        return _search(root, segments)
                 node = child
             key = node.key
-            return key if key is not None else _search(root, segments, 0)
+            return key if key is not None else _search(root, segments)
         segments = _request_segments(raw_path)
         if segments is None:
             return None
