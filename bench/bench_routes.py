@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import re
 import statistics
@@ -277,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     count, baseline_count, repeats = (20_000, 2_000, 3) if args.quick else (1_000_000, 20_000, 5)
 
+    load_before = os.getloadavg()[0]
     rows: list[tuple[str, str, str, str]] = []
     for name, path in (("square/api.json", SQUARE), ("partner-api.yaml", PARTNER)):
         if not path.exists():
@@ -286,7 +288,12 @@ def main(argv: list[str] | None = None) -> int:
 
     header = ("measurement", "figure", "target", "baseline (regex scan)")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    print(f"python {sys.version.split()[0]}, {'quick' if args.quick else 'full'} run")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+        f"{'quick' if args.quick else 'full'} run, "
+        f"load average {load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end "
+        "(other processes share the CPUs: compare best with median)"
+    )
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

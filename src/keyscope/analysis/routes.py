@@ -400,7 +400,7 @@ class RouteMatcher:
     and no state between calls, so it is safe to share between threads.
     """
 
-    __slots__ = ("_bases", "_fast_prefixes", "_operations", "_roots")
+    __slots__ = ("_bases", "_by_method", "_fast_prefixes", "_operations", "_roots")
 
     def __init__(self, spec: ApiSpec) -> None:
         """Compile ``spec.operations`` under ``spec.base_paths``."""
@@ -448,6 +448,8 @@ class RouteMatcher:
         for root in roots.values():
             root.seal()
         self._roots = roots
+        # Lower-case spellings resolve without an exception or an upper() call per request.
+        self._by_method = {**{method.lower(): root for method, root in roots.items()}, **roots}
         self._bases = _base_segments(base_paths)
         # The fast path strips base paths on the raw text; that is exact only when every
         # base path is plain text. Otherwise every request takes the general path.
@@ -488,7 +490,7 @@ class RouteMatcher:
             operation matches or the input is unusable (see the module docstring).
         """
         try:
-            root = self._roots[method]
+            root = self._by_method[method]
         except KeyError:
             root = self._root_for(method)
             if root is None:
