@@ -266,6 +266,13 @@ def test_matcher_from_spec_uses_its_base_paths_longest_first() -> None:
     assert matcher.operations == tuple(sorted(spec.operations, key=lambda o: (o.path, o.method)))
 
 
+def test_a_lone_base_path_string_is_one_base_path() -> None:
+    matcher = RouteMatcher.from_operations([Operation("GET", "/x")], "/v1")
+    assert matcher.match("GET", "/v1/x") == "GET /x"
+    assert normalize_request_path("/v1/x", "/v1") == "/x"  # type: ignore[arg-type]
+    assert normalize_request_path("/v/x", "/v1") == "/v/x"  # type: ignore[arg-type]
+
+
 def test_base_path_that_needs_encoding_is_still_stripped() -> None:
     matcher = RouteMatcher.from_operations([Operation("GET", "/x")], ("/a%2Fb",))
     assert matcher.match("GET", "/a%2Fb/x") == "GET /x"

@@ -150,6 +150,11 @@ def _base_segments(base_paths: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     return tuple(sorted(bases, key=lambda segments: (-len(segments), segments)))
 
 
+def _as_tuple(base_paths: Iterable[str] | str) -> tuple[str, ...]:
+    """Base paths as a tuple; a lone string is one base path, not a list of characters."""
+    return (base_paths,) if isinstance(base_paths, str) else tuple(base_paths)
+
+
 def _strip_base(segments: list[str], bases: tuple[tuple[str, ...], ...]) -> list[str]:
     for base in bases:
         length = len(base)
@@ -175,7 +180,7 @@ def normalize_request_path(raw: str, base_paths: tuple[str, ...] = ()) -> str | 
     if segments is None:
         return None
     if base_paths:
-        segments = _strip_base(segments, _base_segments(tuple(base_paths)))
+        segments = _strip_base(segments, _base_segments(_as_tuple(base_paths)))
     return _join_segments(segments)
 
 
@@ -403,8 +408,12 @@ class RouteMatcher:
     __slots__ = ("_bases", "_by_method", "_fast_prefixes", "_operations", "_roots")
 
     def __init__(self, spec: ApiSpec) -> None:
-        """Compile ``spec.operations`` under ``spec.base_paths``."""
-        self._build(spec.operations, spec.base_paths)
+        """Compile a spec's operations.
+
+        Args:
+            spec: The loaded spec; its ``base_paths`` are the prefixes requests may carry.
+        """
+        self._build(spec.operations, _as_tuple(spec.base_paths))
 
     @classmethod
     def from_operations(
@@ -420,7 +429,7 @@ class RouteMatcher:
             A ready matcher.
         """
         matcher = cls.__new__(cls)
-        matcher._build(tuple(operations), tuple(base_paths))
+        matcher._build(tuple(operations), _as_tuple(base_paths))
         return matcher
 
     def _build(self, operations: Iterable[Operation], base_paths: tuple[str, ...]) -> None:
