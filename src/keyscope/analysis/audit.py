@@ -28,14 +28,15 @@ Revoked keys are listed with their usage and denied requests, never judged or fl
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
-import statistics
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Protocol
 
 from keyscope.analysis.risk import (
@@ -119,6 +120,7 @@ CONFIDENCE_RULES: Mapping[str, str] = {
 
 _MONEY_AREAS = frozenset({"payouts", "refunds", "payments"})
 _REDIRECT_AREAS = frozenset({"webhooks", "checkout"})
+_SENSITIVE_WRITE_AREAS = _MONEY_AREAS | _REDIRECT_AREAS
 _HIGH_WEIGHT = 15
 _MEDIUM_WEIGHT = 6
 _UNMATCHED_LOW_FRACTION = 0.05
@@ -245,6 +247,8 @@ def _day(moment: datetime) -> str:
 
 def _has_mixed_scripts(text: str) -> bool:
     """A word mixing Latin with Cyrillic or Greek letters ("prod" with a Cyrillic "o")."""
+    if text.isascii():
+        return False
     for word in "".join(ch if ch.isalpha() else " " for ch in text).split():
         scripts = set()
         for character in word:
@@ -285,8 +289,13 @@ class _Auditor:
         self.solver: ScopeSolver | None = None
         self.blast: BlastRadiusCalculator | None = None
         self._expand_cache: dict[frozenset[str], frozenset[str]] = {}
-        self._reachable_cache: dict[frozenset[str], frozenset[str]] = {}
         self._provides_cache: dict[str, frozenset[str]] = {}
+        self._unlocks_cache: dict[tuple[frozenset[str], str], tuple[str, ...]] = {}
+        self._coverage_cache: dict[date, tuple[int, int]] = {}
+        self._area_cache: dict[str, tuple[str, str | None]] = {}
+        self._attribution_cache: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
+        self._serving_cache: dict[tuple[str, frozenset[str]], frozenset[str] | None] = {}
+        self.operation_order = tuple(op.key for op in spec.operations)
         self.window_days = _window_days(window)
         self.days_with_data = frozenset(usage.days_with_data)
 
@@ -308,21 +317,71 @@ class _Auditor:
         return cached
 
     def reachable(self, effective: frozenset[str]) -> frozenset[str]:
-        cached = self._reachable_cache.get(effective)
+        assert self.blast is not None
+        return self.blast.reachable_keys(effective)
+
+    def unlocks(self, suggested: frozenset[str], scope: str) -> tuple[str, ...]:
+        """Operations (spec order) that ``scope`` makes reachable on top of ``suggested``."""
+        cache_key = (suggested, scope)
+        cached = self._unlocks_cache.get(cache_key)
         if cached is None:
-            assert self.blast is not None
-            cached = frozenset(op.key for op in self.blast.reachable(effective))
-            self._reachable_cache[effective] = cached
+            base = self.reachable(self.expand(suggested))
+            wider = self.reachable(self.expand(suggested | {scope}))
+            added = wider - base
+            cached = tuple(name for name in self.operation_order if name in added)
+            self._unlocks_cache[cache_key] = cached
+        return cached
+
+    def coverage(self, start_day: date) -> tuple[int, int]:
+        """(window days from ``start_day`` on, how many of them have any log data)."""
+        cached = self._coverage_cache.get(start_day)
+        if cached is None:
+            days = [day for day in self.window_days if day >= start_day]
+            cached = (len(days), sum(1 for day in days if day in self.days_with_data))
+            self._coverage_cache[start_day] = cached
+        return cached
+
+    def serving_alternative(
+        self, operation: Operation, held: frozenset[str]
+    ) -> frozenset[str] | None:
+        """The lightest alternative of ``operation`` inside ``held`` (a closure), or None."""
+        if len(operation.requirements) == 1:
+            only_one = operation.requirements[0]
+            return only_one if only_one <= held else None
+        cache_key = (operation.key, held)
+        if cache_key in self._serving_cache:
+            return self._serving_cache[cache_key]
+        met = [alt for alt in operation.requirements if alt <= held]
+        chosen = min(met, key=self.alternative_order) if met else None
+        self._serving_cache[cache_key] = chosen
+        return chosen
+
+    def attribution(
+        self, operation: Operation, suggested: frozenset[str], expanded: frozenset[str]
+    ) -> tuple[str, ...]:
+        """The suggested scopes that serve ``operation`` (for the evidence)."""
+        cache_key = (operation.key, suggested)
+        cached = self._attribution_cache.get(cache_key)
+        if cached is None:
+            alternative = self.serving_alternative(operation, expanded)
+            serving: set[str] = set()
+            for required in alternative or ():
+                serving |= {s for s in suggested if required in self.provides(s)}
+            cached = tuple(sorted(serving))
+            self._attribution_cache[cache_key] = cached
         return cached
 
     def weight(self, scope: str) -> int:
         return self.weights.get(scope, 0)
 
     def area_access(self, scope: str) -> tuple[str, str | None]:
-        known = self.scopes_by_name.get(scope)
-        area = (known.area if known and known.area else infer_area(scope)).lower()
-        access = (known.access if known and known.access else None) or infer_access(scope)
-        return area, access
+        cached = self._area_cache.get(scope)
+        if cached is None:
+            known = self.scopes_by_name.get(scope)
+            area = (known.area if known and known.area else infer_area(scope)).lower()
+            access = (known.access if known and known.access else None) or infer_access(scope)
+            cached = self._area_cache[scope] = (area, access)
+        return cached
 
     def is_money_movement(self, scope: str) -> bool:
         area, access = self.area_access(scope)
@@ -350,6 +409,17 @@ class _Auditor:
     # ------------------------------------------------------------------ run
 
     def run(self, keys: Sequence[ApiKey]) -> AuditResult:
+        # The audit allocates many small, acyclic objects; the cyclic collector would
+        # traverse the caller's (large) usage data again and again for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run(keys)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self, keys: Sequence[ApiKey]) -> AuditResult:
         granted_names = {scope for key in keys for scope in key.scopes}
         self.weights = scope_weights(
             self.spec.scopes, self.options.risk_weights, sorted(granted_names)
@@ -439,7 +509,7 @@ class _Auditor:
         as_listed = self.catalog if key.full_access else key.scopes
         effective = self.expand(frozenset(as_listed))
 
-        used: dict[str, list[UsageRow]] = defaultdict(list)
+        used: dict[str, list] = {}
         denied_groups: dict[tuple[str, str, str | None], list[UsageRow]] = defaultdict(list)
         unmatched: list[UsageRow] = []
         requests = unmatched_success = 0
@@ -453,18 +523,19 @@ class _Auditor:
                 if row.operation is None:
                     unmatched_success += row.count
                 elif row.operation in self.operations:
-                    used[row.operation].append(row)
+                    totals = used.get(row.operation)
+                    if totals is None:
+                        used[row.operation] = [row.count, row.first_seen, row.last_seen]
+                    else:
+                        totals[0] += row.count
+                        totals[1] = min(totals[1], row.first_seen)
+                        totals[2] = max(totals[2], row.last_seen)
             elif row.status_class == "denied":
                 denied_groups[(row.method, redact(row.path), row.operation)].append(row)
 
         uses = tuple(
-            OperationUse(
-                operation=operation,
-                count=sum(row.count for row in rows),
-                first_seen=min(row.first_seen for row in rows),
-                last_seen=max(row.last_seen for row in rows),
-            )
-            for operation, rows in sorted(used.items())
+            OperationUse(operation=name, count=totals[0], first_seen=totals[1], last_seen=totals[2])
+            for name, totals in sorted(used.items(), key=itemgetter(0))
         )
         needs = [
             self.operations[use.operation].requirements
@@ -473,7 +544,7 @@ class _Auditor:
         ]
         denied = self._denied(denied_groups, effective)
         missing = self._missing_scopes(denied, effective)
-        daily = tuple(sorted(usage.daily))
+        daily = tuple(sorted(usage.daily, key=itemgetter(0)))
 
         if key.status == "revoked":
             return self._revoked(key, as_listed, effective, uses, denied, missing, unmatched,
@@ -503,16 +574,11 @@ class _Auditor:
         suggested_effective = self.expand(suggested)
         excess_names = frozenset() if insufficient else frozenset(as_listed) - suggested
         called = frozenset(use.operation for use in uses)
-        base_reach = self.reachable(suggested_effective)
         excess = tuple(
             ExcessScope(
                 scope=scope,
                 unlocks_never_called=tuple(
-                    op.key
-                    for op in self.spec.operations
-                    if op.key in self.reachable(self.expand(suggested | {scope}))
-                    and op.key not in base_reach
-                    and op.key not in called
+                    name for name in self.unlocks(suggested, scope) if name not in called
                 ),
             )
             for scope in sorted(excess_names)
@@ -650,17 +716,11 @@ class _Auditor:
             operation = self.operations[use.operation]
             if operation.public or not operation.requirements:
                 continue
-            met = [alt for alt in operation.requirements if alt <= expanded]
-            if not met:
-                continue
-            alternative = min(met, key=self.alternative_order)
-            serving: set[str] = set()
-            for required in alternative:
-                serving |= {s for s in suggested if required in self.provides(s)}
-            for scope in serving:
+            for scope in self.attribution(operation, suggested, expanded):
                 by_scope[scope].append(use)
+        # ``uses`` is sorted by operation, so each scope's list already is.
         return tuple(
-            ScopeEvidence(scope=scope, operations=tuple(sorted(ops, key=lambda u: u.operation)))
+            ScopeEvidence(scope=scope, operations=tuple(ops))
             for scope, ops in sorted(by_scope.items())
         )
 
@@ -675,11 +735,11 @@ class _Auditor:
             operation = self.operations[use.operation]
             if operation.public or not operation.requirements:
                 continue
-            met = [alt for alt in operation.requirements if alt <= effective] or [
-                alt for alt in operation.requirements if alt <= fallback
-            ]
-            if met:
-                scopes |= min(met, key=self.alternative_order)
+            alternative = self.serving_alternative(operation, effective)
+            if alternative is None:
+                alternative = self.serving_alternative(operation, fallback)
+            if alternative is not None:
+                scopes |= alternative
         return frozenset(scopes)
 
     # ------------------------------------------------------------------ confidence
@@ -727,21 +787,19 @@ class _Auditor:
         if not complete:
             lower("insufficient", "usage data incomplete: " + "; ".join(incomplete_reasons))
         else:
-            start_day = observed_start.astimezone(UTC).date()
-            days = [day for day in self.window_days if day >= start_day]
-            if days:
-                covered = sum(1 for day in days if day in self.days_with_data)
-                fraction = covered / len(days)
+            observed_days, covered = self.coverage(observed_start.astimezone(UTC).date())
+            if observed_days:
+                fraction = covered / observed_days
                 if fraction < options.min_coverage:
                     lower(
                         "insufficient",
-                        f"logs cover only {covered} of the key's {len(days)} observed days "
+                        f"logs cover only {covered} of the key's {observed_days} observed days "
                         f"(minimum {options.min_coverage:.0%})",
                     )
-                elif covered < len(days):
+                elif covered < observed_days:
                     lower(
                         "medium",
-                        f"{_plural(len(days) - covered, 'observed day')} without any log data",
+                        f"{_plural(observed_days - covered, 'observed day')} without any log data",
                     )
 
         if (
@@ -768,10 +826,11 @@ class _Auditor:
                 f"{_plural(unmatched_success, 'successful request')} to routes the spec does "
                 "not describe: the scopes they need are unknown",
             )
+        reach = self.reachable(effective)
         ungranted = [
             use.operation
             for use in uses
-            if not self.operations[use.operation].is_satisfied_by(effective)
+            if use.operation not in reach and not self.operations[use.operation].public
         ]
         if ungranted:
             lower(
@@ -792,7 +851,9 @@ class _Auditor:
         if len(active) < 2:
             return
         gaps = [(later - earlier).days for earlier, later in itertools.pairwise(active)]
-        period = statistics.median(gaps)
+        gaps.sort()
+        middle = len(gaps) // 2
+        period = gaps[middle] if len(gaps) % 2 else (gaps[middle - 1] + gaps[middle]) / 2
         if period < 7:
             return
         if self.window.days < 2 * period:
@@ -928,7 +989,7 @@ class _Auditor:
                 continue  # already an unknown-scope finding; one finding per problem
             weight = self.weight(scope)
             area, access = self.area_access(scope)
-            sensitive_write = access == "write" and area in (_MONEY_AREAS | _REDIRECT_AREAS)
+            sensitive_write = access == "write" and area in _SENSITIVE_WRITE_AREAS
             replaced = sorted(
                 s
                 for s in audit.suggested_scopes
@@ -962,6 +1023,8 @@ class _Auditor:
         return findings
 
     def _denied_findings(self, audit: KeyAudit) -> list[Finding]:
+        if not audit.denied:
+            return []
         used_areas = {self.area_access(s)[0] for s in audit.used_scopes}
         groups: dict[str, list[DeniedRequests]] = defaultdict(list)
         subjects_missing: dict[str, frozenset[str]] = {}

@@ -151,7 +151,7 @@ class BlastRadiusCalculator:
     and keys share scope sets often, so results are cached.
     """
 
-    __slots__ = ("_cache", "_operations", "_sensitive", "_weights")
+    __slots__ = ("_cache", "_index", "_operations", "_reach_cache", "_weights")
 
     def __init__(self, spec: ApiSpec, weights: Mapping[str, int]) -> None:
         """Index the spec's non-public operations and which of them are sensitive.
@@ -172,14 +172,41 @@ class BlastRadiusCalculator:
         self._operations: tuple[Operation, ...] = tuple(
             operation for operation in spec.operations if not operation.public
         )
-        self._sensitive: tuple[bool, ...] = tuple(
-            bool(operation.scopes & sensitive_names) for operation in self._operations
+        # (key, alternatives, sensitive); no requirement at all reads as "any key".
+        self._index: tuple[tuple[str, tuple[frozenset[str], ...], bool], ...] = tuple(
+            (
+                operation.key,
+                operation.requirements or (frozenset(),),
+                bool(operation.scopes & sensitive_names),
+            )
+            for operation in self._operations
         )
         self._cache: dict[frozenset[str], BlastRadius] = {}
+        self._reach_cache: dict[frozenset[str], tuple[frozenset[str], int]] = {}
+
+    def _reach(self, effective_scopes: frozenset[str]) -> tuple[frozenset[str], int]:
+        cached = self._reach_cache.get(effective_scopes)
+        if cached is None:
+            reached: list[str] = []
+            sensitive = 0
+            for key, alternatives, is_sensitive in self._index:
+                for alternative in alternatives:
+                    if alternative <= effective_scopes:
+                        reached.append(key)
+                        sensitive += is_sensitive
+                        break
+            cached = (frozenset(reached), sensitive)
+            self._reach_cache[effective_scopes] = cached
+        return cached
 
     def reachable(self, effective_scopes: frozenset[str]) -> tuple[Operation, ...]:
-        """The non-public operations a key holding ``effective_scopes`` can call."""
-        return tuple(op for op in self._operations if op.is_satisfied_by(effective_scopes))
+        """The non-public operations a key holding ``effective_scopes`` can call (spec order)."""
+        reached = self._reach(effective_scopes)[0]
+        return tuple(op for op in self._operations if op.key in reached)
+
+    def reachable_keys(self, effective_scopes: frozenset[str]) -> frozenset[str]:
+        """``Operation.key`` of every operation :meth:`reachable` returns (memoized)."""
+        return self._reach(effective_scopes)[0]
 
     def measure(self, effective_scopes: frozenset[str]) -> BlastRadius:
         """Operations and sensitive operations reachable, and the risk score.
@@ -190,13 +217,9 @@ class BlastRadiusCalculator:
         cached = self._cache.get(effective_scopes)
         if cached is not None:
             return cached
-        operations = sensitive = 0
-        for operation, is_sensitive in zip(self._operations, self._sensitive, strict=True):
-            if operation.is_satisfied_by(effective_scopes):
-                operations += 1
-                sensitive += is_sensitive
+        reached, sensitive = self._reach(effective_scopes)
         result = BlastRadius(
-            operations=operations,
+            operations=len(reached),
             sensitive_operations=sensitive,
             risk_score=risk_score(effective_scopes, self._weights),
         )
