@@ -46,7 +46,7 @@
   }
   function chip(name, cls, glyph) { return el("span", "ch " + cls, glyph + " " + name); }
 
-  function picker(caption, rowsOfGrid, on, compare) {
+  function picker(caption, rowsOfGrid, on, compare, covered) {
     var t = el("table", "picker");
     add(t, el("caption", "", caption));
     var head = add(add(t, el("thead")), el("tr"));
@@ -59,7 +59,8 @@
         if (idx < 0) { add(tr, el("td", "muted", "–")); return; }
         var has = on.has(idx), cls = has ? "on" : "", text = has ? "☑" : "☐";
         if (compare) {
-          if (compare.has(idx) && !has) { cls = "rm"; text = "☐ drop"; }
+          if (compare.has(idx) && !has && covered && covered.has(idx)) { cls = "imp"; text = "☑ implied"; }
+          else if (compare.has(idx) && !has) { cls = "rm"; text = "☐ drop"; }
           else if (!compare.has(idx) && has) { cls = "add"; text = "☑ add"; }
         }
         add(tr, el("td", cls, text));
@@ -113,6 +114,9 @@
     td.setAttribute("role", "cell");
     td.setAttribute("aria-colspan", "7");
     var granted = new Set(k.g), used = new Set(k.u), suggested = new Set(k.s);
+    /* An excess scope that unlocks nothing the suggestion cannot reach is implied by it
+       (on this platform area:write includes area:read): no box to untick. */
+    var covered = new Set((k.ex || []).filter(function (x) { return !x[1].length; }).map(function (x) { return x[0]; }));
 
     add(td, el("h3", "", "Scope picker: what it has, what it used, what to tick"));
     if (data.grid.length) {
@@ -120,7 +124,7 @@
       add(pickers, picker(k.fa ? "Granted now (full access)" : "Granted now", data.grid, granted, null));
       add(pickers, picker("Used in the window", data.grid, used, null));
       var caption = k.r ? "Suggested (key revoked)" : k.c === "insufficient" ? "Tick for a replacement: not enough data, keeps its grants" : "Tick for the replacement";
-      add(pickers, picker(caption, data.grid, suggested, granted));
+      add(pickers, picker(caption, data.grid, suggested, granted, covered));
     }
     var others = data.other.filter(function (i) { return granted.has(i) || used.has(i) || suggested.has(i); });
     if (others.length) {
@@ -166,7 +170,8 @@
         var li = add(ul, el("li"));
         add(li, chip(scopeName(x[0]), "x", "✗"));
         var ops = x[1];
-        add(li, el("span", "", " unlocks " + ops.length + " operation" + (ops.length === 1 ? "" : "s") + " never called" + (ops.length ? ": " : "")));
+        if (!ops.length) { add(li, el("span", "", " unlocks nothing beyond the suggested scopes (implied by them)")); return; }
+        add(li, el("span", "", " unlocks " + ops.length + " operation" + (ops.length === 1 ? "" : "s") + " never called: "));
         var shown = ops.slice(0, 40).map(opName);
         add(li, el("span", "mono small", shown.join(", ") + (ops.length > 40 ? " and " + (ops.length - 40) + " more" : "")));
       });
