@@ -131,10 +131,34 @@ def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
 
 
 def _apply_triage(result: AuditResult, settings: Settings) -> AuditResult:
-    """Suppressions, baseline and history (issue 4: the reports' triage module).
+    """Suppressions, baseline and history (``keyscope.analysis.triage``).
 
-    The place where the suppressions file, the ``--baseline`` result and the
-    ``--history`` folder are read and applied to the result; until the triage
-    adapters land it returns the result unchanged.
+    Suppression expiry is judged on the ``as_of`` day, not the wall clock, so a re-run
+    with the same ``--as-of`` gives the same bytes.  The history folder's earlier runs
+    (this ``as_of`` excluded) plus this run become ``result.history``; storing this
+    run's JSON there is the command's job, with the other outputs.
     """
+    from dataclasses import replace
+
+    from keyscope.analysis.triage import (
+        apply_baseline,
+        apply_suppressions,
+        history_point,
+        merge_history,
+    )
+
+    if settings.suppressions is not None:
+        from keyscope.sources.suppressions import load_suppressions
+
+        entries = load_suppressions(settings.suppressions)
+        result = apply_suppressions(result, entries, result.as_of.date())
+    if settings.baseline is not None:
+        from keyscope.sources.baseline import load_baseline
+
+        result = apply_baseline(result, load_baseline(settings.baseline))
+    if settings.history is not None:
+        from keyscope.sources.history import load_history
+
+        earlier = load_history(settings.history, exclude=result.as_of)
+        result = replace(result, history=merge_history(earlier, history_point(result)))
     return result

@@ -21,6 +21,9 @@ RENDERERS: dict[str, str] = {
     "text": "keyscope.report.text:render_text",
     "json": "keyscope.report.json_report:render_json",
     "html": "keyscope.report.html:render_html",
+    "md": "keyscope.report.markdown:render_markdown",
+    "csv": "keyscope.report.csv_report:render_csv",
+    "sarif": "keyscope.report.sarif:render_sarif",
 }
 """Format name -> ``"module:function"`` of its renderer."""
 
