@@ -1,0 +1,1426 @@
+"""Usage ingestion: request logs, HAR captures and aggregates into :class:`UsageData`.
+
+Request logs can hold tens of millions of lines, so they never pass through Python one
+line at a time.  Each source is read and aggregated inside an embedded, in-memory
+DuckDB (one connection per :func:`load_usage` call, every core, no files left behind):
+
+1. **Read.**  JSON lines are read as raw text lines (so every physical line is seen and
+   counted, whatever it holds) and the five fields are pulled out with one JSON parse
+   per line; CSV is read with the header's columns, all as text; Parquet with its own
+   types; HAR captures through :mod:`keyscope.sources.har`.  Gzip (``.gz``) is read
+   transparently.
+2. **Check every line** in SQL and give it a reason code: blank, not JSON, a missing
+   field, a path that is neither a path nor a URL, an unreadable timestamp, a timestamp
+   without a timezone (unless the source names one), a status that is not an HTTP
+   status, a method that is not a word, an empty or overlong key id.  Lines DuckDB
+   itself refuses (invalid UTF-8, a line over 64 MiB, a CSV record with the wrong
+   number of fields) are counted from its rejects table.
+3. **Aggregate** in one pass with grouping sets: per (key, method, path without query,
+   status) the counts and first/last timestamps in the window; per (key, UTC day) the
+   counts for the daily series; and, when the source has a ``request_id`` or
+   ``event_id``, a duplicate check.  Only when duplicates exist is the source
+   aggregated again with repeats removed.
+4. **Match** each distinct (method, path) once with the route matcher, in Python, and
+   fold the groups into :class:`UsageRow` values per (key, method, path, operation,
+   status class).  A matched request's path is its operation's template
+   (``/invoices/{invoice_id}``), so rows stay bounded by keys x operations however many
+   object ids the logs hold; an unmatched request keeps its normalized path.
+5. Only when a source has bad lines, a second, slower pass finds the line numbers of
+   the first five, as :class:`BadLine` examples whose reasons never quote the line (a
+   log line can hold a secret).
+
+Every source satisfies ``lines == bad_lines + in_window + out_of_window + duplicates``
+(blank lines are not counted as lines).  A source whose bad lines exceed the threshold
+makes the data incomplete (``UsageData.incomplete_reasons``); only an unreadable file,
+a glob that matches nothing, or a missing column raises :class:`LogParseError`.
+
+The formats, the rules and the aggregate format are documented in
+``docs/usage-formats.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from glob import glob, has_magic
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from keyscope.errors import LogParseError
+from keyscope.model import (
+    BadLine,
+    DailyCount,
+    SourceStats,
+    UsageData,
+    UsageRow,
+    status_class,
+)
+from keyscope.redaction import redact
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from keyscope.settings import UsageSource
+
+__all__ = [
+    "AGGREGATE_COLUMNS",
+    "CANONICAL_FIELDS",
+    "DEDUP_FIELDS",
+    "EXAMPLES_PER_SOURCE",
+    "RouteMatching",
+    "detect_kind",
+    "expand_source",
+    "load_usage",
+]
+
+CANONICAL_FIELDS = ("timestamp", "key_id", "method", "path", "status")
+"""The fields every request needs; ``[[usage]] fields`` maps them to source columns."""
+
+DEDUP_FIELDS = ("request_id", "event_id")
+"""Columns that identify one request; when present, repeated lines are dropped."""
+
+AGGREGATE_COLUMNS = ("key_id", "method", "path", "count", "first_seen", "last_seen")
+"""Required columns of a ``kind = "aggregate"`` file, plus ``status`` or ``status_class``."""
+
+EXAMPLES_PER_SOURCE = 5
+"""Bad-line examples kept per source."""
+
+MAX_LINE_BYTES = 64 << 20
+"""A longer line is a bad line (DuckDB's reader refuses it)."""
+
+_DAY_US = 86_400_000_000
+_NOT_OBJECT = "not a JSON object"
+# Read a text file as one column of whole lines: no quoting, no header, no sniffing (the
+# sniffer guesses comment characters and gives up on mixed line endings); a line ends at
+# LF, CRLF or a lone CR.  \x01 cannot occur unescaped in valid JSON.
+_LINES_OPTIONS = (
+    "auto_detect = false, header = false, columns = {'line': 'VARCHAR'}, delim = '\x01', "
+    "quote = '', escape = '', strict_mode = false, compression = 'auto'"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log")
+_CSV_SUFFIXES = (".csv", ".tsv")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+
+# Reason codes, computed per line in SQL (1-6) or per group (7-9); 10+ come from
+# DuckDB's rejects table.  0 is a good line, 1 a blank one (not counted at all).
+_OK, _BLANK = 0, 1
+_REASONS: dict[int, str] = {
+    2: "not valid JSON",
+    3: "missing field",
+    4: "path is neither a path nor a URL",
+    5: "unreadable timestamp",
+    6: "timestamp without a timezone (set timezone for this source to accept it)",
+    7: "status is not an HTTP status code",
+    8: "method is not an HTTP method",
+    9: "key id is empty or longer than 256 characters",
+    10: "not valid UTF-8",
+    11: "line longer than 64 MiB",
+    12: "more fields than the header",
+    13: "fewer fields than the header",
+    14: "unterminated or misplaced quote",
+    15: "unreadable record",
+    16: "line merged into another record (quoted line break or unterminated quote)",
+    17: "count is not a positive whole number",
+    18: "status_class is not success, denied, client_error or server_error",
+    19: "first_seen is after last_seen",
+}
+_REJECT_REASONS = {
+    "INVALID ENCODING": 10,
+    "LINE SIZE OVER MAXIMUM": 11,
+    "TOO MANY COLUMNS": 12,
+    "MISSING COLUMNS": 13,
+    "UNQUOTED VALUE": 14,
+}
+
+# SQL checks of one group's (or line's) text fields.
+_STATUS_OK = "regexp_full_match(status, '[1-5][0-9][0-9]')"
+_METHOD_OK = "regexp_full_match(method, '[A-Za-z]{1,20}')"
+_KEY_OK = "(length(trim(key_id)) > 0 AND length(key_id) <= 256)"
+_GROUP_REASON = (
+    f"CASE WHEN reason <> 0 THEN reason WHEN NOT {_STATUS_OK} THEN 7 "
+    f"WHEN NOT {_METHOD_OK} THEN 8 WHEN NOT {_KEY_OK} THEN 9 ELSE 0 END"
+)
+_VALID = f"({_STATUS_OK} AND {_METHOD_OK} AND {_KEY_OK})"
+# CASE rather than OR wherever the second test is costly: DuckDB evaluates both sides of
+# an OR for every row, a CASE branch only for the rows that reach it.
+_PATH_OK = (
+    "(CASE WHEN starts_with(path, '/') THEN true "
+    "ELSE regexp_matches(path, '^[A-Za-z][A-Za-z0-9+.-]*://') END)"
+)
+# A timestamp that names its zone: Z, an offset after the time, or UTC/GMT.
+_ZONED = r"\d:\d\d(:\d\d([.,]\d+)?)?\s*([+-]\d\d(:?\d\d)?|(?i:utc|gmt))$"
+_NUMBER = r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?"
+_OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)?")
+
+
+class RouteMatching(Protocol):
+    """What ingestion needs from a route matcher (``keyscope.analysis.routes.RouteMatcher``)."""
+
+    def match(self, method: str, raw_path: str) -> str | None:
+        """The ``Operation.key`` a request called, or None."""
+        ...
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The files of one ``[[usage]]`` entry that share a kind, read together."""
+
+    source: UsageSource
+    kind: str
+    files: tuple[Path, ...]
+
+    @property
+    def display(self) -> str:
+        return redact(self.source.path)
+
+
+def detect_kind(path: Path) -> str | None:
+    """The usage kind a file's name says (``jsonl``, ``csv``, ``parquet``, ``har``), or None."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(".har"):
+        return "har"
+    return None
+
+
+def expand_source(source: UsageSource) -> tuple[Path, ...]:
+    """The files of a source: the file itself, or the glob's matches sorted by name.
+
+    Raises:
+        LogParseError: a glob matches no file, or a named file does not exist or is a
+            folder.
+    """
+    pattern = os.path.expanduser(source.path)
+    if has_magic(pattern):
+        files = sorted(Path(match) for match in glob(pattern, recursive=True))
+        files = [file for file in files if file.is_file()]
+        if not files:
+            raise LogParseError(redact(source.path), "the pattern matches no file")
+        return tuple(files)
+    path = Path(pattern)
+    if not path.exists():
+        raise LogParseError(redact(source.path), "file not found")
+    if not path.is_file():
+        raise LogParseError(redact(source.path), "not a file")
+    return (path,)
+
+
+def _plans(sources: Sequence[UsageSource]) -> list[_Plan]:
+    plans: list[_Plan] = []
+    for source in sources:
+        by_kind: dict[str, list[Path]] = {}
+        for file in expand_source(source):
+            kind = source.kind or detect_kind(file)
+            if kind is None:
+                raise LogParseError(
+                    redact(str(file)),
+                    "cannot tell the format from the name; set kind (jsonl, csv, parquet, "
+                    "har or aggregate) for this [[usage]] entry",
+                )
+            if kind == "parquet" and file.name.lower().endswith(".gz"):
+                raise LogParseError(
+                    redact(str(file)), "Parquet is compressed inside the file; .gz is not read"
+                )
+            by_kind.setdefault(kind, []).append(file)
+        plans.extend(_Plan(source, kind, tuple(files)) for kind, files in sorted(by_kind.items()))
+    return plans
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def load_usage(
+    sources: Sequence[UsageSource],
+    matcher: RouteMatching,
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    bad_line_threshold: float = 0.01,
+) -> UsageData:
+    """Read every usage source and aggregate it for the audit.
+
+    Args:
+        sources: The ``[[usage]]`` entries (paths already absolute).
+        matcher: Maps ``(method, path)`` to an ``Operation.key``; called once per
+            distinct pair.
+        window_start: First instant counted (inclusive, UTC; a naive value is UTC).
+        window_end: End of the window (exclusive), normally ``as_of``: later timestamps,
+            clock skew included, are out of the window.
+        bad_line_threshold: A source with a larger fraction of bad lines makes the data
+            incomplete.
+
+    Returns:
+        Rows, daily counts, per-source statistics, up to five bad-line examples per
+        source, the days with data, and the reasons the data is incomplete, if any.
+
+    Raises:
+        LogParseError: a file is missing or unreadable, a glob matches nothing, a
+            required column is absent, or the source's timezone is unknown.
+    """
+    start_us = _to_us(window_start)
+    end_us = _to_us(window_end)
+    plans = _plans(sources)
+    results: list[_PlanResult] = []
+    with _connect() as connection:
+        for number, plan in enumerate(plans):
+            reader = _AggregateReader if plan.kind == "aggregate" else _LogReader
+            results.append(reader(connection, plan, number, start_us, end_us).run())
+    return _assemble(results, matcher, bad_line_threshold)
+
+
+def _to_us(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+@contextlib.contextmanager
+def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB on every core, spilling (if ever) to a folder removed after."""
+    import duckdb
+
+    spill = tempfile.mkdtemp(prefix="keyscope-duckdb-")
+    try:
+        connection = duckdb.connect(
+            ":memory:",
+            config={
+                "threads": _cores(),
+                # Results are sorted in Python; letting DuckDB reorder saves memory and time.
+                "preserve_insertion_order": False,
+                "temp_directory": spill,
+            },
+        )
+        try:
+            connection.execute("SET TimeZone = 'UTC'")
+            yield connection
+        finally:
+            connection.close()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (DuckDB: single quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _safe_error(error: Exception) -> str:
+    """A one-line description of a DuckDB error that never quotes file content."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    for marker in ("Original Line", "Input:", "Line:", '"'):
+        position = first.find(marker)
+        if position > 0:
+            first = first[:position].rstrip(" :")
+    return redact(first[:160]) or type(error).__name__
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(slots=True)
+class _PlanResult:
+    stats: SourceStats
+    groups: list[tuple[str, str, str, str, int, int, int, str | None]]
+    """(key_id, METHOD, path, status class, count, first µs, last µs, given operation)."""
+    daily: list[tuple[str, int, int, int]]
+    """(key_id, day number, success, denied)."""
+    days: set[int]
+    examples: list[BadLine]
+    incomplete: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- log reader
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """SQL over one reader: ``source`` is a FROM item; the rest are expressions over it."""
+
+    source: str
+    blank: str
+    parsed: str
+    timestamp: str
+    timestamp_present: str
+    key_id: str
+    method: str
+    path: str
+    status: str
+    request_id: str | None
+    line_number: str | None = None
+    """Expression for the line (or entry, or row) number, in the example pass only."""
+    missing_detail: str = "NULL"
+
+
+class _LogReader:
+    """Reads request logs (JSON lines, CSV, Parquet, HAR) of one plan."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        plan: _Plan,
+        number: int,
+        start_us: int,
+        end_us: int,
+    ) -> None:
+        self.connection = connection
+        self.plan = plan
+        self.number = number
+        self.start_us = start_us
+        self.end_us = end_us
+        self.fields = {name: plan.source.fields.get(name, name) for name in CANONICAL_FIELDS}
+        self.timezone = self._check_timezone(plan.source.timezone)
+        self.rejects: list[str] = []
+        """Rejects tables created by the fast pass (one per read_csv call)."""
+        self.physical_lines: int | None = None
+        """CSV only: non-blank physical lines after the header, counted apart."""
+        self._counter = 0
+        self._jsonl_request_ids: list[str] | None = None
+        self._ts_type = "VARCHAR"
+        """DuckDB type of the timestamp column (Parquet may carry a real timestamp)."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def _name(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}_{self.number}_{self._counter}"
+
+    def _execute(self, sql: str, where: str | None = None) -> list[tuple[Any, ...]]:
+        import duckdb
+
+        try:
+            return self.connection.execute(sql).fetchall()
+        except duckdb.Error as error:
+            location = where or (
+                redact(str(self.plan.files[0])) if len(self.plan.files) == 1 else self.plan.display
+            )
+            raise LogParseError(location, f"cannot read: {_safe_error(error)}") from None
+
+    def _check_timezone(self, zone: str | None) -> str | None:
+        if zone is None or _OFFSET.fullmatch(zone):
+            return zone
+        import duckdb
+
+        try:
+            self.connection.execute(
+                f"SELECT timezone({_literal(zone)}, TIMESTAMP '2020-01-01 00:00:00')"
+            ).fetchall()
+        except duckdb.Error:
+            raise LogParseError(
+                self.plan.display,
+                f"unknown timezone {zone!r} (use a zone name such as UTC or Europe/Berlin, "
+                "or an offset such as +02:00)",
+            ) from None
+        return zone
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> _PlanResult:
+        plan = self.plan
+        columns = self._columns(line_numbers=False)
+        rows = self._rows_sql(columns)
+        table = self._name("g")
+        deduplicate = columns.request_id is not None
+        self._aggregate(table, rows, deduplicate=False, detect_duplicates=deduplicate)
+        rejects = self._reject_lines()
+        if deduplicate and self._execute(
+            f"SELECT count(*) FROM {table} WHERE is_dup AND dup_hash IS NOT NULL"  # noqa: S608
+        )[0][0]:
+            # Repeats exist: aggregate again from the de-duplicated lines (exact).
+            self._execute(f"DROP TABLE {table}")
+            self._aggregate(table, self._rows_sql(self._columns(False)), deduplicate=True,
+                            detect_duplicates=False)  # fmt: skip
+        counts = self._reason_counts(table)
+        bad_by_reason = {reason: raw for reason, (raw, _, _) in counts.items() if reason != _OK}
+        for reason, lines in _count_by(rejects, lambda entry: entry[2]).items():
+            bad_by_reason[reason] = bad_by_reason.get(reason, 0) + lines
+        good_raw, good, in_window = counts.get(_OK, (0, 0, 0))
+        duplicates = good_raw - good
+        records = sum(bad_by_reason.values()) + good_raw
+        lines = records
+        if self.physical_lines is not None and self.physical_lines > records:
+            # CSV: physical lines swallowed by a multi-line record are bad lines too.
+            bad_by_reason[16] = self.physical_lines - records
+            lines = self.physical_lines
+        bad = sum(bad_by_reason.values())
+        stats = SourceStats(
+            source=plan.display,
+            kind=plan.kind,
+            lines=lines,
+            bad_lines=bad,
+            in_window=in_window,
+            out_of_window=good - in_window,
+            duplicates=duplicates,
+        )
+        groups = self._groups(table)
+        daily, days = self._daily(table)
+        self._execute(f"DROP TABLE {table}")
+        self._drop_rejects()
+        examples = self._examples(rejects) if bad else []
+        return _PlanResult(stats, groups, daily, days, examples)
+
+    # ------------------------------------------------------------------ SQL
+
+    def _rows_sql(self, columns: _Columns) -> str:
+        """One row per line: its reason code and fields, the day if it is in the window."""
+        ts_us = _timestamp_us(columns.timestamp, self.timezone, typed=self._ts_type)
+        naive = _timestamp_naive("ts_text", typed=self._ts_type)
+        numbered = columns.line_number is not None
+        example_columns = (
+            f", {columns.missing_detail} AS missing_detail, {columns.line_number} AS line_number"
+            if numbered
+            else ""
+        )
+        return f"""
+            SELECT reason, key_id, method, path, status, ts_us, request_id
+                   {", missing_detail, line_number" if numbered else ""},
+                   CASE WHEN reason = 0 AND ts_us >= {self.start_us} AND ts_us < {self.end_us}
+                        THEN ts_us // {_DAY_US} END AS day
+            FROM (
+                SELECT CASE
+                         WHEN blank_line THEN 1
+                         WHEN NOT parsed THEN 2
+                         WHEN key_id IS NULL OR method IS NULL OR path IS NULL OR status IS NULL
+                              OR NOT ts_present THEN 3
+                         WHEN NOT {_PATH_OK} THEN 4
+                         WHEN ts_us IS NULL THEN CASE WHEN {naive} THEN 6 ELSE 5 END
+                         ELSE 0 END AS reason,
+                       *
+                FROM (
+                    SELECT {columns.blank} AS blank_line, {columns.parsed} AS parsed,
+                           {columns.key_id} AS key_id, {columns.method} AS method,
+                           {_strip_query(columns.path)} AS path, {columns.status} AS status,
+                           {columns.timestamp} AS ts_text, {columns.timestamp_present} AS ts_present,
+                           {ts_us} AS ts_us, {columns.request_id or "NULL::VARCHAR"} AS request_id
+                           {example_columns}
+                    FROM {columns.source}
+                )
+            )
+        """  # noqa: S608 - identifiers and literals are escaped; numbers are ints
+
+    def _aggregate(
+        self, table: str, rows: str, *, deduplicate: bool, detect_duplicates: bool
+    ) -> None:
+        if deduplicate:
+            keep = "reason = 0 AND request_id IS NOT NULL"
+            rows = f"""
+                SELECT reason, key_id, method, path, status, ts_us, day, count(*) AS copies
+                FROM ({rows}) WHERE {keep}
+                GROUP BY reason, key_id, method, path, status, ts_us, day, request_id
+                UNION ALL
+                SELECT reason, key_id, method, path, status, ts_us, day, 1 AS copies
+                FROM ({rows}) WHERE NOT ({keep})
+            """  # noqa: S608
+        raw = "sum(copies)" if deduplicate else "count(*)"
+        sets = ["(reason, key_id, method, path, status)", "(key_id, method, status, day)"]
+        duplicate_hash = ""
+        having = ""
+        if detect_duplicates:
+            duplicate_hash = (
+                ", CASE WHEN reason = 0 AND request_id IS NOT NULL "
+                "THEN hash(request_id, key_id, method, path, status, ts_us) END AS dup_hash"
+            )
+            sets.append("(dup_hash)")
+            having = "HAVING grouping(dup_hash) = 1 OR count(*) > 1"
+        self._execute(
+            f"""
+            CREATE TEMP TABLE {table} AS
+            SELECT grouping(reason) = 0 AS is_main, grouping(day) = 0 AS is_daily,
+                   {"grouping(dup_hash) = 0" if detect_duplicates else "false"} AS is_dup,
+                   reason, key_id, method, path, status, day,
+                   {"dup_hash" if detect_duplicates else "NULL::UBIGINT AS dup_hash"},
+                   count(*) AS n, {raw} AS raw, count(day) AS n_in,
+                   min(ts_us) FILTER (WHERE day IS NOT NULL) AS first_us,
+                   max(ts_us) FILTER (WHERE day IS NOT NULL) AS last_us
+            FROM (SELECT *{duplicate_hash} FROM ({rows}))
+            GROUP BY GROUPING SETS ({", ".join(sets)})
+            {having}
+            """  # noqa: S608
+        )
+
+    def _reason_counts(self, table: str) -> dict[int, tuple[int, int, int]]:
+        """reason -> (lines as read, lines kept after de-duplication, kept in window)."""
+        result = self._execute(
+            f"""
+            SELECT {_GROUP_REASON} AS why, sum(raw), sum(n), sum(n_in)
+            FROM {table} WHERE is_main GROUP BY why
+            """  # noqa: S608
+        )
+        return {
+            int(why): (int(raw), int(kept), int(in_window))
+            for why, raw, kept, in_window in result
+            if why != _BLANK
+        }
+
+    def _groups(self, table: str) -> list[tuple[str, str, str, str, int, int, int, str | None]]:
+        result = self._execute(
+            f"""
+            SELECT key_id, upper(method), path, CAST(status AS INTEGER), n_in, first_us, last_us
+            FROM {table}
+            WHERE is_main AND reason = 0 AND n_in > 0 AND {_VALID}
+            """  # noqa: S608
+        )
+        return [
+            (key_id, method, path, status_class(status), n_in, first, last, None)
+            for key_id, method, path, status, n_in, first, last in result
+        ]
+
+    def _daily(self, table: str) -> tuple[list[tuple[str, int, int, int]], set[int]]:
+        result = self._execute(
+            f"""
+            SELECT key_id, day,
+                   sum(n) FILTER (WHERE CAST(status AS INTEGER) < 400),
+                   sum(n) FILTER (WHERE CAST(status AS INTEGER) IN (401, 403))
+            FROM {table}
+            WHERE is_daily AND day IS NOT NULL AND {_VALID}
+            GROUP BY key_id, day
+            """  # noqa: S608
+        )
+        daily = [(key_id, int(day), int(ok or 0), int(denied or 0)) for key_id, day, ok, denied in result]
+        return daily, {day for _, day, _, _ in daily}
+
+    # ------------------------------------------------------------------ rejects
+
+    def _reject_lines(self) -> list[tuple[str, int, int]]:
+        """(file, line, reason) of every line DuckDB's reader refused, each line once."""
+        found: set[tuple[str, int, int]] = set()
+        for tables in self.rejects:
+            found.update(self._refused(tables))
+        return sorted(found)
+
+    def _refused(self, tables: tuple[str, str]) -> set[tuple[str, int, int]]:
+        import duckdb
+
+        errors, scans = tables
+        try:
+            result = self.connection.execute(
+                f"""
+                SELECT DISTINCT s.file_path, e.line, e.error_type
+                FROM {errors} e JOIN {scans} s USING (scan_id, file_id)
+                """  # noqa: S608
+            ).fetchall()
+        except duckdb.CatalogException:
+            return set()  # the scan refused nothing, so DuckDB made no table
+        lines: dict[tuple[str, int], int] = {}
+        for file_path, line, error_type in result:
+            reason = _REJECT_REASONS.get(str(error_type), 15)
+            key = (str(file_path), int(line))
+            # One line, several complaints (a short CSV record): keep one reason.
+            lines[key] = min(lines.get(key, reason), reason)
+        return {(file, line, reason) for (file, line), reason in lines.items()}
+
+    def _drop_rejects(self) -> None:
+        for tables in self.rejects:
+            self._drop_tables(*tables)
+        self.rejects = []
+
+    def _reader_options(self, errors: str, scans: str) -> str:
+        return (
+            f"store_rejects = true, rejects_table = {_literal(errors)}, "
+            f"rejects_scan = {_literal(scans)}, max_line_size = {MAX_LINE_BYTES}"
+        )
+
+    # ------------------------------------------------------------------ per kind
+
+    def _columns(self, line_numbers: bool, files: Sequence[Path] | None = None) -> _Columns:
+        files = tuple(files or self.plan.files)
+        kind = self.plan.kind
+        if kind == "jsonl":
+            return self._jsonl(files, line_numbers)
+        if kind == "csv":
+            return self._csv(files, line_numbers)
+        if kind == "parquet":
+            return self._parquet(files, line_numbers)
+        if kind == "har":
+            return self._har(files, line_numbers)
+        raise LogParseError(self.plan.display, f"unknown usage kind {kind!r}")
+
+    def _jsonl(self, files: Sequence[Path], line_numbers: bool) -> _Columns:
+        self._ts_type = "VARCHAR"
+        wanted = [self.fields[name] for name in CANONICAL_FIELDS]
+        if self._jsonl_request_ids is None:
+            self._jsonl_request_ids = self._check_jsonl_fields(wanted)
+        request_ids = self._jsonl_request_ids
+        paths = ", ".join(_literal(_json_path(name)) for name in wanted + request_ids)
+        errors, scans = self._name("rj"), self._name("rs")
+        self.rejects.append((errors, scans))
+        ordinality = " WITH ORDINALITY" if line_numbers else ""
+        source = f"""(
+            SELECT line, try(json_extract_string(line, [{paths}])) AS f
+                   {", ordinality" if line_numbers else ""}
+            FROM read_csv({_file_list(files)}, {_LINES_OPTIONS},
+                          {self._reader_options(errors, scans)}){ordinality}
+        )"""
+        request_id = None
+        if request_ids:
+            extra = [f"f[{len(wanted) + index + 1}]" for index in range(len(request_ids))]
+            request_id = extra[0] if len(extra) == 1 else "coalesce(" + ", ".join(extra) + ")"
+        missing = " ".join(
+            f"WHEN f[{index + 1}] IS NULL THEN {_literal(_field_label(canonical, name))}"
+            for index, (canonical, name) in enumerate(zip(CANONICAL_FIELDS, wanted, strict=True))
+        )
+        return _Columns(
+            source=source,
+            # CASE, not OR: DuckDB evaluates both sides of an OR for every line.
+            blank=(
+                "CASE WHEN line IS NULL THEN true WHEN f IS NOT NULL THEN false "
+                "ELSE trim(line, ' \t\r\n') = '' END"
+            ),
+            parsed="(f IS NOT NULL)",
+            timestamp="f[1]",
+            timestamp_present="(f[1] IS NOT NULL)",
+            key_id="f[2]",
+            method="f[3]",
+            path="f[4]",
+            status="f[5]",
+            request_id=request_id,
+            line_number="ordinality" if line_numbers else None,
+            missing_detail=(
+                "CASE WHEN f IS NULL THEN NULL "
+                f"WHEN coalesce(try(json_type(line)), '') <> 'OBJECT' THEN {_literal(_NOT_OBJECT)} "
+                f"{missing} END"
+            ),
+        )
+
+    def _check_jsonl_fields(self, wanted: list[str]) -> list[str]:
+        """Fail on a mapped field no line has; return the request-id fields the lines have."""
+        candidates = [name for name in DEDUP_FIELDS if name not in wanted]
+        request_ids: set[str] = set()
+        for file in self.plan.files:
+            present = self._jsonl_fields_present(file, wanted + candidates)
+            if present is None:
+                continue  # not one readable object: every line will be counted bad
+            for canonical, name in zip(CANONICAL_FIELDS, wanted, strict=True):
+                if name not in present:
+                    raise LogParseError(
+                        redact(str(file)),
+                        f"no line has the field {name!r}"
+                        + (f" (mapped from {canonical})" if name != canonical else "")
+                        + "; map it with fields in the [[usage]] entry",
+                    )
+            request_ids |= present & set(candidates)
+        return [name for name in candidates if name in request_ids]
+
+    def _jsonl_fields_present(self, file: Path, names: list[str]) -> set[str] | None:
+        """Fields found in the first 1,000 JSON objects of a file; None if none is an object."""
+        paths = ", ".join(_literal(_json_path(name)) for name in names)
+        errors, scans = self._name("rj"), self._name("rs")
+        counts = self._execute(
+            f"""
+            SELECT {", ".join(f"count(f[{i + 1}])" for i in range(len(names)))}, count(*)
+            FROM (
+                SELECT try(json_extract_string(line, [{paths}])) AS f
+                FROM (SELECT line FROM read_csv({_literal(str(file))}, {_LINES_OPTIONS},
+                                                {self._reader_options(errors, scans)})
+                      WHERE line IS NOT NULL LIMIT 1000)
+                WHERE try(json_type(line)) = 'OBJECT'
+            )
+            """,  # noqa: S608
+            where=redact(str(file)),
+        )[0]
+        self._drop_tables(errors, scans)
+        if not counts[-1]:
+            return None
+        return {name for name, count in zip(names, counts[:-1], strict=True) if count}
+
+    def _csv(self, files: Sequence[Path], line_numbers: bool) -> _Columns:
+        self._ts_type = "VARCHAR"
+        mapped = [self.fields[canonical] for canonical in CANONICAL_FIELDS]
+        selects = []
+        physical = 0
+        any_request_id = False
+        for index, file in enumerate(files):
+            delimiter, header = _csv_header(file)
+            names = _unique_names(header)
+            for canonical, name in zip(CANONICAL_FIELDS, mapped, strict=True):
+                if header.count(name) != 1:
+                    problem = "has no column" if name not in header else "has two columns named"
+                    raise LogParseError(
+                        redact(str(file)),
+                        f"the header {problem} {name!r}"
+                        + (f" (mapped from {canonical})" if name != canonical else ""),
+                        "line 1",
+                    )
+            request_id = next(
+                (name for name in DEDUP_FIELDS if header.count(name) == 1 and name not in mapped),
+                None,
+            )
+            any_request_id = any_request_id or request_id is not None
+            errors, scans = self._name("rj"), self._name("rs")
+            self.rejects.append((errors, scans))
+            column_types = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in names)
+            picked = [
+                f"{_identifier(names[header.index(name)])} AS c_{canonical}"
+                for canonical, name in zip(CANONICAL_FIELDS, mapped, strict=True)
+            ]
+            picked.append(
+                f"{_identifier(names[header.index(request_id)])} AS c_request_id"
+                if request_id
+                else "NULL::VARCHAR AS c_request_id"
+            )
+            if line_numbers:
+                picked.append("ordinality")
+            selects.append(
+                f"""SELECT {", ".join(picked)}
+                FROM read_csv({_literal(str(file))}, auto_detect = false, header = true,
+                              columns = {{{column_types}}}, delim = {_literal(delimiter)},
+                              quote = '"', escape = '"', strict_mode = true,
+                              compression = 'auto', {self._reader_options(errors, scans)})
+                     {"WITH ORDINALITY" if line_numbers else ""}"""
+            )
+            if not line_numbers:
+                physical += max(0, self._physical_lines(file) - 1)
+        if not line_numbers:
+            self.physical_lines = physical
+        missing = " ".join(
+            f"WHEN c_{canonical} IS NULL THEN {_literal(_field_label(canonical, name))}"
+            for canonical, name in zip(CANONICAL_FIELDS, mapped, strict=True)
+        )
+        return _Columns(
+            source="(" + " UNION ALL ".join(selects) + ")",
+            blank="false",
+            parsed="true",
+            timestamp="c_timestamp",
+            timestamp_present="(c_timestamp IS NOT NULL)",
+            key_id="c_key_id",
+            method="c_method",
+            path="c_path",
+            status="c_status",
+            request_id="c_request_id" if any_request_id else None,
+            line_number="ordinality" if line_numbers else None,
+            missing_detail=f"CASE {missing} END",
+        )
+
+    def _physical_lines(self, file: Path) -> int:
+        """Non-blank physical lines of a text file (a line ends at LF, CRLF or CR)."""
+        errors, scans = self._name("rj"), self._name("rs")
+        count = self._execute(
+            f"""
+            SELECT count(line) FROM read_csv({_literal(str(file))}, {_LINES_OPTIONS},
+                                             {self._reader_options(errors, scans)})
+            WHERE trim(line, ' \t\r\n') <> ''
+            """,  # noqa: S608
+            where=redact(str(file)),
+        )[0][0]
+        refused = len({line for _, line, _ in self._refused((errors, scans))})
+        self._drop_tables(errors, scans)
+        return int(count) + refused
+
+    def _drop_tables(self, *names: str) -> None:
+        import duckdb
+
+        for name in names:
+            with contextlib.suppress(duckdb.Error):
+                self.connection.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _parquet(self, files: Sequence[Path], line_numbers: bool) -> _Columns:
+        file_list = "[" + ", ".join(_literal(str(file)) for file in files) + "]"
+        options = ", union_by_name = true" + (", file_row_number = true" if line_numbers else "")
+        source = f"read_parquet({file_list}{options})"
+        schema = {
+            str(name): str(kind).upper()
+            for name, kind, *_ in self._execute(f"DESCRIBE SELECT * FROM {source}")  # noqa: S608
+        }
+        for canonical in CANONICAL_FIELDS:
+            name = self.fields[canonical]
+            if name not in schema:
+                raise LogParseError(
+                    self.plan.display if len(files) > 1 else redact(str(files[0])),
+                    f"no column {name!r}"
+                    + (f" (mapped from {canonical})" if name != canonical else ""),
+                )
+        self._ts_type = schema[self.fields["timestamp"]]
+        mapped = set(self.fields.values())
+        request_id = next(
+            (name for name in DEDUP_FIELDS if name in schema and name not in mapped), None
+        )
+
+        def text(canonical: str) -> str:
+            name = _identifier(self.fields[canonical])
+            return name if schema[self.fields[canonical]] == "VARCHAR" else f"CAST({name} AS VARCHAR)"
+
+        missing = " ".join(
+            f"WHEN {_identifier(self.fields[c])} IS NULL THEN {_literal(_field_label(c, self.fields[c]))}"
+            for c in CANONICAL_FIELDS
+        )
+        return _Columns(
+            source=source,
+            blank="false",
+            parsed="true",
+            timestamp=_identifier(self.fields["timestamp"]),
+            timestamp_present=f"({_identifier(self.fields['timestamp'])} IS NOT NULL)",
+            key_id=text("key_id"),
+            method=text("method"),
+            path=text("path"),
+            status=text("status"),
+            request_id=f"CAST({_identifier(request_id)} AS VARCHAR)" if request_id else None,
+            line_number="file_row_number + 1" if line_numbers else None,
+            missing_detail=f"CASE {missing} END",
+        )
+
+    def _har(self, files: Sequence[Path], line_numbers: bool) -> _Columns:
+        import pyarrow as pa
+
+        from keyscope.sources.har import default_key_id, read_har
+
+        self._ts_type = "VARCHAR"
+        columns: dict[str, list[Any]] = {
+            "entry": [], "file_index": [], "started": [], "key_id": [], "method": [],
+            "url": [], "status": [],
+        }  # fmt: skip
+        for index, file in enumerate(files):
+            key_id = self.plan.source.key_id or default_key_id(file)
+            for request in read_har(file):
+                columns["entry"].append(request.entry)
+                columns["file_index"].append(index)
+                columns["started"].append(request.started)
+                columns["key_id"].append(key_id)
+                columns["method"].append(request.method)
+                columns["url"].append(request.url)
+                columns["status"].append(request.status)
+        name = self._name("har")
+        table = pa.table(
+            {
+                "entry": pa.array(columns["entry"], pa.int64()),
+                "file_index": pa.array(columns["file_index"], pa.int64()),
+                **{
+                    column: pa.array(columns[column], pa.string())
+                    for column in ("started", "key_id", "method", "url", "status")
+                },
+            }
+        )
+        self.connection.register(name, table)
+        return _Columns(
+            source=name,
+            blank="false",
+            parsed="true",
+            timestamp="started",
+            timestamp_present="(started IS NOT NULL)",
+            key_id="key_id",
+            method="method",
+            path="url",
+            status="status",
+            request_id=None,
+            line_number="entry" if line_numbers else None,
+            missing_detail=(
+                "CASE WHEN started IS NULL THEN 'startedDateTime' "
+                "WHEN method IS NULL THEN 'request.method' WHEN url IS NULL THEN 'request.url' "
+                "WHEN status IS NULL THEN 'response.status' END"
+            ),
+        )
+
+    # ------------------------------------------------------------------ examples
+
+    def _examples(self, rejects: list[tuple[str, int, int]]) -> list[BadLine]:
+        """The first bad lines, in file order, with line numbers (a second, slower pass)."""
+        examples: list[BadLine] = []
+        for file in self.plan.files:
+            refused = [(line, reason) for path, line, reason in rejects if path == str(file)]
+            found = [BadLine(redact(str(file)), line, _REASONS[reason]) for line, reason in refused]
+            found.extend(self._file_examples(file, sorted(line for line, _ in refused)))
+            examples.extend(sorted(found, key=lambda example: example.line))
+            if len(examples) >= EXAMPLES_PER_SOURCE:
+                break
+        return examples[:EXAMPLES_PER_SOURCE]
+
+    def _file_examples(self, file: Path, refused: list[int]) -> list[BadLine]:
+        outer_rejects, self.rejects = self.rejects, []
+        try:
+            rows = self._rows_sql(self._columns(line_numbers=True, files=[file]))
+            result = self._execute(
+                f"""
+                SELECT line_number, why, missing_detail FROM (
+                    SELECT line_number, {_GROUP_REASON} AS why, missing_detail FROM ({rows})
+                ) WHERE why NOT IN (0, 1)
+                ORDER BY line_number LIMIT {EXAMPLES_PER_SOURCE}
+                """,  # noqa: S608
+                where=redact(str(file)),
+            )
+        finally:
+            self._drop_rejects()
+            self.rejects = outer_rejects
+        examples = []
+        for number, why, detail in result:
+            line = int(number)
+            if self.plan.kind in ("jsonl", "csv"):
+                # Row numbers skip refused lines (and, for CSV, the header).
+                line = _physical_line(line + (1 if self.plan.kind == "csv" else 0), refused)
+            reason = _REASONS[int(why)]
+            if int(why) == 3 and detail:
+                reason = _NOT_OBJECT if detail == _NOT_OBJECT else f"missing field {detail}"
+            examples.append(BadLine(redact(str(file)), line, reason))
+        return examples
+
+
+def _file_list(files: Sequence[Path]) -> str:
+    return "[" + ", ".join(_literal(str(file)) for file in files) + "]"
+
+
+def _physical_line(row_line: int, refused: list[int]) -> int:
+    """A row's line number, given the (sorted) line numbers the reader refused before it."""
+    line = row_line
+    for refused_line in refused:
+        if refused_line <= line:
+            line += 1
+        else:
+            break
+    return line
+
+
+def _count_by(entries: list[tuple[str, int, int]], key: Any) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for entry in entries:
+        counts[key(entry)] = counts.get(key(entry), 0) + 1
+    return counts
+
+
+def _field_label(canonical: str, name: str) -> str:
+    return repr(name) if name == canonical else f"{name!r} ({canonical})"
+
+
+def _json_path(name: str) -> str:
+    """A DuckDB JSON path for a field name; names starting with ``$`` are paths already."""
+    if name.startswith("$"):
+        return name
+    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _strip_query(path: str) -> str:
+    """Cut a path at its query string and fragment, in SQL (secrets travel in queries)."""
+    return (
+        f"CASE WHEN contains({path}, '?') OR contains({path}, '#') "
+        f"THEN split_part(split_part({path}, '?', 1), '#', 1) ELSE {path} END"
+    )
+
+
+def _epoch_us(number: str) -> str:
+    """Microseconds from an epoch number: seconds, milliseconds, µs or ns by magnitude."""
+    return f"""(CASE
+        WHEN NOT isfinite({number}) THEN NULL
+        WHEN abs({number}) < 1e11 THEN CAST(round({number} * 1e6) AS BIGINT)
+        WHEN abs({number}) < 1e14 THEN CAST(round({number} * 1e3) AS BIGINT)
+        WHEN abs({number}) < 1e17 THEN CAST(round({number}) AS BIGINT)
+        WHEN abs({number}) < 9e18 THEN CAST(round({number} / 1e3) AS BIGINT)
+    END)"""
+
+
+def _in_zone(naive: str, zone: str) -> str:
+    """SQL: UTC microseconds of a zone-less TIMESTAMP expression read in ``zone``."""
+    offset = _OFFSET.fullmatch(zone)
+    if offset:
+        sign, hours, minutes = offset.group(1), int(offset.group(2)), int(offset.group(3) or 0)
+        micros = (hours * 60 + minutes) * 60_000_000 * (-1 if sign == "-" else 1)
+        return f"(epoch_us({naive}) - {micros})"
+    return f"epoch_us(timezone({_literal(zone)}, {naive}))"
+
+
+def _timestamp_us(column: str, zone: str | None, *, typed: str) -> str:
+    """SQL for a timestamp column as UTC microseconds; NULL when unreadable or zone-less."""
+    if "WITH TIME ZONE" in typed:
+        return f"epoch_us({column})"
+    if typed.startswith("TIMESTAMP") or typed == "DATE":
+        return _in_zone(f"CAST({column} AS TIMESTAMP)", zone) if zone else "NULL::BIGINT"
+    if typed != "VARCHAR":  # a number: epoch seconds, milliseconds...
+        return _epoch_us(f"TRY_CAST({column} AS DOUBLE)")
+    naive = (
+        f"WHEN {column} IS NOT NULL THEN {_in_zone(f'try_cast({column} AS TIMESTAMP)', zone)}"
+        if zone
+        else ""
+    )
+    return f"""(CASE
+        WHEN {column} IS NULL THEN NULL
+        WHEN suffix({column}, 'Z') THEN epoch_us(try_cast({column} AS TIMESTAMPTZ))
+        WHEN suffix({column}, 'z') THEN epoch_us(try_cast({column} AS TIMESTAMPTZ))
+        WHEN regexp_matches({column}, {_literal(_ZONED)})
+            THEN epoch_us(try_cast({column} AS TIMESTAMPTZ))
+        WHEN regexp_full_match({column}, {_literal(_NUMBER)})
+            THEN {_epoch_us(f"TRY_CAST({column} AS DOUBLE)")}
+        {naive}
+    END)"""
+
+
+def _timestamp_naive(column: str, *, typed: str) -> str:
+    """SQL: the timestamp is readable but names no zone (only asked of unreadable ones)."""
+    if "WITH TIME ZONE" in typed:
+        return "false"
+    if typed.startswith("TIMESTAMP") or typed == "DATE":
+        return "true"
+    if typed != "VARCHAR":
+        return "false"
+    return f"(try_cast({column} AS TIMESTAMP) IS NOT NULL)"
+
+
+def _csv_header(file: Path) -> tuple[str, list[str]]:
+    """The delimiter and column names of a CSV file, from its first line."""
+    where = redact(str(file))
+    try:
+        opener = gzip.open if file.name.lower().endswith(".gz") else open
+        with opener(file, "rb") as stream:
+            first = stream.readline(1 << 20)
+    except FileNotFoundError:
+        raise LogParseError(where, "file not found") from None
+    except (OSError, EOFError) as error:
+        raise LogParseError(where, f"cannot read: {type(error).__name__}") from None
+    try:
+        text = first.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise LogParseError(where, "the header is not UTF-8 text", "line 1") from None
+    if not text.strip():
+        raise LogParseError(where, "no header line (the first line names the columns)", "line 1")
+    delimiter = max((",", "\t", ";", "|"), key=text.count) if file.suffix != ".tsv" else "\t"
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        raise LogParseError(where, "unreadable header", "line 1") from None
+    return delimiter, [name.strip() for name in header]
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """Column names DuckDB accepts: empty and repeated names made unique."""
+    seen: set[str] = set()
+    names = []
+    for index, name in enumerate(header):
+        candidate = name or f"column{index}"
+        while candidate in seen:
+            candidate = f"{candidate}_{index}"
+        seen.add(candidate)
+        names.append(candidate)
+    return names
+
+
+# --------------------------------------------------------------------------- aggregates
+
+
+class _AggregateReader:
+    """Reads a pre-aggregated usage file (Parquet or CSV); see docs/usage-formats.md."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        plan: _Plan,
+        number: int,
+        start_us: int,
+        end_us: int,
+    ) -> None:
+        self.connection = connection
+        self.plan = plan
+        self.number = number
+        self.start_us = start_us
+        self.end_us = end_us
+        self._counter = 0
+
+    def _execute(self, sql: str, where: str) -> list[tuple[Any, ...]]:
+        import duckdb
+
+        try:
+            return self.connection.execute(sql).fetchall()
+        except duckdb.Error as error:
+            raise LogParseError(where, f"cannot read: {_safe_error(error)}") from None
+
+    def run(self) -> _PlanResult:
+        results = [self._file(file) for file in self.plan.files]
+        daily: dict[tuple[str, int], list[int]] = {}
+        for result in results:
+            for key_id, day, ok, denied in result.daily:
+                totals = daily.setdefault((key_id, day), [0, 0])
+                totals[0] += ok
+                totals[1] += denied
+        lines = sum(result.stats.lines for result in results)
+        bad = sum(result.stats.bad_lines for result in results)
+        in_window = sum(result.stats.in_window for result in results)
+        stats = SourceStats(
+            source=self.plan.display,
+            kind="aggregate",
+            lines=lines,
+            bad_lines=bad,
+            in_window=in_window,
+            out_of_window=lines - bad - in_window,
+        )
+        return _PlanResult(
+            stats,
+            [group for result in results for group in result.groups],
+            [(key_id, day, ok, denied) for (key_id, day), (ok, denied) in daily.items()],
+            set().union(*(result.days for result in results)),
+            [example for result in results for example in result.examples][:EXAMPLES_PER_SOURCE],
+        )
+
+    def _file(self, file: Path) -> _PlanResult:
+        where = redact(str(file))
+        name = file.name.lower().removesuffix(".gz")
+        if name.endswith(_PARQUET_SUFFIXES):
+            source = f"read_parquet({_literal(str(file))}, file_row_number = true)"
+            line = "file_row_number + 1"
+            schema = {
+                str(column): str(kind).upper()
+                for column, kind, *_ in self._execute(
+                    f"DESCRIBE SELECT * FROM {source}", where  # noqa: S608
+                )
+            }
+            schema.pop("file_row_number", None)
+        else:
+            delimiter, header = _csv_header(file)
+            names = _unique_names(header)
+            column_types = ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names)
+            source = (
+                f"read_csv({_literal(str(file))}, auto_detect = false, header = true, "
+                f"columns = {{{column_types}}}, delim = {_literal(delimiter)}, quote = '\"', "
+                f"escape = '\"', strict_mode = true, compression = 'auto')"
+            )
+            line = "ordinality + 1"
+            source += " WITH ORDINALITY"
+            schema = dict.fromkeys(names, "VARCHAR")
+        for column in AGGREGATE_COLUMNS:
+            if column not in schema:
+                raise LogParseError(where, f"no column {column!r} (an aggregate needs "
+                                    f"{', '.join(AGGREGATE_COLUMNS)} and status or status_class)")  # fmt: skip
+        has_status = "status" in schema
+        if not has_status and "status_class" not in schema:
+            raise LogParseError(where, "no column 'status' or 'status_class'")
+
+        def text(column: str) -> str:
+            ident = _identifier(column)
+            return ident if schema[column] == "VARCHAR" else f"CAST({ident} AS VARCHAR)"
+
+        first = _timestamp_us(_identifier("first_seen"), None, typed=schema["first_seen"])
+        last = _timestamp_us(_identifier("last_seen"), None, typed=schema["last_seen"])
+        count = (
+            f"TRY_CAST({_identifier('count')} AS BIGINT)"
+            if schema["count"] == "VARCHAR"
+            else f"CAST({_identifier('count')} AS BIGINT)"
+        )
+        status = text("status") if has_status else "'200'"
+        klass = (
+            f"lower({text('status_class')})" if not has_status else "NULL"
+        )
+        operation = text("operation") if "operation" in schema else "NULL"
+        day = "NULL::BIGINT"
+        if "day" in schema:
+            day = (
+                f"(epoch_us(TRY_CAST({_identifier('day')} AS DATE)) // {_DAY_US})"
+                if schema["day"] in ("VARCHAR", "DATE") or schema["day"].startswith("TIMESTAMP")
+                else "NULL::BIGINT"
+            )
+        rows = f"""
+            SELECT {line} AS line_number, {text("key_id")} AS key_id, {text("method")} AS method,
+                   {_strip_query(text("path"))} AS path, {status} AS status, {klass} AS klass,
+                   {count} AS n, {first} AS first_us, {last} AS last_us,
+                   {operation} AS operation, {day} AS day
+            FROM {source}
+        """  # noqa: S608
+        reason = f"""CASE
+            WHEN key_id IS NULL OR method IS NULL OR path IS NULL OR n IS NULL
+                 OR first_us IS NULL OR last_us IS NULL
+                 OR {"status IS NULL" if has_status else "klass IS NULL"} THEN 3
+            WHEN NOT {_PATH_OK} THEN 4
+            WHEN n < 1 THEN 17
+            WHEN {("NOT " + _STATUS_OK) if has_status else
+                  "klass NOT IN ('success', 'denied', 'client_error', 'server_error')"}
+                 THEN {7 if has_status else 18}
+            WHEN NOT {_METHOD_OK} THEN 8
+            WHEN NOT {_KEY_OK} THEN 9
+            WHEN first_us > last_us THEN 19
+            ELSE 0 END"""
+        in_window = f"(last_us >= {self.start_us} AND first_us < {self.end_us})"
+        self._counter += 1
+        table = f"agg_{self.number}_{self._counter}"
+        self._execute(
+            f"CREATE TEMP TABLE {table} AS SELECT *, {reason} AS why FROM ({rows})",  # noqa: S608
+            where,
+        )
+        totals = self._execute(
+            f"""SELECT count(*), count(*) FILTER (WHERE why <> 0),
+                       count(*) FILTER (WHERE why = 0 AND {in_window}) FROM {table}""",  # noqa: S608
+            where,
+        )[0]
+        grouped = self._execute(
+            f"""
+            SELECT key_id, upper(method), path, {"CAST(status AS INTEGER)" if has_status else "NULL"},
+                   klass, operation, sum(n), min(first_us), max(last_us)
+            FROM {table} WHERE why = 0 AND {in_window}
+            GROUP BY ALL
+            """,  # noqa: S608
+            where,
+        )
+        groups = [
+            (
+                key_id,
+                method,
+                path,
+                status_class(status) if has_status else klass,
+                int(total),
+                int(first),
+                int(last),
+                operation or None,
+            )
+            for key_id, method, path, status, klass, operation, total, first, last in grouped
+        ]
+        daily: list[tuple[str, int, int, int]] = []
+        days: set[int] = set()
+        if "day" in schema:
+            success = "CAST(status AS INTEGER) < 400" if has_status else "klass = 'success'"
+            denied = "CAST(status AS INTEGER) IN (401, 403)" if has_status else "klass = 'denied'"
+            for key_id, day_number, ok, no in self._execute(
+                f"""
+                SELECT key_id, day, sum(n) FILTER (WHERE {success}), sum(n) FILTER (WHERE {denied})
+                FROM {table}
+                WHERE why = 0 AND day IS NOT NULL AND day * {_DAY_US} < {self.end_us}
+                      AND (day + 1) * {_DAY_US} > {self.start_us}
+                GROUP BY key_id, day
+                """,  # noqa: S608
+                where,
+            ):
+                daily.append((key_id, int(day_number), int(ok or 0), int(no or 0)))
+                days.add(int(day_number))
+        else:
+            # Without a day column a row is taken to cover every day from first to last seen.
+            for (day_number,) in self._execute(
+                f"""
+                SELECT DISTINCT unnest(range(greatest(first_us, {self.start_us}) // {_DAY_US},
+                                             least(last_us, {self.end_us - 1}) // {_DAY_US} + 1))
+                FROM (SELECT DISTINCT first_us, last_us FROM {table} WHERE why = 0 AND {in_window})
+                """,  # noqa: S608
+                where,
+            ):
+                days.add(int(day_number))
+        examples = [
+            BadLine(where, int(number), _REASONS[int(why)])
+            for number, why in self._execute(
+                f"SELECT line_number, why FROM {table} WHERE why <> 0 "  # noqa: S608
+                f"ORDER BY line_number LIMIT {EXAMPLES_PER_SOURCE}",
+                where,
+            )
+        ]
+        self._execute(f"DROP TABLE {table}", where)
+        lines, bad, in_window_rows = (int(value) for value in totals)
+        stats = SourceStats(
+            source=where,
+            kind="aggregate",
+            lines=lines,
+            bad_lines=bad,
+            in_window=in_window_rows,
+            out_of_window=lines - bad - in_window_rows,
+        )
+        return _PlanResult(stats, groups, daily, days, examples)
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def _assemble(
+    results: list[_PlanResult], matcher: RouteMatching, bad_line_threshold: float
+) -> UsageData:
+    """Match each distinct (method, path) once and fold the groups into usage rows."""
+    resolved: dict[tuple[str, str], tuple[str, str | None]] = {}
+    normalize = getattr(matcher, "normalize", None)
+    if normalize is None:
+        from keyscope.analysis.routes import normalize_request_path
+
+        normalize = normalize_request_path
+    redacted_keys: dict[str, str] = {}
+    folded: dict[tuple[str, str, str, str | None, str], list[int]] = {}
+    for result in results:
+        for key_id, method, path, klass, count, first, last, given in result.groups:
+            route = (method, path)
+            target = resolved.get(route) if given is None else None
+            if target is None:
+                operation = given if given is not None else matcher.match(method, path)
+                if operation is not None:
+                    shown = operation.split(" ", 1)[1] if " " in operation else path
+                else:
+                    shown = normalize(path) or path
+                target = (redact(shown), operation)
+                if given is None:
+                    resolved[route] = target
+            key = redacted_keys.get(key_id)
+            if key is None:
+                key = redacted_keys[key_id] = redact(key_id)
+            entry = (key, method, target[0], target[1], klass)
+            totals = folded.get(entry)
+            if totals is None:
+                folded[entry] = [count, first, last]
+            else:
+                totals[0] += count
+                totals[1] = min(totals[1], first)
+                totals[2] = max(totals[2], last)
+    rows = tuple(
+        UsageRow(
+            key_id=key,
+            method=method,
+            path=path,
+            operation=operation,
+            status_class=klass,  # type: ignore[arg-type]
+            count=count,
+            first_seen=_from_us(first),
+            last_seen=_from_us(last),
+        )
+        for (key, method, path, operation, klass), (count, first, last) in sorted(
+            folded.items(), key=lambda item: (*item[0][:3], item[0][3] or "", item[0][4])
+        )
+    )
+    daily_totals: dict[tuple[str, int], list[int]] = {}
+    days: set[int] = set()
+    for result in results:
+        days |= result.days
+        for key_id, day, ok, denied in result.daily:
+            key = redacted_keys.get(key_id) or redact(key_id)
+            totals = daily_totals.setdefault((key, day), [0, 0])
+            totals[0] += ok
+            totals[1] += denied
+    daily = tuple(
+        DailyCount(key_id=key, day=date(1970, 1, 1) + timedelta(days=day), success=ok, denied=no)
+        for (key, day), (ok, no) in sorted(daily_totals.items())
+        if ok or no
+    )
+    incomplete = []
+    for result in results:
+        stats = result.stats
+        if stats.lines and stats.bad_lines / stats.lines > bad_line_threshold:
+            incomplete.append(
+                f"{stats.source}: {stats.bad_lines:,} of {stats.lines:,} lines could not be read "
+                f"({stats.bad_lines / stats.lines:.1%}, above the {bad_line_threshold:.1%} threshold)"
+            )
+        incomplete.extend(result.incomplete)
+    return UsageData(
+        rows=rows,
+        daily=daily,
+        sources=tuple(result.stats for result in results),
+        bad_line_examples=tuple(example for result in results for example in result.examples),
+        days_with_data=frozenset(date(1970, 1, 1) + timedelta(days=day) for day in days),
+        incomplete_reasons=tuple(incomplete),
+    )
+
