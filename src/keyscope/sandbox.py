@@ -344,13 +344,15 @@ class Sandbox:
                 if r.method in ("POST", "PATCH", "DELETE") and not r.path.endswith("/auth/token")
             ]
 
-    def _take_fault(self, path: str, requested: str) -> str:
+    def _take_fault(self, method: str, path: str, requested: str) -> str:
         if requested in FAULTS:
             return requested
         with self._lock:
             for fault in self.faults:
                 if fault.path_prefix and not path.startswith(fault.path_prefix):
                     continue
+                if fault.name == "lost" and method not in ("POST", "PATCH", "DELETE"):
+                    continue  # only a change can be made and then have its answer lost
                 if fault.remaining is not None:
                     if fault.remaining <= 0:
                         continue
@@ -367,7 +369,7 @@ class Sandbox:
         parts = urlsplit(target)
         query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
         fault = self._take_fault(
-            parts.path, headers.get("x-sandbox-fault", "") or query.get("sandbox_fault", "")
+            method, parts.path, headers.get("x-sandbox-fault", "") or query.get("sandbox_fault", "")
         )
         answer = self._pre_fault(fault)
         if answer is None:
