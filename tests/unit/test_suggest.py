@@ -157,7 +157,7 @@ def brute_force(needs, graph, weights, candidates):
         for combo in itertools.combinations(names, size):
             closure = graph.expand(combo)
             if all(meets_need(n, closure) for n in satisfiable):
-                key = (sum(weights.get(s, 0) for s in combo), combo)
+                key = (sum(weights.get(s, 0) for s in closure), combo)
                 if best is None or key < best:
                     best = key
         if best is not None:
@@ -213,3 +213,13 @@ def test_greedy_always_covers_and_is_irreducible(instance) -> None:
     for scope in result.scopes:
         smaller = graph.expand(result.scopes - {scope})
         assert not all(meets_need(n, smaller) for n in satisfiable)
+
+
+def test_weight_counts_what_a_scope_grants() -> None:
+    # The default table weighs customers:write (10) below customers:read (12), but
+    # customers:write also grants customers:read: its real weight is 22.
+    weights = {"customers:read": 12, "customers:write": 10}
+    needs = [need(["customers:read"])]
+    assert suggest_minimal_scopes(needs, WRITE_IMPLIES_READ, weights, CATALOG) == {
+        "customers:read"
+    }
