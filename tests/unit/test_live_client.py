@@ -867,7 +867,10 @@ def test_no_cli_option_could_carry_a_secret() -> None:
     )
     offenders: list[str] = []
 
+    visited: list[str] = []
+
     def walk(p: Any) -> None:
+        visited.append(p.prog)
         for action in p._actions:
             for option in action.option_strings:
                 name = option.lower()
@@ -880,3 +883,6 @@ def test_no_cli_option_could_carry_a_secret() -> None:
 
     walk(parser)
     assert offenders == []
+    # The walk really reached the commands that talk to the platform.
+    for command in ("fetch", "sandbox", "plan", "apply", "audit"):
+        assert f"keyscope {command}" in visited

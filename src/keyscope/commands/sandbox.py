@@ -62,11 +62,12 @@ def add_parser(subparsers: Any) -> None:
         "default: KEYSCOPE_API_KEY",
     )  # fmt: skip
     parser.add_argument(
-        "--token-ttl",
+        "--access-lifetime",
         dest="token_ttl",
         type=float,
         default=300.0,
-        help="access token lifetime, seconds",
+        metavar="SECONDS",
+        help="lifetime of the access tokens it issues (default 300)",
     )
     parser.add_argument(
         "--rate-limit",
