@@ -296,3 +296,35 @@ def test_json_is_byte_identical_across_runs_and_hash_seeds(isolated: Path) -> No
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1] == outputs[2]
     assert outputs[0].endswith(b"\n")
+
+
+def test_overlapping_run_is_refused_with_exit_6(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from keyscope.output import output_lock
+
+    target = isolated / "result.json"
+    with output_lock(isolated / "keyscope"):
+        code = main(["audit", "--config", str(config(isolated)), "--json", str(target)])
+    assert code == 6
+    assert "locked by another keyscope run" in capsys.readouterr().err
+    assert not target.exists()
+    assert main(["audit", "--config", str(config(isolated)), "--json", str(target)]) == 0
+    assert sorted(p.name for p in isolated.iterdir() if p.name.startswith(".")) == [
+        ".keyscope.lock"
+    ]
+
+
+def test_history_and_baseline_gating(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = str(config(isolated))
+    history = isolated / "history"
+    history.mkdir()
+    first = isolated / "first.json"
+    assert main(["audit", "--config", cfg, "--json", str(first), "--history", str(history)]) == 0
+    assert [p.name for p in history.iterdir()] == ["2026-11-01T000000Z.json"]
+    capsys.readouterr()
+    # Same inputs against their own result: nothing is new, so --fail-on-new passes...
+    args = ["audit", "--config", cfg, "--baseline", str(first), "--fail-on", "info"]
+    assert main([*args, "--fail-on-new"]) == 0
+    # ...while the plain gate still sees the (unchanged) high findings.
+    assert main(args) == 1

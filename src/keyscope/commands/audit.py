@@ -121,20 +121,12 @@ def failing_findings(
 ) -> tuple[Finding, ...]:
     """Unsuppressed findings at or above ``fail_on`` (and new ones only, if asked).
 
-    ``fail_on`` None means "never", except with ``new_only``, where it means any severity.
+    ``fail_on`` None means "never", except with ``new_only``, where it means any
+    severity (see :func:`keyscope.analysis.triage.failing_findings`).
     """
-    from keyscope.model import SEVERITIES, severity_rank
+    from keyscope.analysis.triage import failing_findings as triage_failing
 
-    if fail_on is None and not new_only:
-        return ()
-    threshold = severity_rank(fail_on) if fail_on is not None else len(SEVERITIES) - 1
-    return tuple(
-        finding
-        for finding in result.findings
-        if not finding.suppressed
-        and severity_rank(finding.severity) <= threshold
-        and (not new_only or finding.baseline_state == "new")
-    )
+    return triage_failing(result, fail_on, new_only=new_only)
 
 
 def decide_exit_code(
@@ -191,9 +183,12 @@ def _write_outputs(
 
     rendered: dict[str, str] = {}
     files = sorted((path, fmt) for fmt, path in outputs if path is not None)
+    # One lock per output folder (``.keyscope.lock``): overlapping runs cannot interleave
+    # their writes, and a folder gets one lock file, not one per report.
+    folders = sorted({(path.parent if str(path.parent) else Path()).resolve() for path, _ in files})
     with contextlib.ExitStack() as locks:
-        for path, _ in files:
-            locks.enter_context(output_lock(path))
+        for folder in folders:
+            locks.enter_context(output_lock(folder / "keyscope"))
         for path, fmt in files:
             text = rendered.get(fmt) or renderers[fmt](result)
             rendered[fmt] = text
