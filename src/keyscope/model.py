@@ -408,6 +408,9 @@ class KeyAudit:
     assigned_scopes: frozenset[str] = frozenset()
     """Scopes as granted, before implications: the key's own list, or every declared
     catalog scope for a legacy full-access key (what ``excess_scopes`` is taken from)."""
+    capture: bool = False
+    """Not an inventory key: the traffic of a HAR capture (``har:<file>``), audited to
+    say which scopes a new key for that integration needs (``suggested_scopes``)."""
 
     @property
     def risk_score(self) -> int:
