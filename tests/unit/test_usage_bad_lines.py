@@ -1,0 +1,367 @@
+"""Bad usage lines (BAD-INPUTS #30-#39): counted, explained without content, never lost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+from usage_support import (
+    IN_WINDOW,
+    assert_accounted,
+    counts,
+    line,
+    load,
+    record,
+    total_requests,
+    write_bytes,
+    write_csv,
+    write_lines,
+)
+
+from keyscope.errors import LogParseError
+from keyscope.settings import UsageSource
+
+GOOD = line()
+CANARY = "sk_live_CANARYcanary0123456789"
+"""A live-looking secret planted in bad lines: it must never come back out."""
+
+
+def _examples(usage) -> list[tuple[int, str]]:
+    return [(example.line, example.reason) for example in usage.bad_line_examples]
+
+
+def _everything(usage) -> str:
+    return repr(usage) + str(usage)
+
+
+# --------------------------------------------------------------------------- #30
+
+
+def test_30_truncated_last_line_is_counted_with_its_line_number(tmp_path: Path) -> None:
+    data = (GOOD + "\n") * 3 + GOOD[:40]  # the file is still being written
+    usage = load(write_bytes(tmp_path / "live.jsonl", data.encode()), threshold=1.0)
+    (stats,) = usage.sources
+    assert (stats.lines, stats.bad_lines, stats.in_window) == (4, 1, 3)
+    assert _examples(usage) == [(4, "not valid JSON")]
+    assert_accounted(usage)
+
+
+def test_30_invalid_utf8_crlf_and_bom(tmp_path: Path) -> None:
+    raw = [
+        b"\xef\xbb\xbf" + GOOD.encode(),  # a byte-order mark on the first line
+        GOOD.encode(),
+        GOOD.replace("key_a", "key_\xff").encode("latin-1"),  # not UTF-8
+        GOOD.encode(),
+    ]
+    usage = load(write_lines(tmp_path / "mixed.jsonl", raw, ending=b"\r\n"), threshold=1.0)
+    (stats,) = usage.sources
+    assert (stats.lines, stats.bad_lines, stats.in_window) == (4, 1, 3)
+    assert _examples(usage) == [(3, "not valid UTF-8")]
+    assert_accounted(usage)
+
+
+def test_30_blank_lines_are_ignored_and_not_counted(tmp_path: Path) -> None:
+    data = f"\n{GOOD}\n\n   \n\t\n{GOOD}\n\n"
+    usage = load(write_bytes(tmp_path / "gaps.jsonl", data.encode()))
+    (stats,) = usage.sources
+    assert (stats.lines, stats.bad_lines, stats.in_window) == (2, 0, 2)
+
+
+def test_30_line_numbers_stay_right_after_refused_and_blank_lines(tmp_path: Path) -> None:
+    raw = [
+        GOOD.encode(),
+        b"",
+        b"\xff\xfe",  # line 3: refused by the reader (not UTF-8)
+        GOOD.encode(),
+        b"{broken",  # line 5
+        GOOD.encode(),
+        line(status="OK").encode(),  # line 7
+    ]
+    usage = load(write_lines(tmp_path / "numbers.jsonl", raw), threshold=1.0)
+    assert _examples(usage) == [
+        (3, "not valid UTF-8"),
+        (5, "not valid JSON"),
+        (7, "status is not an HTTP status code"),
+    ]
+    assert_accounted(usage)
+
+
+def test_30_above_the_threshold_the_data_is_incomplete_not_an_error(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "half.jsonl", [GOOD, "{", GOOD, "{"])
+    usage = load(path, threshold=0.25)
+    assert usage.sources[0].bad_lines == 2
+    (reason,) = usage.incomplete_reasons
+    assert str(path) in reason
+    assert "2 of 4" in reason
+    assert load(path, threshold=0.5).incomplete_reasons == ()
+
+
+def test_30_at_most_five_examples_per_source_first_lines_first(tmp_path: Path) -> None:
+    usage = load(write_lines(tmp_path / "bad.jsonl", ["{"] * 9 + [GOOD]), threshold=1.0)
+    assert usage.sources[0].bad_lines == 9
+    assert [number for number, _ in _examples(usage)] == [1, 2, 3, 4, 5]
+
+
+def test_30_examples_come_from_the_first_bad_files_of_a_glob(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write_lines(logs / "1.jsonl", [GOOD, "{"])
+    write_lines(logs / "2.jsonl", [GOOD] * 3)
+    write_lines(logs / "3.jsonl", ["{", "[1]"])
+    usage = load(str(logs / "*.jsonl"), threshold=1.0)
+    assert [(Path(e.source).name, e.line, e.reason) for e in usage.bad_line_examples] == [
+        ("1.jsonl", 2, "not valid JSON"),
+        ("3.jsonl", 1, "not valid JSON"),
+        ("3.jsonl", 2, "not a JSON object"),
+    ]
+    assert usage.sources[0].bad_lines == 3
+
+
+# --------------------------------------------------------------------------- #31
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (line(status=float("nan")), "status is not an HTTP status code"),  # bare NaN
+        (line(status="Infinity").replace('"Infinity"', "Infinity"), "status is not an HTTP status code"),
+        (line(status="X").replace('"X"', "9" * 5000), "status is not an HTTP status code"),
+        (line(timestamp="NaN"), "unreadable timestamp"),
+        (line(status=200.5), "status is not an HTTP status code"),
+        (line(status=True), "status is not an HTTP status code"),
+        ("[" * 10_000 + "]" * 10_000, "not a JSON object"),
+        ('{"a":' * 10_000 + "1" + "}" * 10_000, "missing field 'timestamp'"),
+        (json.dumps({"key_id": "key_a"}), "missing field 'timestamp'"),
+        (line(key_id=None), "missing field 'key_id'"),
+        (line(method="GET /x"), "method is not an HTTP method"),
+        (line(key_id="   "), "key id is empty or longer than 256 characters"),
+        (line(path="invoices"), "path is neither a path nor a URL"),
+        ("not json at all", "not valid JSON"),
+    ],
+)
+def test_31_hostile_values_are_bad_lines(tmp_path: Path, bad: str, reason: str) -> None:
+    usage = load(write_lines(tmp_path / "hostile.jsonl", [GOOD, bad, GOOD]), threshold=1.0)
+    assert _examples(usage) == [(2, reason)]
+    assert usage.sources[0].in_window == 2
+    assert_accounted(usage)
+
+
+def test_31_duplicate_keys_in_one_object_do_not_break_the_line(tmp_path: Path) -> None:
+    doubled = GOOD[:-1] + ', "status": 500}'
+    usage = load(write_lines(tmp_path / "dupkeys.jsonl", [doubled]))
+    assert usage.sources[0].lines == 1
+    assert usage.sources[0].in_window + usage.sources[0].bad_lines == 1
+
+
+# --------------------------------------------------------------------------- #32
+
+HEADER = ["timestamp", "key_id", "method", "path", "status"]
+
+
+def test_32_a_long_csv_field_is_read(tmp_path: Path) -> None:
+    long_path = "/v1/invoices/" + "x" * 200_000
+    path = write_csv(tmp_path / "long.csv", HEADER, [[IN_WINDOW, "key_a", "GET", long_path, 200]])
+    usage = load(path)
+    assert usage.sources[0].in_window == 1
+    assert usage.rows[0].operation == "GET /invoices/{invoice_id}"
+
+
+def test_32_an_unterminated_quote_swallows_lines_that_are_then_counted(tmp_path: Path) -> None:
+    text = (
+        ",".join(HEADER) + "\n"
+        + f"{IN_WINDOW},key_a,GET,/v1/invoices,200\n"
+        + f'{IN_WINDOW},"key_b,GET,/v1/invoices,200\n'
+        + f"{IN_WINDOW},key_c,GET,/v1/invoices,200\n"
+        + f"{IN_WINDOW},key_d,GET,/v1/invoices,200\n"
+    )  # fmt: skip
+    usage = load(write_bytes(tmp_path / "quote.csv", text.encode()), threshold=1.0)
+    (stats,) = usage.sources
+    assert stats.lines == 4  # physical data lines, not records
+    assert stats.bad_lines >= 1
+    assert stats.in_window + stats.bad_lines == 4
+    assert usage.bad_line_examples[0].line == 3
+    assert "quote" in usage.bad_line_examples[0].reason
+    assert_accounted(usage)
+
+
+def test_32_wrong_field_counts_and_bad_csv_utf8(tmp_path: Path) -> None:
+    data = (
+        ",".join(HEADER).encode() + b"\n"
+        + f"{IN_WINDOW},key_a,GET,/v1/invoices,200,extra\n".encode()
+        + f"{IN_WINDOW},key_a,GET\n".encode()
+        + f"{IN_WINDOW},key_\xff,GET,/v1/invoices,200\n".encode("latin-1")
+        + f"{IN_WINDOW},key_a,GET,/v1/invoices,200\n".encode()
+    )  # fmt: skip
+    usage = load(write_bytes(tmp_path / "shape.csv", data), threshold=1.0)
+    assert _examples(usage) == [
+        (2, "more fields than the header"),
+        (3, "fewer fields than the header"),
+        (4, "not valid UTF-8"),
+    ]
+    assert (usage.sources[0].lines, usage.sources[0].in_window) == (4, 1)
+    assert_accounted(usage)
+
+
+def test_32_csv_semantic_errors_have_line_numbers(tmp_path: Path) -> None:
+    rows = [[IN_WINDOW, "key_a", "GET", "/v1/invoices", 200]] * 2
+    rows.append([IN_WINDOW, "key_a", "GET", "/v1/invoices", "abc"])
+    rows.append(["2026-09-01 10:00:00", "key_a", "GET", "/v1/invoices", 200])
+    usage = load(write_csv(tmp_path / "values.csv", HEADER, rows), threshold=1.0)
+    assert [number for number, _ in _examples(usage)] == [4, 5]
+    assert "timezone" in _examples(usage)[1][1]
+
+
+# --------------------------------------------------------------------------- #33
+
+
+def test_33_zone_less_timestamps_are_bad_unless_the_source_names_a_zone(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "naive.jsonl",
+        [line(timestamp="2026-09-01T10:00:00"), line(timestamp="2026-09-01"), GOOD],
+    )
+    usage = load(path, threshold=1.0)
+    assert usage.sources[0].bad_lines == 2
+    assert all("timezone" in reason for _, reason in _examples(usage))
+    assert load(path).incomplete_reasons  # 2 of 3 is far above the default 1%
+    named = load(UsageSource(path=str(path), timezone="UTC"))
+    assert named.sources[0].in_window == 3
+
+
+def test_33_out_of_order_lines_and_gaps_are_fine(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "order.jsonl",
+        [line(timestamp="2026-10-01T00:00:00Z"), line(timestamp="2026-08-10T00:00:00Z"),
+         line(timestamp="2026-09-15T00:00:00Z")],
+    )  # fmt: skip
+    usage = load(path)
+    assert usage.days_with_data == {date(2026, 8, 10), date(2026, 9, 15), date(2026, 10, 1)}
+    assert usage.rows[0].first_seen.date() == date(2026, 8, 10)
+
+
+# --------------------------------------------------------------------------- #35, #36
+
+
+def test_35_denied_requests_are_kept_apart_from_usage(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "probe.jsonl",
+        [line(method="POST", path="/v1/refunds", status=403)] * 5
+        + [line(method="POST", path="/v1/refunds", status=401)],
+    )
+    usage = load(path)
+    assert counts(usage) == {("key_a", "POST", "/refunds", "POST /refunds", "denied"): 6}
+    assert usage.daily[0].success == 0
+    assert usage.daily[0].denied == 6
+
+
+def test_36_unmatched_routes_and_unknown_keys_are_never_dropped(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "odd.jsonl",
+        [line(key_id="key_ghost", path="/v1/charges/..%2Fkeys"),
+         line(key_id="key_ghost", method="get", path="/v1/invoices/"),
+         line(key_id="key_ghost", path="/v1/invoices%2Fsearch")],
+    )  # fmt: skip
+    usage = load(path)
+    assert total_requests(usage) == 3
+    assert {row.key_id for row in usage.rows} == {"key_ghost"}
+    assert ("key_ghost", "GET", "/invoices", "GET /invoices", "success") in counts(usage)
+    assert sum(row.count for row in usage.rows if row.operation is None) == 2
+
+
+# --------------------------------------------------------------------------- #37
+
+
+def test_37_memory_is_bounded_by_routes_not_lines(tmp_path: Path) -> None:
+    """200,000 lines over a handful of routes: small result, modest peak memory."""
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as stream:
+        for number in range(200_000):
+            stream.write(line(key_id=f"key_{number % 49}", path=f"/v1/invoices/in_{number}",
+                              status=(200, 404)[number % 2]) + "\n")  # fmt: skip
+    script = textwrap.dedent(
+        f"""
+        import resource, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from usage_support import load
+        usage = load({str(path)!r})
+        assert usage.sources[0].in_window == 200_000, usage.sources
+        print(len(usage.rows), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=240
+    )
+    rows, peak_kib = (int(part) for part in result.stdout.split())
+    assert rows == 98  # 49 keys x 1 operation x 2 status classes
+    assert peak_kib < 700 * 1024
+
+
+# --------------------------------------------------------------------------- #38
+
+
+def test_38_secrets_in_logged_urls_and_bad_lines_never_come_back(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "secrets.jsonl",
+        [
+            line(path=f"/v1/invoices?api_key={CANARY}"),
+            line(path=f"/v1/legacy/{CANARY}"),
+            line(key_id=CANARY),
+            line(status=CANARY),
+            '{"authorization": "Bearer ' + CANARY + '", "oops": ',
+            line(method=f"GET {CANARY}"),
+        ],
+    )
+    usage = load(path, threshold=1.0)
+    text = _everything(usage)
+    # Masking keeps the type prefix and the last four characters, nothing more.
+    body = CANARY.removeprefix("sk_live_")
+    leaked = [body[start : start + 8] for start in range(len(body) - 7) if body[start : start + 8] in text]
+    assert leaked == []
+    assert usage.sources[0].bad_lines == 3
+    assert {row.key_id for row in usage.rows} == {"key_a", "sk_live_…6789"}
+
+
+def test_38_error_messages_never_quote_the_file(tmp_path: Path) -> None:
+    path = write_bytes(tmp_path / "broken.csv.gz", b"not gzip at all " + CANARY.encode())
+    with pytest.raises(LogParseError) as caught:
+        load(path)
+    assert CANARY not in str(caught.value)
+    assert "CANARY" not in str(caught.value)
+
+
+# --------------------------------------------------------------------------- #39
+
+
+def test_39_overlapping_pages_are_deduplicated(tmp_path: Path) -> None:
+    page = [record(request_id=f"req_{n}", timestamp=f"2026-09-01T10:{n:02d}:00Z") for n in range(20)]
+    logs = tmp_path / "export"
+    logs.mkdir()
+    write_lines(logs / "page-1.jsonl", [json.dumps(item) for item in page[:12]])
+    write_lines(logs / "page-2.jsonl", [json.dumps(item) for item in page[8:]])
+    usage = load(str(logs / "page-*.jsonl"))
+    (stats,) = usage.sources
+    assert (stats.lines, stats.duplicates, stats.in_window) == (24, 4, 20)
+    assert total_requests(usage) == 20
+    assert_accounted(usage)
+
+
+def test_39_a_repeated_id_with_different_content_is_two_requests(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "clash.jsonl",
+        [line(request_id="req_1"), line(request_id="req_1", path="/v1/payments")],
+    )
+    usage = load(path)
+    assert (usage.sources[0].duplicates, total_requests(usage)) == (0, 2)
+
+
+def test_39_duplicated_bad_lines_stay_bad_lines(tmp_path: Path) -> None:
+    bad = line(request_id="req_x", status="teapot")
+    usage = load(write_lines(tmp_path / "badtwice.jsonl", [bad, bad, line(request_id="r2")] * 1),
+                 threshold=1.0)  # fmt: skip
+    (stats,) = usage.sources
+    assert (stats.bad_lines, stats.duplicates, stats.in_window) == (2, 0, 1)
+    assert_accounted(usage)
