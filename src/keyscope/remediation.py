@@ -325,12 +325,16 @@ def _steps_for(audit: KeyAudit, window_days: int, dual_run_days: int) -> list[Pl
         )  # fmt: skip
         return steps
     new_name = _clean_name(state.name, key_id)
-    if new_name != key.name and (
-        {"secret-in-name", "suspicious-key-name"} & rules or not key.name.strip()
-    ):
+    # The inventory already shows a secret-bearing name redacted; the platform still
+    # holds the secret in it until the key is renamed.
+    secret_in_name = "name" in key.redacted_fields or any(
+        finding.rule == "secret-in-name" and finding.subject == "name" for finding in audit.findings
+    )
+    hidden = "suspicious-key-name" in rules or not key.name.strip()
+    if secret_in_name or (hidden and new_name != key.name):
         why = (
             "secret-in-name: the name held a secret (shown redacted)"
-            if "secret-in-name" in rules
+            if secret_in_name
             else "the name is empty or hides characters"
         )
         steps.append(
@@ -447,11 +451,12 @@ def load_plan(path: Path) -> RemediationPlan:
     try:
         inputs_raw = payload["inputs"]
         inputs = InputDigest(
-            spec_sha256=_text(inputs_raw, "spec_sha256"),
-            keys_sha256=_text(inputs_raw, "keys_sha256"),
-            usage_sha256=_text(inputs_raw, "usage_sha256"), digest=_text(inputs_raw, "digest"),
-            spec=_text(inputs_raw, "spec"), keys=_text(inputs_raw, "keys"),
-            usage=tuple(_texts(inputs_raw, "usage")),
+            spec_sha256=_text(inputs_raw, "spec_sha256", "inputs."),
+            keys_sha256=_text(inputs_raw, "keys_sha256", "inputs."),
+            usage_sha256=_text(inputs_raw, "usage_sha256", "inputs."),
+            digest=_text(inputs_raw, "digest", "inputs."),
+            spec=_text(inputs_raw, "spec", "inputs."), keys=_text(inputs_raw, "keys", "inputs."),
+            usage=tuple(_texts(inputs_raw, "usage", "inputs.")),
         )  # fmt: skip
         as_of = datetime.fromisoformat(_text(payload, "as_of").replace("Z", "+00:00"))
         steps = tuple(
