@@ -115,6 +115,11 @@ def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
     else:
         usage = UsageData()
     options = audit_options_from(settings)
+    captures = _capture_key_ids(settings)
+    if captures:
+        from dataclasses import replace as with_captures
+
+        options = with_captures(options, capture_key_ids=captures)
     if snapshot_reasons:
         # The snapshot's gaps make the run incomplete *before* the analysis, so the keys
         # they affect get no removal advice (not only a flag on the result).
@@ -128,6 +133,23 @@ def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
     return AuditRun(
         settings=settings, spec=spec, graph=graph, keys=keys, usage=usage, result=result
     )
+
+
+def _capture_key_ids(settings: Settings) -> frozenset[str]:
+    """Key ids the HAR sources count their requests for (``key_id`` or ``har:<stem>``)."""
+    from keyscope.sources.har import default_key_id
+    from keyscope.sources.usage import detect_kind, expand_source
+
+    ids: set[str] = set()
+    for source in settings.usage:
+        files = expand_source(source)
+        if not any((source.kind or detect_kind(path)) == "har" for path in files):
+            continue
+        if source.key_id:
+            ids.add(source.key_id)
+        else:
+            ids.update(default_key_id(path) for path in files)
+    return frozenset(ids)
 
 
 def _apply_triage(result: AuditResult, settings: Settings) -> AuditResult:

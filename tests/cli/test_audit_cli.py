@@ -328,3 +328,20 @@ def test_history_and_baseline_gating(isolated: Path, capsys: pytest.CaptureFixtu
     assert main([*args, "--fail-on-new"]) == 0
     # ...while the plain gate still sees the (unchanged) high findings.
     assert main(args) == 1
+
+
+def test_har_capture_answers_what_a_new_key_needs(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    har = REPO / "sample_specs" / "integration.har"
+    cfg = str(config(isolated))
+    assert main(["audit", "--config", cfg, "--usage", str(har), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    (capture,) = [k for k in document["keys"] if k["capture"]]
+    assert capture["id"] == "har:integration"
+    assert capture["suggested_scopes"]
+    assert capture["findings"] == []
+    assert document["summary"]["captures"] == 1
+    assert document["summary"]["keys"] == len(document["keys"]) - 1
+    assert main(["audit", "--config", cfg, "--usage", str(har)]) == 0
+    assert "Scopes a new key needs for captured traffic (HAR)" in capsys.readouterr().out

@@ -609,3 +609,31 @@ def test_known_incomplete_reasons_block_removal_advice() -> None:
     )
     assert from_caller.incomplete_reasons == ("snapshot: key list truncated",)
     assert only(from_caller, "k").confidence == "insufficient"
+
+
+def test_har_capture_gets_a_suggestion_not_findings() -> None:
+    data = usage(
+        hit("har:onboarding", "GET /invoices", count=12, days=1, start=AS_OF - timedelta(days=2)),
+        hit("har:onboarding", "POST /customers", count=3, days=1, start=AS_OF - timedelta(days=2)),
+        hit(
+            "har:onboarding", "POST /payouts", status=403, count=1, start=AS_OF - timedelta(days=2)
+        ),
+        hit("acct", "GET /invoices"),
+    )
+    result = audit(
+        [key("acct", "invoices:read")], data, capture_key_ids=frozenset({"har:onboarding", "har:x"})
+    )
+    capture = only(result, "har:onboarding")
+    assert capture.capture
+    assert capture.suggested_scopes == {"invoices:read", "customers:write"}
+    assert capture.assigned_scopes == capture.granted_scopes == capture.excess_scopes == frozenset()
+    assert capture.findings == ()
+    assert capture.missing_scopes == {"payouts:write"}  # denied, never added
+    assert capture.confidence == "medium"  # 15 requests; coverage and age do not apply
+    assert [a.key.key_id for a in result.keys] == ["acct", "har:onboarding"]
+    assert not any(f.rule == "unknown-key-usage" for f in result.findings)
+    assert result.data_quality.unknown_keys == 0
+    # A capture id that is an inventory key is simply that key's usage.
+    again = audit([key("har:onboarding", "invoices:read")], data,
+                  capture_key_ids=frozenset({"har:onboarding"}))  # fmt: skip
+    assert not only(again, "har:onboarding").capture

@@ -155,6 +155,9 @@ class AuditOptions:
     """Fewer successful requests than this in the window: confidence at most medium."""
     incomplete_reasons: tuple[str, ...] = ()
     """Reasons the caller already knows the data is incomplete (e.g. a source failed)."""
+    capture_key_ids: frozenset[str] = frozenset()
+    """Key ids of HAR captures: when absent from the inventory, their traffic is audited
+    as a *capture* (``KeyAudit.capture``) to suggest the scopes a new key would need."""
 
 
 def make_window(as_of: datetime, days: int) -> Window:
@@ -435,13 +438,21 @@ class _Auditor:
                 by_key[daily.key_id].daily.append((daily.day, daily.success))
 
         complete, incomplete_reasons, coverage_days, missing_days = self._completeness()
+        known_ids = {key.key_id for key in keys}
+        captures = sorted(
+            key_id
+            for key_id in self.options.capture_key_ids - known_ids
+            if key_id in by_key and by_key[key_id].rows
+        )
         audits = [
             self._audit_key(
                 key, by_key.get(key.key_id) or _KeyUsage(), complete, incomplete_reasons
             )
             for key in sorted(keys, key=lambda key: key.key_id)
         ]
-        known_ids = {key.key_id for key in keys}
+        audits += [self._audit_capture(key_id, by_key[key_id]) for key_id in captures]
+        audits.sort(key=lambda audit: audit.key.key_id)
+        known_ids |= set(captures)
         data_findings, quality = self._data_quality(by_key, known_ids, coverage_days, missing_days)
         findings = sort_findings(
             [finding for audit in audits for finding in audit.findings] + data_findings
@@ -611,6 +622,87 @@ class _Auditor:
         )
         findings = self._key_findings(audit, insufficient, as_listed)
         return KeyAudit(**{**_fields(audit), "findings": sort_findings(findings)})
+
+    def _audit_capture(self, key_id: str, usage: _KeyUsage) -> KeyAudit:
+        """A HAR capture: the scopes a new key needs for this traffic, with evidence.
+
+        Window coverage and key age do not apply to a capture (it is a sample of one
+        integration's traffic, not a key observed over time); volume and unmapped
+        routes still lower confidence.  No findings: nothing is granted yet.
+        """
+        assert self.solver is not None and self.blast is not None
+        key = ApiKey(key_id=key_id, name=f"HAR capture {key_id.removeprefix('har:')}",
+                     source="capture")  # fmt: skip
+        totals: dict[str, list] = {}
+        denied_groups: dict[tuple[str, str, str | None], list[UsageRow]] = defaultdict(list)
+        unmatched: list[UsageRow] = []
+        requests = unmatched_success = 0
+        last_seen: datetime | None = None
+        for row in usage.rows:
+            if row.operation is None:
+                unmatched.append(row)
+            if row.status_class == "success":
+                requests += row.count
+                last_seen = row.last_seen if last_seen is None else max(last_seen, row.last_seen)
+                if row.operation is None:
+                    unmatched_success += row.count
+                elif row.operation in self.operations:
+                    entry = totals.setdefault(row.operation, [0, row.first_seen, row.last_seen])
+                    entry[0] += row.count
+                    entry[1] = min(entry[1], row.first_seen)
+                    entry[2] = max(entry[2], row.last_seen)
+            elif row.status_class == "denied":
+                denied_groups[(row.method, redact(row.path), row.operation)].append(row)
+        uses = tuple(
+            OperationUse(operation=name, count=t[0], first_seen=t[1], last_seen=t[2])
+            for name, t in sorted(totals.items(), key=itemgetter(0))
+        )
+        needs = [
+            self.operations[use.operation].requirements
+            for use in uses
+            if not self.operations[use.operation].public
+        ]
+        solved = self.solver.solve(needs)
+        suggested = solved.scopes
+        reasons = ["a HAR capture, not an inventory key: the suggestion is what a new key needs"]
+        level = 0
+        if requests < self.options.low_volume:
+            level = 2
+            reasons.append(f"only {_plural(requests, 'successful request')} in the capture")
+        elif requests < self.options.medium_volume:
+            level = 1
+            reasons.append(f"only {_plural(requests, 'successful request')} in the capture")
+        if unmatched_success:
+            level = max(level, 2 if unmatched_success / requests > _UNMATCHED_LOW_FRACTION else 1)
+            reasons.append(
+                f"{_plural(unmatched_success, 'successful request')} to routes the spec does "
+                "not describe: the scopes they need are unknown"
+            )
+        nothing = frozenset[str]()
+        denied = self._denied(denied_groups, nothing)
+        suggested_effective = self.expand(suggested)
+        return KeyAudit(
+            key=key,
+            granted_scopes=nothing,
+            used_scopes=self._used_scopes(uses, suggested_effective, suggested_effective),
+            suggested_scopes=suggested,
+            excess_scopes=nothing,
+            missing_scopes=self._missing_scopes(denied, nothing),
+            evidence=self._evidence(uses, suggested),
+            excess=(),
+            denied=denied,
+            unmatched=self._top_unmatched(unmatched),
+            before=self.blast.measure(nothing),
+            after=self.blast.measure(suggested_effective),
+            confidence=_CONFIDENCE_ORDER[level],
+            confidence_reasons=tuple(reasons),
+            findings=(),
+            requests=requests,
+            last_seen=last_seen,
+            daily=tuple(sorted(usage.daily, key=itemgetter(0))),
+            assigned_scopes=nothing,
+            capture=True,
+        )
 
     def _revoked(
         self,

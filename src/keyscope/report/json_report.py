@@ -103,12 +103,14 @@ def _radius(radius: BlastRadius) -> dict[str, int]:
 
 
 def _summary(result: AuditResult) -> dict[str, Any]:
-    active = [audit for audit in result.keys if audit.key.status == "active"]
+    inventory = [audit for audit in result.keys if not audit.capture]
+    active = [audit for audit in inventory if audit.key.status == "active"]
     live = [finding for finding in result.findings if not finding.suppressed]
     return {
-        "keys": len(result.keys),
+        "keys": len(inventory),
         "active_keys": len(active),
-        "revoked_keys": len(result.keys) - len(active),
+        "revoked_keys": len(inventory) - len(active),
+        "captures": len(result.keys) - len(inventory),
         "legacy_full_access_keys": sum(1 for audit in active if audit.key.full_access),
         "keys_with_excess": sum(1 for audit in active if audit.excess_scopes),
         "excess_scopes": sum(len(audit.excess_scopes) for audit in active),
@@ -127,6 +129,7 @@ def _key(audit: KeyAudit) -> dict[str, Any]:
         "name": key.name,
         "status": key.status,
         "full_access": key.full_access,
+        "capture": audit.capture,
         "owner": key.owner,
         "environment": key.environment,
         "created_at": _time(key.created_at),

@@ -29,6 +29,7 @@ def render_text(result: AuditResult) -> str:
     _header(result, lines)
     _findings(result, names, lines)
     _suggestions(result.keys, lines)
+    _captures(result.keys, lines)
     _quality(result, lines)
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -65,11 +66,12 @@ def _header(result: AuditResult, lines: list[str]) -> None:
     else:
         lines.append("data: INCOMPLETE - no removal advice for the keys it affects:")
         lines.extend(f"  - {_safe(reason)}" for reason in result.incomplete_reasons)
-    active = [audit for audit in result.keys if audit.key.status == "active"]
+    inventory = [audit for audit in result.keys if not audit.capture]
+    active = [audit for audit in inventory if audit.key.status == "active"]
     legacy = sum(1 for audit in active if audit.key.full_access)
     over = sum(1 for audit in active if audit.excess_scopes)
     lines.append(
-        f"keys: {len(result.keys)} ({len(active)} active, {len(result.keys) - len(active)} "
+        f"keys: {len(inventory)} ({len(active)} active, {len(inventory) - len(active)} "
         f"revoked); {legacy} legacy full-access; {over} hold scopes they do not need"
     )
     live = [finding for finding in result.findings if not finding.suppressed]
@@ -119,6 +121,7 @@ def _suggestions(audits: Iterable[KeyAudit], lines: list[str]) -> None:
         audit
         for audit in audits
         if audit.key.status == "active"
+        and not audit.capture
         and audit.excess_scopes
         and audit.confidence != "insufficient"
     ]
@@ -147,6 +150,27 @@ def _suggestions(audits: Iterable[KeyAudit], lines: list[str]) -> None:
             f"{audit.before.sensitive_operations} -> {audit.after.sensitive_operations} sensitive"
         )
         lines.append(f"      reach:    {reach}")
+    lines.append("")
+
+
+def _captures(audits: Iterable[KeyAudit], lines: list[str]) -> None:
+    captures = [audit for audit in audits if audit.capture]
+    if not captures:
+        return
+    lines.append("Scopes a new key needs for captured traffic (HAR)")
+    for audit in captures:
+        lines.append(
+            f"  {_safe(audit.key.key_id, 120)}  {audit.requests:,} successful requests, "
+            f"confidence {audit.confidence}"
+        )
+        lines.append(f"      needs:    {_scopes(audit.suggested_scopes)}")
+        for evidence in audit.evidence:
+            operations = ", ".join(use.operation for use in evidence.operations[:6])
+            more = len(evidence.operations) - 6
+            tail = f" and {more} more" if more > 0 else ""
+            lines.append(f"      {_safe(evidence.scope, 80)}: {_safe(operations, 400)}{tail}")
+        if audit.missing_scopes:
+            lines.append(f"      denied:   {_scopes(audit.missing_scopes)} (not added)")
     lines.append("")
 
 
