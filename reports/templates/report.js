@@ -46,7 +46,16 @@
   }
   function chip(name, cls, glyph) { return el("span", "ch " + cls, glyph + " " + name); }
 
-  function picker(caption, rowsOfGrid, on, compare, covered) {
+  /* The replacement picker: ticked = suggested; an excess scope is dropped unless the
+     suggestion already implies it; any other grant is kept (the audit advises no removal). */
+  function replacementCell(idx, suggested, granted, excess, covered) {
+    if (suggested.has(idx)) { return ["on", "☑"]; }
+    if (excess.has(idx)) { return covered.has(idx) ? ["imp", "☑ implied"] : ["rm", "☐ drop"]; }
+    if (granted.has(idx)) { return ["on", "☑ keep"]; }
+    return ["", "☐"];
+  }
+
+  function picker(caption, rowsOfGrid, on, replacement) {
     var t = el("table", "picker");
     add(t, el("caption", "", caption));
     var head = add(add(t, el("thead")), el("tr"));
@@ -57,13 +66,8 @@
       add(tr, el("td", "", g[0]));
       [g[1], g[2]].forEach(function (idx) {
         if (idx < 0) { add(tr, el("td", "muted", "–")); return; }
-        var has = on.has(idx), cls = has ? "on" : "", text = has ? "☑" : "☐";
-        if (compare) {
-          if (compare.has(idx) && !has && covered && covered.has(idx)) { cls = "imp"; text = "☑ implied"; }
-          else if (compare.has(idx) && !has) { cls = "rm"; text = "☐ drop"; }
-          else if (!compare.has(idx) && has) { cls = "add"; text = "☑ add"; }
-        }
-        add(tr, el("td", cls, text));
+        var cell = replacement ? replacement(idx) : on.has(idx) ? ["on", "☑"] : ["", "☐"];
+        add(tr, el("td", cell[0], cell[1]));
       });
     });
     return t;
@@ -124,7 +128,10 @@
       add(pickers, picker(k.fa ? "Granted now (full access)" : "Granted now", data.grid, granted, null));
       add(pickers, picker("Used in the window", data.grid, used, null));
       var caption = k.r ? "Suggested (key revoked)" : k.c === "insufficient" ? "Tick for a replacement: not enough data, keeps its grants" : "Tick for the replacement";
-      add(pickers, picker(caption, data.grid, suggested, granted, covered));
+      var excess = new Set(k.x || []);
+      add(pickers, picker(caption, data.grid, suggested, function (idx) {
+        return replacementCell(idx, suggested, granted, excess, covered);
+      }));
     }
     var others = data.other.filter(function (i) { return granted.has(i) || used.has(i) || suggested.has(i); });
     if (others.length) {
