@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from keyscope.analysis.risk import (
     BlastRadiusCalculator,
@@ -52,6 +52,7 @@ from keyscope.model import (
     ApiSpec,
     AuditResult,
     BadLine,
+    BlastRadius,
     Confidence,
     DataQuality,
     DeniedRequests,
@@ -218,6 +219,21 @@ def audit_keys(
 
 
 # --------------------------------------------------------------------------- internals
+
+
+class _Facts(NamedTuple):
+    """What the finding rules look at for one key (named like ``KeyAudit``'s fields)."""
+
+    key: ApiKey
+    granted_scopes: frozenset[str]
+    used_scopes: frozenset[str]
+    suggested_scopes: frozenset[str]
+    excess_scopes: frozenset[str]
+    excess: tuple[ExcessScope, ...]
+    denied: tuple[DeniedRequests, ...]
+    before: BlastRadius
+    confidence_reasons: tuple[str, ...]
+    requests: int
 
 
 @dataclass(slots=True)
@@ -599,7 +615,19 @@ class _Auditor:
         before = self.blast.measure(effective)
         after = self.blast.measure(suggested_effective)
 
-        audit = KeyAudit(
+        facts = _Facts(
+            key=key,
+            granted_scopes=effective,
+            used_scopes=used_scopes,
+            suggested_scopes=suggested,
+            excess_scopes=excess_names,
+            excess=excess,
+            denied=denied,
+            before=before,
+            confidence_reasons=tuple(reasons),
+            requests=requests,
+        )
+        return KeyAudit(
             key=key,
             granted_scopes=effective,
             used_scopes=used_scopes,
@@ -613,15 +641,13 @@ class _Auditor:
             before=before,
             after=after,
             confidence=confidence,
-            confidence_reasons=tuple(reasons),
-            findings=(),
+            confidence_reasons=facts.confidence_reasons,
+            findings=sort_findings(self._key_findings(facts, insufficient, as_listed)),
             requests=requests,
             last_seen=last_seen,
             daily=daily,
             assigned_scopes=frozenset(as_listed),
         )
-        findings = self._key_findings(audit, insufficient, as_listed)
-        return KeyAudit(**{**_fields(audit), "findings": sort_findings(findings)})
 
     def _audit_capture(self, key_id: str, usage: _KeyUsage) -> KeyAudit:
         """A HAR capture: the scopes a new key needs for this traffic, with evidence.
@@ -964,7 +990,7 @@ class _Auditor:
     # ------------------------------------------------------------------ findings
 
     def _key_findings(
-        self, audit: KeyAudit, insufficient: bool, as_listed: frozenset[str]
+        self, audit: _Facts, insufficient: bool, as_listed: frozenset[str]
     ) -> list[Finding]:
         key = audit.key
         key_id = key.key_id
@@ -1032,7 +1058,7 @@ class _Auditor:
         return findings
 
     def _legacy_finding(
-        self, audit: KeyAudit, insufficient: bool, as_listed: frozenset[str]
+        self, audit: _Facts, insufficient: bool, as_listed: frozenset[str]
     ) -> Finding:
         total = len(as_listed)
         if insufficient:
@@ -1059,7 +1085,7 @@ class _Auditor:
             f"legacy full-access key: holds all {total} scopes of the catalog; {advice}",
         )
 
-    def _dormant_finding(self, audit: KeyAudit) -> Finding:
+    def _dormant_finding(self, audit: _Facts) -> Finding:
         severity: Severity = "high" if audit.before.risk_score >= 50 else "medium"
         last = audit.key.last_used_at
         when = f" (the inventory's last use: {_day(last)})" if last is not None else ""
@@ -1073,7 +1099,7 @@ class _Auditor:
             "or set an expiry.",
         )
 
-    def _unused_findings(self, audit: KeyAudit) -> list[Finding]:
+    def _unused_findings(self, audit: _Facts) -> list[Finding]:
         findings = []
         for excess in audit.excess:
             scope = excess.scope
@@ -1114,7 +1140,7 @@ class _Auditor:
             )
         return findings
 
-    def _denied_findings(self, audit: KeyAudit) -> list[Finding]:
+    def _denied_findings(self, audit: _Facts) -> list[Finding]:
         if not audit.denied:
             return []
         used_areas = {self.area_access(s)[0] for s in audit.used_scopes}
@@ -1286,7 +1312,3 @@ class _Auditor:
             sources=tuple(self.usage.sources),
         )
         return findings, quality
-
-
-def _fields(audit: KeyAudit) -> dict[str, object]:
-    return {name: getattr(audit, name) for name in KeyAudit.__dataclass_fields__}
