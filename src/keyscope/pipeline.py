@@ -102,6 +102,11 @@ def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
     spec = load_spec(settings.spec, spec_options_from(settings))
     graph = build_scope_graph(spec)
     keys = load_keys(settings.keys)
+    if settings.snapshot is not None:
+        # keys.json holds secret-bearing names redacted; the manifest says which they were.
+        from keyscope.sources.snapshot import mark_redacted_fields
+
+        keys = mark_redacted_fields(keys, settings.snapshot)
     if settings.usage:
         from keyscope.sources.usage import load_usage
 

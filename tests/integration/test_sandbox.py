@@ -307,6 +307,26 @@ def test_a_cursor_loop_marks_the_snapshot_and_the_audit_incomplete(
     assert not (workdir / "plan.json").exists()
 
 
+def test_a_secret_in_a_key_name_is_redacted_yet_reported_and_renamed(
+    workdir: Path, capsys: pytest.CaptureFixture[str], sandbox: Sandbox
+) -> None:
+    leaked = "sk_live_LEAKEDinTheName0000000099"
+    sandbox.data.keys["key_l53gyj955ahj8j4n"]["name"] = f"Invoicing sync {leaked}"
+    assert fetch(capsys)[0] == 0
+    assert leaked not in all_file_text(workdir)
+    code, out, _ = run_cli(capsys, "audit", "--snapshot", "snap", "--format", "json")
+    findings = json.loads(out)["findings"]
+    assert any(
+        f["rule"] == "secret-in-name" and f["key_id"] == "key_l53gyj955ahj8j4n" for f in findings
+    )
+    code, out, err = run_cli(capsys, "plan", "--snapshot", "snap", "--output", "plan.json")
+    assert code == 0, err
+    steps = {s["id"]: s for s in json.loads((workdir / "plan.json").read_text())["steps"]}
+    rename = steps["rename:key_l53gyj955ahj8j4n"]
+    assert rename["name"].startswith("Invoicing sync sk_live_") and leaked not in rename["name"]
+    assert leaked not in out + err
+
+
 def test_a_tampered_snapshot_is_refused(
     workdir: Path, snapshot_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -103,6 +103,21 @@ def test_a_snapshot_holds_scrubbed_sorted_keys_and_usage(tmp_path: Path) -> None
     for name in ("spec.json", "keys.json", "usage.jsonl.gz"):
         assert (out / name).read_bytes() == (again.folder / name).read_bytes()
     assert read_snapshot(out).files == manifest.files
+    assert manifest.redacted == (("key_a", "name"),) == read_snapshot(out).redacted
+
+
+def test_redacted_fields_reach_the_audit_through_the_manifest(tmp_path: Path) -> None:
+    from keyscope.model import ApiKey
+    from keyscope.sources.snapshot import mark_redacted_fields
+
+    out = tmp_path / "snap"
+    fetch_snapshot(client(platform()), out, as_of=AS_OF, window_days=90)
+    keys = (
+        ApiKey("key_a", name="deploy sk_live_…1234"),
+        ApiKey("key_b", redacted_fields=("owner",)),
+    )
+    marked = mark_redacted_fields(keys, out)
+    assert marked[0].redacted_fields == ("name",) and marked[1].redacted_fields == ("owner",)
 
 
 def test_a_forbidden_usage_list_marks_the_snapshot_incomplete(tmp_path: Path) -> None:

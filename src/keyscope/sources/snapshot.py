@@ -35,6 +35,7 @@ from keyscope.errors import ReportError, SourceError
 from keyscope.redaction import SECRET_FIELD_NAMES, looks_like_secret, redact
 
 if TYPE_CHECKING:
+    from keyscope.model import ApiKey
     from keyscope.settings import Settings
     from keyscope.sources.live import PlatformClient
 
@@ -46,6 +47,7 @@ __all__ = [
     "SnapshotError",
     "SnapshotManifest",
     "fetch_snapshot",
+    "mark_redacted_fields",
     "read_snapshot",
     "settings_for_snapshot",
 ]
@@ -86,6 +88,8 @@ class SnapshotManifest:
     files: Mapping[str, str]
     """File name -> sha256 (hex)."""
     keyscope_version: str
+    redacted: tuple[tuple[str, str], ...] = ()
+    """``(key id, field)``: free text in keys.json redacted because it held a secret."""
 
     @property
     def spec_path(self) -> Path:
@@ -178,7 +182,7 @@ def _fetch_into(
         paths.keys, what="keys", on_page=lambda pages, items: progress("keys", items, 0)
     )
     reasons.extend(listing.reasons)
-    keys, dropped = _clean_keys(listing.items)
+    keys, dropped, redacted = _clean_keys(listing.items)
     if dropped:
         reasons.append(f"keys: dropped {dropped} entries without a usable string id")
     counts["keys"] = len(keys)
@@ -236,14 +240,23 @@ def _fetch_into(
         counts=counts,
         files=files,
         keyscope_version=__version__,
+        redacted=tuple(redacted),
     )
     _write_file(folder / MANIFEST_NAME, _manifest_json(manifest).encode("utf-8"))
     return manifest
 
 
-def _clean_keys(items: tuple[dict[str, Any], ...]) -> tuple[list[dict[str, Any]], int]:
-    """Known fields only, secrets out, one record per id, sorted by id."""
+def _clean_keys(
+    items: tuple[dict[str, Any], ...],
+) -> tuple[list[dict[str, Any]], int, list[tuple[str, str]]]:
+    """Known fields only, secrets out, one record per id, sorted by id.
+
+    Returns:
+        The records, how many entries had no usable id, and the ``(key id, field)``
+        pairs whose text was redacted (the audit still reports them: secret-in-name).
+    """
     by_id: dict[str, dict[str, Any]] = {}
+    redacted: list[tuple[str, str]] = []
     dropped = 0
     for item in items:
         key_id = item.get("id")
@@ -257,11 +270,12 @@ def _clean_keys(items: tuple[dict[str, Any], ...]) -> tuple[list[dict[str, Any]]
             if name not in item or name in SECRET_FIELD_NAMES:
                 continue
             value = item[name]
-            if name in _FREE_TEXT and isinstance(value, str):
+            if name in _FREE_TEXT and isinstance(value, str) and looks_like_secret(value):
                 value = redact(value)
+                redacted.append((key_id, name))
             record[name] = value
         by_id[key_id] = record
-    return [by_id[key_id] for key_id in sorted(by_id)], dropped
+    return [by_id[key_id] for key_id in sorted(by_id)], dropped, sorted(redacted)
 
 
 def _usage_line(key_id: str, event: Mapping[str, Any]) -> bytes:
@@ -339,6 +353,7 @@ def _manifest_json(manifest: SnapshotManifest) -> str:
         "incomplete_reasons": list(manifest.incomplete_reasons),
         "counts": dict(sorted(manifest.counts.items())),
         "files": {name: {"sha256": digest} for name, digest in sorted(manifest.files.items())},
+        "redacted": [{"key_id": key_id, "field": name} for key_id, name in manifest.redacted],
     }
     return json.dumps(payload, ensure_ascii=True, indent=2) + "\n"
 
@@ -447,6 +462,14 @@ def read_snapshot(folder: Path) -> SnapshotManifest:
             )
         files[name] = digest
     counts = _field(payload, "counts", dict, where)
+    redacted = payload.get("redacted", [])
+    if not isinstance(redacted, list) or not all(
+        isinstance(entry, dict)
+        and isinstance(entry.get("key_id"), str)
+        and isinstance(entry.get("field"), str)
+        for entry in redacted
+    ):
+        raise SnapshotError(where, "redacted: expected a list of {key_id, field}", "redacted")
     return SnapshotManifest(
         folder=folder,
         fetched_at=str(payload.get("fetched_at", "")),
@@ -459,6 +482,7 @@ def read_snapshot(folder: Path) -> SnapshotManifest:
         counts={k: v for k, v in counts.items() if isinstance(v, int)},
         files=files,
         keyscope_version=str(payload.get("keyscope_version", "")),
+        redacted=tuple((entry["key_id"], entry["field"]) for entry in redacted),
     )
 
 
@@ -503,3 +527,25 @@ def settings_for_snapshot(settings: Settings) -> tuple[Settings, tuple[str, ...]
         as_of=as_of,
     )
     return updated, tuple(reasons)
+
+
+def mark_redacted_fields(keys: tuple[ApiKey, ...], folder: Path) -> tuple[ApiKey, ...]:
+    """Tell the audit which key fields the fetch redacted (so ``secret-in-name`` still fires).
+
+    keys.json holds only the redacted text; the manifest says which fields held a
+    secret, and this puts their names into ``ApiKey.redacted_fields`` as the inventory
+    loader does for a local file.
+    """
+    from dataclasses import replace
+
+    marks: dict[str, set[str]] = {}
+    for key_id, name in read_snapshot(folder).redacted:
+        marks.setdefault(key_id, set()).add(name)
+    if not marks:
+        return keys
+    return tuple(
+        replace(key, redacted_fields=tuple(sorted(set(key.redacted_fields) | marks[key.key_id])))
+        if key.key_id in marks
+        else key
+        for key in keys
+    )
