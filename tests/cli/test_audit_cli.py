@@ -345,3 +345,49 @@ def test_har_capture_answers_what_a_new_key_needs(
     assert document["summary"]["keys"] == len(document["keys"]) - 1
     assert main(["audit", "--config", cfg, "--usage", str(har)]) == 0
     assert "Scopes a new key needs for captured traffic (HAR)" in capsys.readouterr().out
+
+
+CANARIES = (
+    "sk_live_CANARYinventory000000000001",
+    "rk_live_CANARYname00000000000000002",
+    "sk_live_CANARYlogpath000000000000003",
+    "ghp_CANARYquery0000000000000000000004",
+)
+
+
+def test_no_secret_reaches_any_output(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    keys = isolated / "keys.yaml"
+    keys.write_text(
+        "- id: key_canary_one\n"
+        "  scopes: [invoices:read]\n"
+        f"  secret: {CANARIES[0]}\n"
+        f"  name: 'billing {CANARIES[1]}'\n"
+        "  created_at: '2024-01-01'\n",
+        encoding="utf-8",
+    )
+    log = isolated / "requests.jsonl"
+    lines = []
+    for day in range(1, 31):
+        stamp = f"2026-10-{day:02d}T10:00:00Z"
+        lines.append({"timestamp": stamp, "key_id": "key_canary_one", "method": "GET",
+                      "path": "/v1/invoices", "status": 200})  # fmt: skip
+        lines.append({"timestamp": stamp, "key_id": "key_canary_one", "method": "GET",
+                      "path": f"/v1/keys/{CANARIES[2]}", "status": 404})  # fmt: skip
+        lines.append({"timestamp": stamp, "key_id": "key_canary_one", "method": "GET",
+                      "path": f"/v1/invoices?api_key={CANARIES[3]}", "status": 403})  # fmt: skip
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    cfg = str(config(isolated, keys=str(keys), window_days="30"))
+    outputs = {fmt: isolated / f"out.{fmt}" for fmt in ("json", "html", "md", "csv", "sarif")}
+    flags = [item for fmt, path in outputs.items() for item in (f"--{fmt}", str(path))]
+    assert main(["audit", "--config", cfg, "--usage", str(log), *flags]) == 0
+    texts = [path.read_text(encoding="utf-8") for path in outputs.values()]
+    out, err = capsys.readouterr()
+    texts += [out, err]
+    for canary in CANARIES:
+        fragments = {canary[i : i + 12] for i in range(8, len(canary) - 12)}
+        for text in texts:
+            assert not any(fragment in text for fragment in fragments), canary
+    document = json.loads(outputs["json"].read_text())
+    (entry,) = document["keys"]
+    assert entry["redacted_fields"] == ["name", "secret"]
+    assert {f["rule"] for f in entry["findings"]} >= {"secret-in-name"}
