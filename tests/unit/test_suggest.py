@@ -220,6 +220,4 @@ def test_weight_counts_what_a_scope_grants() -> None:
     # customers:write also grants customers:read: its real weight is 22.
     weights = {"customers:read": 12, "customers:write": 10}
     needs = [need(["customers:read"])]
-    assert suggest_minimal_scopes(needs, WRITE_IMPLIES_READ, weights, CATALOG) == {
-        "customers:read"
-    }
+    assert suggest_minimal_scopes(needs, WRITE_IMPLIES_READ, weights, CATALOG) == {"customers:read"}
