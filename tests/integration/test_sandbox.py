@@ -738,3 +738,96 @@ def test_the_api_key_never_reaches_argv_output_or_files(
         secret = json.loads(record)["secret"]
         assert all(secret not in text for text in outputs)
         assert secret not in files.replace(secrets_file, "")
+
+
+# --------------------------------------------------------------------------- environment and CLI
+
+
+def test_snapshot_audit_plan_and_dry_run_need_no_network(
+    workdir: Path,
+    snapshot_copy: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """P8: only fetch, --live and apply --execute open connections."""
+
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a connection was attempted")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    assert run_cli(capsys, "audit", "--snapshot", "snap", "--format", "json")[0] == 0
+    assert run_cli(capsys, "plan", "--snapshot", "snap", "--output", "plan.json")[0] == 0
+    assert run_cli(capsys, "apply", "plan.json")[0] == 0
+
+
+def test_no_trust_env_ignores_a_proxy_from_the_environment(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    monkeypatch.setenv("HTTP_PROXY", f"http://bob:hunter2@127.0.0.1:{dead.getsockname()[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        code, _, err = run_cli(
+            capsys, "--debug", "fetch", "--output", "snap", "--as-of", AS_OF, "-q"
+        )
+        assert code == 5 and "connection failed" in err
+        assert "HTTP_PROXY=http://***@127.0.0.1" in err and "hunter2" not in err
+        code, _, err = run_cli(
+            capsys, "--debug", "fetch", "--output", "snap", "--as-of", AS_OF, "-q",
+            "--window-days", "7", "--no-trust-env",
+        )  # fmt: skip
+        assert code == 0, err
+        assert "environment: ignored (--no-trust-env)" in err
+    finally:
+        dead.close()
+
+
+def test_faults_can_be_asked_for_per_request(running: RunningSandbox) -> None:
+    with httpx.Client(base_url=running.base_url) as http:
+        page = http.get("/v1/health", headers={"X-Sandbox-Fault": "html"})
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+        assert http.get("/v1/health", params={"sandbox_fault": "error"}).status_code == 503
+        assert http.get("/v1/health").json()["status"] == "ok"
+
+
+def test_the_sandbox_command_serves_and_never_prints_its_key(tmp_path: Path) -> None:
+    key_file = tmp_path / "sandbox.key"
+    env = {k: v for k, v in os.environ.items() if k != "KEYSCOPE_API_KEY"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keyscope", "sandbox", "--port", "0",
+         "--api-key-file", str(key_file)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert "serving the partner API at http://127.0.0.1:" in first
+        url = first.split(" at ", 1)[1].split()[0]
+        secret = key_file.read_text().strip()
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and secret.startswith("ks_test_")
+        with httpx.Client(base_url=url, timeout=10) as http:
+            assert http.get("/v1/health").json()["status"] == "ok"
+            token = http.post("/v1/auth/token", json={"api_key": secret})
+            assert token.status_code == 200 and token.json()["key_id"] == SANDBOX_KEY_ID
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    assert secret not in first + out + err
+
+
+def test_the_sandbox_command_needs_a_key_to_accept(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KEYSCOPE_API_KEY"}
+    done = subprocess.run(
+        [sys.executable, "-m", "keyscope", "sandbox", "--port", "0"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "set KEYSCOPE_API_KEY or pass --api-key-file" in done.stderr
+    refused = subprocess.run(
+        [sys.executable, "-m", "keyscope", "sandbox", "--host", "0.0.0.0", "--port", "0"],
+        env={**env, "KEYSCOPE_API_KEY": "ks_test_0000000000000000"}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "loopback addresses only" in refused.stderr

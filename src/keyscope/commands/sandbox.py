@@ -92,10 +92,11 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from keyscope.sandbox import Fault, Sandbox, load_sample_data, make_server
+    from keyscope.sandbox import Fault, Sandbox, check_loopback, load_sample_data, make_server
     from keyscope.settings import parse_as_of
     from keyscope.text import one_line
 
+    check_loopback(args.host)  # before anything else: never serve beyond this machine
     api_key = sandbox_api_key(args.api_key_file)
     as_of = parse_as_of(args.as_of).date() if args.as_of else None
     faults = [Fault.parse(text) for text in args.fault]
