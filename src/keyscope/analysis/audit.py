@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from keyscope.analysis.risk import (
     BlastRadiusCalculator,
@@ -45,7 +45,7 @@ from keyscope.analysis.risk import (
     infer_area,
     scope_weights,
 )
-from keyscope.analysis.suggest import ScopeSolver
+from keyscope.analysis.suggest import Need, ScopeSolver
 from keyscope.model import (
     FINGERPRINT_VERSION,
     ApiKey,
@@ -234,6 +234,20 @@ class _Facts(NamedTuple):
     before: BlastRadius
     confidence_reasons: tuple[str, ...]
     requests: int
+
+
+class _Tally(NamedTuple):
+    """One key's usage rows, sorted out: use, denial, unmatched traffic."""
+
+    uses: tuple[OperationUse, ...]
+    """Successful requests per spec operation, by operation."""
+    needs: list[Need]
+    """Requirements of the used non-public operations (what the suggestion must meet)."""
+    denied_groups: dict[tuple[str, str, str | None], list[UsageRow]]
+    unmatched: list[UsageRow]
+    requests: int
+    unmatched_success: int
+    last_seen: datetime | None
 
 
 @dataclass(slots=True)
@@ -512,7 +526,9 @@ class _Auditor:
         if not usage.sources:
             reasons.append("no usage data was read: give request logs with --usage or [[usage]]")
         total, bad = usage.total_lines, usage.bad_lines
-        if total and bad / total > self.options.bad_line_threshold:
+        # The usage loader judges each source against the threshold; data built
+        # without it (tests, benchmarks, other adapters) is judged here as a whole.
+        if not usage.incomplete_reasons and total and bad / total > self.options.bad_line_threshold:
             reasons.append(
                 f"{bad:,} of {total:,} usage lines could not be read "
                 f"({bad / total:.1%}, above the {self.options.bad_line_threshold:.1%} threshold)"
@@ -536,40 +552,10 @@ class _Auditor:
         as_listed = self.catalog if key.full_access else key.scopes
         effective = self.expand(frozenset(as_listed))
 
-        used: dict[str, list] = {}
-        denied_groups: dict[tuple[str, str, str | None], list[UsageRow]] = defaultdict(list)
-        unmatched: list[UsageRow] = []
-        requests = unmatched_success = 0
-        last_seen: datetime | None = None
-        for row in usage.rows:
-            if row.operation is None:
-                unmatched.append(row)
-            if row.status_class == "success":
-                requests += row.count
-                last_seen = row.last_seen if last_seen is None else max(last_seen, row.last_seen)
-                if row.operation is None:
-                    unmatched_success += row.count
-                elif row.operation in self.operations:
-                    totals = used.get(row.operation)
-                    if totals is None:
-                        used[row.operation] = [row.count, row.first_seen, row.last_seen]
-                    else:
-                        totals[0] += row.count
-                        totals[1] = min(totals[1], row.first_seen)
-                        totals[2] = max(totals[2], row.last_seen)
-            elif row.status_class == "denied":
-                denied_groups[(row.method, redact(row.path), row.operation)].append(row)
-
-        uses = tuple(
-            OperationUse(operation=name, count=totals[0], first_seen=totals[1], last_seen=totals[2])
-            for name, totals in sorted(used.items(), key=itemgetter(0))
-        )
-        needs = [
-            self.operations[use.operation].requirements
-            for use in uses
-            if not self.operations[use.operation].public
-        ]
-        denied = self._denied(denied_groups, effective)
+        tally = self._tally(usage)
+        uses, needs, unmatched = tally.uses, tally.needs, tally.unmatched
+        requests, last_seen = tally.requests, tally.last_seen
+        denied = self._denied(tally.denied_groups, effective)
         missing = self._missing_scopes(denied, effective)
         daily = tuple(sorted(usage.daily, key=itemgetter(0)))
 
@@ -578,8 +564,9 @@ class _Auditor:
                                  requests, last_seen, daily)  # fmt: skip
 
         confidence, reasons, insufficient = self._confidence(
-            key, requests, unmatched_success, uses, effective, daily, complete, incomplete_reasons
-        )
+            key, requests, tally.unmatched_success, uses, effective, daily, complete,
+            incomplete_reasons,
+        )  # fmt: skip
         assert self.solver is not None and self.blast is not None
         if insufficient:
             suggested = frozenset(as_listed)
@@ -649,6 +636,43 @@ class _Auditor:
             assigned_scopes=frozenset(as_listed),
         )
 
+    def _tally(self, usage: _KeyUsage) -> _Tally:
+        used: dict[str, list[Any]] = {}
+        denied_groups: dict[tuple[str, str, str | None], list[UsageRow]] = defaultdict(list)
+        unmatched: list[UsageRow] = []
+        requests = unmatched_success = 0
+        last_seen: datetime | None = None
+        operations = self.operations
+        for row in usage.rows:
+            operation = row.operation
+            if operation is None:
+                unmatched.append(row)
+            if row.status_class == "success":
+                requests += row.count
+                last_seen = row.last_seen if last_seen is None else max(last_seen, row.last_seen)
+                if operation is None:
+                    unmatched_success += row.count
+                elif operation in operations:
+                    totals = used.get(operation)
+                    if totals is None:
+                        used[operation] = [row.count, row.first_seen, row.last_seen]
+                    else:
+                        totals[0] += row.count
+                        totals[1] = min(totals[1], row.first_seen)
+                        totals[2] = max(totals[2], row.last_seen)
+            elif row.status_class == "denied":
+                denied_groups[(row.method, redact(row.path), operation)].append(row)
+        uses = tuple(
+            OperationUse(operation=name, count=totals[0], first_seen=totals[1], last_seen=totals[2])
+            for name, totals in sorted(used.items(), key=itemgetter(0))
+        )
+        needs = [
+            operations[use.operation].requirements
+            for use in uses
+            if not operations[use.operation].public
+        ]
+        return _Tally(uses, needs, denied_groups, unmatched, requests, unmatched_success, last_seen)
+
     def _audit_capture(self, key_id: str, usage: _KeyUsage) -> KeyAudit:
         """A HAR capture: the scopes a new key needs for this traffic, with evidence.
 
@@ -659,35 +683,9 @@ class _Auditor:
         assert self.solver is not None and self.blast is not None
         key = ApiKey(key_id=key_id, name=f"HAR capture {key_id.removeprefix('har:')}",
                      source="capture")  # fmt: skip
-        totals: dict[str, list] = {}
-        denied_groups: dict[tuple[str, str, str | None], list[UsageRow]] = defaultdict(list)
-        unmatched: list[UsageRow] = []
-        requests = unmatched_success = 0
-        last_seen: datetime | None = None
-        for row in usage.rows:
-            if row.operation is None:
-                unmatched.append(row)
-            if row.status_class == "success":
-                requests += row.count
-                last_seen = row.last_seen if last_seen is None else max(last_seen, row.last_seen)
-                if row.operation is None:
-                    unmatched_success += row.count
-                elif row.operation in self.operations:
-                    entry = totals.setdefault(row.operation, [0, row.first_seen, row.last_seen])
-                    entry[0] += row.count
-                    entry[1] = min(entry[1], row.first_seen)
-                    entry[2] = max(entry[2], row.last_seen)
-            elif row.status_class == "denied":
-                denied_groups[(row.method, redact(row.path), row.operation)].append(row)
-        uses = tuple(
-            OperationUse(operation=name, count=t[0], first_seen=t[1], last_seen=t[2])
-            for name, t in sorted(totals.items(), key=itemgetter(0))
-        )
-        needs = [
-            self.operations[use.operation].requirements
-            for use in uses
-            if not self.operations[use.operation].public
-        ]
+        tally = self._tally(usage)
+        uses, needs, requests = tally.uses, tally.needs, tally.requests
+        unmatched_success = tally.unmatched_success
         solved = self.solver.solve(needs)
         suggested = solved.scopes
         reasons = ["a HAR capture, not an inventory key: the suggestion is what a new key needs"]
@@ -705,7 +703,7 @@ class _Auditor:
                 "not describe: the scopes they need are unknown"
             )
         nothing = frozenset[str]()
-        denied = self._denied(denied_groups, nothing)
+        denied = self._denied(tally.denied_groups, nothing)
         suggested_effective = self.expand(suggested)
         return KeyAudit(
             key=key,
@@ -717,14 +715,14 @@ class _Auditor:
             evidence=self._evidence(uses, suggested),
             excess=(),
             denied=denied,
-            unmatched=self._top_unmatched(unmatched),
+            unmatched=self._top_unmatched(tally.unmatched),
             before=self.blast.measure(nothing),
             after=self.blast.measure(suggested_effective),
             confidence=_CONFIDENCE_ORDER[level],
             confidence_reasons=tuple(reasons),
             findings=(),
             requests=requests,
-            last_seen=last_seen,
+            last_seen=tally.last_seen,
             daily=tuple(sorted(usage.daily, key=itemgetter(0))),
             assigned_scopes=nothing,
             capture=True,
