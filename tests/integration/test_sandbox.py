@@ -831,3 +831,43 @@ def test_the_sandbox_command_needs_a_key_to_accept(tmp_path: Path) -> None:
         timeout=60,
     )  # fmt: skip
     assert refused.returncode == 2 and "loopback addresses only" in refused.stderr
+
+
+def test_in_a_terminal_the_environment_name_must_be_typed(
+    workdir: Path, snapshot_copy: Path, capsys: pytest.CaptureFixture[str], sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    planned(snapshot_copy, capsys)
+    prompts: list[str] = []
+    answers = iter(["production", "127.0.0.1"])
+
+    def typed(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", typed)
+    argv = ("apply", "plan.json", "--execute", "--secrets-file", "s.jsonl",
+            "--skip", "revoke:key_keyscopeauditor1")  # fmt: skip
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and "confirmation did not match; nothing was changed" in err
+    assert sandbox.writes() == [] and "Type the environment name (127.0.0.1)" in prompts[0]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert sandbox.writes() and "applied" in out
+
+
+def test_fetch_without_a_base_url_says_where_to_set_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KEYSCOPE_PLATFORM_URL", raising=False)
+    monkeypatch.delenv("KEYSCOPE_CONFIG", raising=False)
+    monkeypatch.setenv("KEYSCOPE_API_KEY", CANARY_API_KEY)
+    code, _, err = run_cli(capsys, "fetch", "--output", "snap")
+    assert code == 3 and "no platform base URL: set [platform] base_url" in err
+    code, _, err = run_cli(
+        capsys, "fetch", "--output", "snap", "--base-url", "http://10.1.2.3:8080"
+    )
+    assert code == 3 and "refusing plain http:// to 10.1.2.3" in err
+    assert_no_canary(err)
