@@ -334,9 +334,9 @@ def describe_network(settings: PlatformSettings, env: Mapping[str, str] | None =
         for name in _NETWORK_VARIABLES:
             if env.get(name):
                 value = re.sub(r"//[^/@]*@", "//***@", env[name])
-                lines.append(f"environment: {name}={one_line(value)}")
+                lines.append(f"environment: {name}={one_line(redact(value))}")
     if settings.ca_bundle is not None:
-        lines.append(f"extra CA bundle: {settings.ca_bundle}")
+        lines.append(f"extra CA bundle: {one_line(redact(str(settings.ca_bundle)))}")
     return lines
 
 
@@ -521,24 +521,35 @@ def make_http_client(
             raise ConfigError(
                 str(settings.ca_bundle), f"cannot load the CA bundle: {error}"
             ) from None
-    return httpx.Client(
-        timeout=httpx.Timeout(
-            connect=settings.connect_timeout,
-            read=settings.read_timeout,
-            write=settings.write_timeout,
-            pool=settings.pool_timeout,
-        ),
-        follow_redirects=False,
-        verify=verify,
-        trust_env=settings.trust_env,
-        transport=transport,
-        headers={
-            "User-Agent": f"keyscope/{__version__}",
-            # Only encodings keyscope decodes itself, with a cap on the decoded size.
-            "Accept-Encoding": "gzip, deflate",
-            "Accept": "application/json",
-        },
-    )
+    try:
+        return httpx.Client(
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.write_timeout,
+                pool=settings.pool_timeout,
+            ),
+            follow_redirects=False,
+            verify=verify,
+            trust_env=settings.trust_env,
+            transport=transport,
+            headers={
+                "User-Agent": f"keyscope/{__version__}",
+                # Only encodings keyscope decodes itself, with a cap on the decoded size.
+                "Accept-Encoding": "gzip, deflate",
+                "Accept": "application/json",
+            },
+        )
+    except (OSError, ssl.SSLError) as error:
+        # With trust_env, httpx loads SSL_CERT_FILE / SSL_CERT_DIR itself: a bad one is a
+        # configuration error to name, not an internal error.
+        variable = next(
+            (name for name in ("SSL_CERT_FILE", "SSL_CERT_DIR") if os.environ.get(name)), ""
+        )
+        where = f"{variable}={os.environ[variable]}" if variable else "the TLS configuration"
+        raise ConfigError(
+            where, f"cannot load the CA bundle: {error.strerror or error} (or use --no-trust-env)"
+        ) from None
 
 
 # --------------------------------------------------------------------------- client
