@@ -284,11 +284,12 @@ def _free_text(value: Any, field: str, fail: Any, redacted: set[str]) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise fail(f"{field}: expected string, got {_type_name(value)}")
     text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[:MAX_TEXT_CHARS] + TRUNCATION_MARK
+    # Redact before cutting: a cut through a secret leaves a fragment too short to detect.
     if looks_like_secret(text):
         redacted.add(field)
         text = redact(text)
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS] + TRUNCATION_MARK
     return text
 
 
