@@ -28,6 +28,7 @@ from keyscope.model import (
     SourceStats,
     Suppression,
 )
+from keyscope.redaction import redact
 
 __all__ = ["render_json", "result_to_dict"]
 
@@ -218,8 +219,9 @@ def _suppression(entry: Suppression) -> dict[str, Any]:
         "rule": entry.rule,
         "key_id": entry.key_id,
         "scope": entry.scope,
-        "reason": entry.reason,
-        "owner": entry.owner,
+        # Free text from the suppressions file: masked like every other free-text field.
+        "reason": redact(entry.reason),
+        "owner": redact(entry.owner),
         "expires": _day(entry.expires),
         "source": entry.source,
     }
