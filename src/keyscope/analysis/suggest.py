@@ -446,4 +446,6 @@ class ScopeSolver:
                 stack.append(
                     (following, [need for need in remaining if not _need_met(need, following)])
                 )
+        if best < 0:  # cannot happen (every compiled need is satisfiable); stay safe
+            return self._greedy(start, needs), False
         return best, not exhausted
