@@ -160,3 +160,24 @@ def test_other_stories(result: dict[str, Any]) -> None:
     assert markup["findings"] == []
     data_rules = {f["rule"] for f in result["findings"] if f["key_id"] == ""}
     assert {"unmapped-route", "unknown-key-usage"} <= data_rules
+
+
+def test_sample_json_is_byte_identical_across_hash_seeds() -> None:
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("0", "977"):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSCOPE_")}
+        env["PYTHONHASHSEED"] = seed
+        done = subprocess.run(
+            [sys.executable, "-m", "keyscope", "audit", "--format", "json"],
+            capture_output=True,
+            env=env,
+            cwd=REPO,
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
