@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from keyscope import __version__
 
-COMMANDS = ("spec", "audit", "browse", "fetch", "sandbox", "plan", "apply")
+COMMANDS = ("spec", "audit", "browse", "fetch", "sandbox", "plan", "apply", "aggregate")
 """Subcommand modules under ``keyscope.commands``, in the order ``--help`` lists them."""
 
 EXIT_CODES_HELP = """exit codes:
