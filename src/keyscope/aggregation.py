@@ -65,6 +65,8 @@ __all__ = [
     "RouteRule",
     "aggregate_schema",
     "aggregation_sql",
+    "detect_aggregates",
+    "looks_like_aggregate",
     "normalized_path_sql",
     "route_rules",
     "run_aggregation",
@@ -595,6 +597,90 @@ def aggregation_sql(
     if dialect == "bigquery":
         text = _BIGQUERY_URL_DECODE + text
     return text + ("\n" if pretty else "")
+
+
+# --------------------------------------------------------------------------- detection
+
+_AGGREGATE_REQUIRED = ("key_id", "method", "path", "count", "first_seen", "last_seen")
+
+
+def looks_like_aggregate(file: Path) -> bool:
+    """True when a Parquet or CSV file holds an aggregate rather than request lines.
+
+    An aggregate has the columns ``key_id``, ``method``, ``path``, ``count``,
+    ``first_seen``, ``last_seen`` and ``status_class`` (or ``status``) and no
+    ``timestamp``; what ``keyscope aggregate`` and the warehouse queries write.
+
+    Args:
+        file: A usage file.
+
+    Returns:
+        False for anything unreadable too: the usage reader then reports the problem.
+    """
+    from keyscope.sources.usage import detect_kind
+
+    kind = detect_kind(file)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            names = set(pq.read_schema(file).names)
+        elif kind == "csv":
+            import csv
+            import gzip
+
+            opener: Any = gzip.open if file.name.lower().endswith(".gz") else open
+            with opener(file, "rt", encoding="utf-8", newline="") as stream:
+                names = set(next(csv.reader([stream.readline()], _sniff_dialect(file)), []))
+        else:
+            return False
+    except (OSError, ValueError, UnicodeDecodeError, ImportError):
+        return False
+    return (
+        names.issuperset(_AGGREGATE_REQUIRED)
+        and bool(names & {"status_class", "status"})
+        and "timestamp" not in names
+    )
+
+
+def _sniff_dialect(file: Path) -> type[Any]:
+    import csv
+
+    class Dialect(csv.excel):
+        delimiter = _csv_delimiter(file)
+
+    return Dialect
+
+
+def detect_aggregates(sources: Sequence[UsageSource]) -> tuple[UsageSource, ...]:
+    """Mark usage sources whose files are aggregates (``--usage agg.parquet`` needs no kind).
+
+    A source keeps its kind when it names one or maps fields (a log with renamed
+    columns); otherwise it becomes ``kind = "aggregate"`` when every file it names looks
+    like one (:func:`looks_like_aggregate`).
+
+    Args:
+        sources: The ``[[usage]]`` sources as configured.
+
+    Returns:
+        The same sources, aggregates marked.
+    """
+    from dataclasses import replace
+
+    from keyscope.errors import LogParseError
+    from keyscope.sources.usage import expand_source
+
+    marked = []
+    for source in sources:
+        if source.kind is None and not source.fields:
+            try:
+                files = expand_source(source)
+            except LogParseError:
+                files = ()  # the usage reader reports the missing file
+            if files and all(looks_like_aggregate(file) for file in files):
+                source = replace(source, kind="aggregate")
+        marked.append(source)
+    return tuple(marked)
 
 
 # --------------------------------------------------------------------------- running it

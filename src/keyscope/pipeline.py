@@ -108,10 +108,11 @@ def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
 
         keys = mark_redacted_fields(keys, settings.snapshot)
     if settings.usage:
+        from keyscope.aggregation import detect_aggregates
         from keyscope.sources.usage import load_usage
 
         usage = load_usage(
-            settings.usage,
+            detect_aggregates(settings.usage),  # --usage agg.parquet needs no kind
             RouteMatcher(spec),
             window_start=window.start,
             window_end=window.end,
