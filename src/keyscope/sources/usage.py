@@ -146,11 +146,15 @@ _REJECT_REASONS = {
 _STATUS_OK = "regexp_full_match(status, '[1-5][0-9][0-9]')"
 _METHOD_OK = "regexp_full_match(method, '[A-Za-z]{1,20}')"
 _KEY_OK = "(length(trim(key_id)) > 0 AND length(key_id) <= 256)"
+# Method and key id are checked per group (cheap: few groups, and the groups keep them);
+# everything else per line.
 _GROUP_REASON = (
-    f"CASE WHEN reason <> 0 THEN reason WHEN NOT {_STATUS_OK} THEN 7 "
-    f"WHEN NOT {_METHOD_OK} THEN 8 WHEN NOT {_KEY_OK} THEN 9 ELSE 0 END"
+    f"CASE WHEN reason <> 0 THEN reason WHEN NOT {_METHOD_OK} THEN 8 "
+    f"WHEN NOT {_KEY_OK} THEN 9 ELSE 0 END"
 )
-_VALID = f"({_STATUS_OK} AND {_METHOD_OK} AND {_KEY_OK})"
+_VALID = f"({_METHOD_OK} AND {_KEY_OK})"
+# Three digits from 100 to 599 (the same as the text test above, without a regex per line).
+_STATUS_CODE = "CASE WHEN length({0}) = 3 THEN TRY_CAST({0} AS SMALLINT) END"
 # CASE rather than OR wherever the second test is costly: DuckDB evaluates both sides of
 # an OR for every row, a CASE branch only for the rows that reach it.
 _PATH_OK = (
@@ -376,7 +380,6 @@ class _Columns:
     blank: str
     parsed: str
     timestamp: str
-    timestamp_present: str
     key_id: str
     method: str
     path: str
@@ -497,8 +500,13 @@ class _LogReader:
     # ------------------------------------------------------------------ SQL
 
     def _rows_sql(self, columns: _Columns) -> str:
-        """One row per line: its reason code and fields, the day if it is in the window."""
-        ts_us = _timestamp_us(columns.timestamp, self.timezone, typed=self._ts_type)
+        """One row per line: its reason code and fields, the day if it is in the window.
+
+        Layered so each source expression is evaluated once: the innermost SELECT pulls
+        the raw fields out, the next derives typed values from those columns, then the
+        reason code, then the day.
+        """
+        ts_us = _timestamp_us("ts_text", self.timezone, typed=self._ts_type)
         naive = _timestamp_naive("ts_text", typed=self._ts_type)
         numbered = columns.line_number is not None
         example_columns = (
@@ -507,7 +515,7 @@ class _LogReader:
             else ""
         )
         return f"""
-            SELECT reason, key_id, method, path, status, ts_us, request_id
+            SELECT reason, key_id, method, path, status_code AS status, ts_us, request_id
                    {", missing_detail, line_number" if numbered else ""},
                    CASE WHEN reason = 0 AND ts_us >= {self.start_us} AND ts_us < {self.end_us}
                         THEN ts_us // {_DAY_US} END AS day
@@ -515,20 +523,25 @@ class _LogReader:
                 SELECT CASE
                          WHEN blank_line THEN 1
                          WHEN NOT parsed THEN 2
-                         WHEN key_id IS NULL OR method IS NULL OR path IS NULL OR status IS NULL
-                              OR NOT ts_present THEN 3
+                         WHEN key_id IS NULL OR method IS NULL OR path IS NULL
+                              OR status_text IS NULL OR ts_text IS NULL THEN 3
                          WHEN NOT {_PATH_OK} THEN 4
                          WHEN ts_us IS NULL THEN CASE WHEN {naive} THEN 6 ELSE 5 END
+                         WHEN status_code IS NULL OR status_code NOT BETWEEN 100 AND 599 THEN 7
                          ELSE 0 END AS reason,
                        *
                 FROM (
-                    SELECT {columns.blank} AS blank_line, {columns.parsed} AS parsed,
-                           {columns.key_id} AS key_id, {columns.method} AS method,
-                           {_strip_query(columns.path)} AS path, {columns.status} AS status,
-                           {columns.timestamp} AS ts_text, {columns.timestamp_present} AS ts_present,
-                           {ts_us} AS ts_us, {columns.request_id or "NULL::VARCHAR"} AS request_id
-                           {example_columns}
-                    FROM {columns.source}
+                    SELECT *, {ts_us} AS ts_us, {_strip_query("raw_path")} AS path,
+                           {_STATUS_CODE.format("status_text")} AS status_code
+                    FROM (
+                        SELECT {columns.blank} AS blank_line, {columns.parsed} AS parsed,
+                               {columns.key_id} AS key_id, {columns.method} AS method,
+                               {columns.path} AS raw_path, {columns.status} AS status_text,
+                               {columns.timestamp} AS ts_text,
+                               {columns.request_id or "NULL::VARCHAR"} AS request_id
+                               {example_columns}
+                        FROM {columns.source}
+                    )
                 )
             )
         """  # noqa: S608 - identifiers and literals are escaped; numbers are ints
@@ -547,7 +560,9 @@ class _LogReader:
                 FROM ({rows}) WHERE NOT ({keep})
             """  # noqa: S608
         raw = "sum(copies)" if deduplicate else "count(*)"
-        sets = ["(reason, key_id, method, path, status)", "(key_id, method, status, day)"]
+        # Per (key, method, path, status): the usage rows; per (key, method, day): the daily
+        # series (method stays in it so a group with a malformed method can be left out).
+        sets = ["(reason, key_id, method, path, status)", "(key_id, method, day)"]
         duplicate_hash = ""
         having = ""
         if detect_duplicates:
@@ -565,6 +580,8 @@ class _LogReader:
                    reason, key_id, method, path, status, day,
                    {"dup_hash" if detect_duplicates else "NULL::UBIGINT AS dup_hash"},
                    count(*) AS n, {raw} AS raw, count(day) AS n_in,
+                   count(*) FILTER (WHERE status < 400) AS n_ok,
+                   count(*) FILTER (WHERE status IN (401, 403)) AS n_denied,
                    min(ts_us) FILTER (WHERE day IS NOT NULL) AS first_us,
                    max(ts_us) FILTER (WHERE day IS NOT NULL) AS last_us
             FROM (SELECT *{duplicate_hash} FROM ({rows}))
@@ -590,7 +607,7 @@ class _LogReader:
     def _groups(self, table: str) -> list[tuple[str, str, str, str, int, int, int, str | None]]:
         result = self._execute(
             f"""
-            SELECT key_id, upper(method), path, CAST(status AS INTEGER), n_in, first_us, last_us
+            SELECT key_id, upper(method), path, status, n_in, first_us, last_us
             FROM {table}
             WHERE is_main AND reason = 0 AND n_in > 0 AND {_VALID}
             """  # noqa: S608
@@ -603,9 +620,7 @@ class _LogReader:
     def _daily(self, table: str) -> tuple[list[tuple[str, int, int, int]], set[int]]:
         result = self._execute(
             f"""
-            SELECT key_id, day,
-                   sum(n) FILTER (WHERE CAST(status AS INTEGER) < 400),
-                   sum(n) FILTER (WHERE CAST(status AS INTEGER) IN (401, 403))
+            SELECT key_id, day, sum(n_ok), sum(n_denied)
             FROM {table}
             WHERE is_daily AND day IS NOT NULL AND {_VALID}
             GROUP BY key_id, day
@@ -703,7 +718,6 @@ class _LogReader:
             ),
             parsed="(f IS NOT NULL)",
             timestamp="f[1]",
-            timestamp_present="(f[1] IS NOT NULL)",
             key_id="f[2]",
             method="f[3]",
             path="f[4]",
@@ -816,7 +830,6 @@ class _LogReader:
             blank="false",
             parsed="true",
             timestamp="c_timestamp",
-            timestamp_present="(c_timestamp IS NOT NULL)",
             key_id="c_key_id",
             method="c_method",
             path="c_path",
@@ -883,7 +896,6 @@ class _LogReader:
             blank="false",
             parsed="true",
             timestamp=_identifier(self.fields["timestamp"]),
-            timestamp_present=f"({_identifier(self.fields['timestamp'])} IS NOT NULL)",
             key_id=text("key_id"),
             method=text("method"),
             path=text("path"),
@@ -930,7 +942,6 @@ class _LogReader:
             blank="false",
             parsed="true",
             timestamp="started",
-            timestamp_present="(started IS NOT NULL)",
             key_id="key_id",
             method="method",
             path="url",
@@ -1359,11 +1370,12 @@ def _assemble(
             target = resolved.get(route) if given is None else None
             if target is None:
                 operation = given if given is not None else matcher.match(method, path)
-                if operation is not None:
-                    shown = operation.split(" ", 1)[1] if " " in operation else path
+                if operation is not None and " " in operation:
+                    # The operation's template: bounded, and free of object ids.
+                    target = (operation.split(" ", 1)[1], operation)
                 else:
-                    shown = normalize(path) or path
-                target = (redact(shown), operation)
+                    # As logged (query already cut), redacted: it may carry a secret.
+                    target = (redact(normalize(path) or path), operation)
                 if given is None:
                     resolved[route] = target
             key = redacted_keys.get(key_id)
@@ -1397,12 +1409,15 @@ def _assemble(
     for result in results:
         days |= result.days
         for key_id, day, ok, denied in result.daily:
-            key = redacted_keys.get(key_id) or redact(key_id)
+            key = redacted_keys.get(key_id)
+            if key is None:
+                key = redacted_keys[key_id] = redact(key_id)
             totals = daily_totals.setdefault((key, day), [0, 0])
             totals[0] += ok
             totals[1] += denied
+    dates = {day: date(1970, 1, 1) + timedelta(days=day) for day in days}
     daily = tuple(
-        DailyCount(key_id=key, day=date(1970, 1, 1) + timedelta(days=day), success=ok, denied=no)
+        DailyCount(key, dates[day], ok, no)
         for (key, day), (ok, no) in sorted(daily_totals.items())
         if ok or no
     )
@@ -1420,7 +1435,7 @@ def _assemble(
         daily=daily,
         sources=tuple(result.stats for result in results),
         bad_line_examples=tuple(example for result in results for example in result.examples),
-        days_with_data=frozenset(date(1970, 1, 1) + timedelta(days=day) for day in days),
+        days_with_data=frozenset(dates.values()),
         incomplete_reasons=tuple(incomplete),
     )
 

@@ -1,0 +1,229 @@
+"""Usage ingestion benchmark: ``load_usage`` against a plain ``json.loads`` loop.
+
+Run from the repository root::
+
+    python bench/bench_ingest.py            # 10 million JSON lines + 1M-line format variants
+    python bench/bench_ingest.py --quick    # 1 million lines
+
+Inputs are generated once by ``python -m keyscope.sample_data --synthetic-keys ...`` and
+cached under ``bench/out/`` (git-ignored).  Every measurement runs in a fresh
+subprocess, so peak memory (``ru_maxrss``) belongs to that measurement alone; wall time
+and CPU time (user + system, all threads) are both reported, because on a shared
+machine the wall time depends on what else is running.
+
+Targets (issue 3): ingesting 10 million lines in at most 3 s of the audit's 4 s, at
+least 10x faster than the ``json.loads`` loop over the same file, peak memory under
+2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+SPEC = ROOT / "sample_specs" / "partner-api.yaml"
+KEYS = 1_000
+AS_OF = "2026-11-01"
+WINDOW_DAYS = 90
+
+INGEST_TARGET_S = 3.0
+SPEEDUP_TARGET = 10.0
+MEMORY_TARGET_MB = 2048
+
+
+# --------------------------------------------------------------------------- children
+
+
+def _child_load_usage(path: str, kind: str | None) -> dict:
+    """Run load_usage on one file; report figures the parent prints."""
+    import resource
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from keyscope.analysis.routes import RouteMatcher
+    from keyscope.settings import UsageSource
+    from keyscope.sources.openapi import load_spec
+    from keyscope.sources.usage import load_usage
+
+    matcher = RouteMatcher(load_spec(SPEC))
+    end = datetime.fromisoformat(AS_OF).replace(tzinfo=UTC)
+    wall, cpu = time.perf_counter(), time.process_time()
+    usage = load_usage(
+        [UsageSource(path=path, kind=kind)],
+        matcher,
+        window_start=end - timedelta(days=WINDOW_DAYS),
+        window_end=end,
+    )
+    return {
+        "wall": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "lines": usage.total_lines,
+        "requests": sum(row.count for row in usage.rows),
+        "rows": len(usage.rows),
+    }
+
+
+def _child_json_loop(path: str, kind: str | None) -> dict:
+    """The straightforward baseline: json.loads per line, aggregation in a dict."""
+    import gzip
+    import resource
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    end = datetime.fromisoformat(AS_OF).replace(tzinfo=UTC)
+    start = end - timedelta(days=WINDOW_DAYS)
+    wall, cpu = time.perf_counter(), time.process_time()
+    groups: dict[tuple[str, str, str, int], list] = {}
+    lines = bad = 0
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as stream:
+        for text in stream:
+            if not text.strip():
+                continue
+            lines += 1
+            try:
+                item = json.loads(text)
+                moment = datetime.fromisoformat(item["timestamp"])
+                key = (item["key_id"], item["method"].upper(), item["path"].split("?")[0],
+                       int(item["status"]))  # fmt: skip
+            except (ValueError, KeyError, TypeError, AttributeError):
+                bad += 1
+                continue
+            if not start <= moment < end:
+                continue
+            entry = groups.get(key)
+            if entry is None:
+                groups[key] = [1, moment, moment]
+            else:
+                entry[0] += 1
+                entry[1] = min(entry[1], moment)
+                entry[2] = max(entry[2], moment)
+    return {
+        "wall": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "lines": lines,
+        "requests": sum(entry[0] for entry in groups.values()),
+        "rows": len(groups),
+    }
+
+
+CHILDREN = {"load_usage": _child_load_usage, "json_loop": _child_json_loop}
+
+
+def _measure(child: str, path: Path, kind: str | None = None) -> dict:
+    command = [sys.executable, __file__, "--child", child, str(path)]
+    if kind:
+        command += ["--kind", kind]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if result.returncode != 0:
+        sys.exit(f"{child} on {path.name} failed:\n{result.stderr.strip()}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _generate(lines: int, suffix: str, fmt: str) -> Path:
+    """A synthetic log from keyscope.sample_data, generated once and cached."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"synthetic-{KEYS}k-{lines}{suffix}"
+    if path.exists():
+        return path
+    print(f"generating {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "keyscope.sample_data", "--spec", str(SPEC),
+         "--synthetic-keys", str(KEYS), "--lines", str(lines), "--format", fmt,
+         "--as-of", AS_OF, "--days", str(WINDOW_DAYS), "--output", str(path)],
+        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return path
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _row(measurement: str, figure: str, target: str, baseline: str) -> list[str]:
+    return [measurement, figure, target, baseline]
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    header = ["measurement", "figure", "target", "baseline"]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    line = "  ".join("-" * width for width in widths)
+    print("  ".join(name.ljust(width) for name, width in zip(header, widths, strict=True)))
+    print(line)
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 million lines instead of 10")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--kind", help=argparse.SUPPRESS)
+    parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](args.path, args.kind)))
+        return 0
+
+    big = 1_000_000 if args.quick else 10_000_000
+    variant_lines = 1_000_000
+    main_log = _generate(big, ".jsonl", "jsonl")
+    variants = [
+        ("JSON lines", _generate(variant_lines, ".jsonl", "jsonl")),
+        ("JSON lines, gzip", _generate(variant_lines, ".jsonl.gz", "jsonl")),
+        ("CSV", _generate(variant_lines, ".csv", "csv")),
+        ("CSV, gzip", _generate(variant_lines, ".csv.gz", "csv")),
+        ("Parquet", _generate(variant_lines, ".parquet", "parquet")),
+    ]
+
+    ours = _measure("load_usage", main_log)
+    baseline = _measure("json_loop", main_log)
+    if ours["requests"] != baseline["requests"]:
+        sys.exit(f"results differ: load_usage {ours['requests']} vs loop {baseline['requests']}")
+    speedup = baseline["wall"] / ours["wall"]
+    size_mb = main_log.stat().st_size / 1e6
+    label = f"{big / 1e6:g}M lines"
+    rows = [
+        _row(f"load_usage, {label} JSON lines ({size_mb:,.0f} MB), wall",
+             f"{ours['wall']:.2f} s", f"<= {INGEST_TARGET_S:g} s (10M)",
+             f"{baseline['wall']:.2f} s"),
+        _row("  same, CPU time (all threads)", f"{ours['cpu']:.2f} s", "",
+             f"{baseline['cpu']:.2f} s"),
+        _row("  speed-up over json.loads loop (wall)", f"{speedup:.1f}x",
+             f">= {SPEEDUP_TARGET:g}x", "1x"),
+        _row("  peak memory (RSS)", f"{ours['rss_mb']:,.0f} MB", f"< {MEMORY_TARGET_MB:,} MB",
+             f"{baseline['rss_mb']:,.0f} MB"),
+        _row("  lines / usage rows", f"{ours['lines']:,} / {ours['rows']:,}", "",
+             f"{baseline['lines']:,} / {baseline['rows']:,} groups"),
+    ]  # fmt: skip
+    loop_rate = baseline["lines"] / baseline["wall"]
+    for name, path in variants:
+        figures = _measure("load_usage", path)
+        rate = figures["lines"] / figures["wall"]
+        rows.append(
+            _row(
+                f"ingestion rate, 1M lines, {name}",
+                f"{rate / 1e6:.2f} M lines/s ({figures['wall']:.2f} s, {figures['rss_mb']:,.0f} MB)",
+                "",
+                f"{loop_rate / 1e6:.2f} M lines/s (loop, JSON)" if name == "JSON lines" else "",
+            )
+        )
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nusage ingestion, {cores} cores, load average {load:.1f} at the end\n")
+    _print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
