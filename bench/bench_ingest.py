@@ -91,8 +91,12 @@ def _child_json_loop(path: str, kind: str | None) -> dict:
             try:
                 item = json.loads(text)
                 moment = datetime.fromisoformat(item["timestamp"])
-                key = (item["key_id"], item["method"].upper(), item["path"].split("?")[0],
-                       int(item["status"]))  # fmt: skip
+                key = (
+                    item["key_id"],
+                    item["method"].upper(),
+                    item["path"].split("?")[0],
+                    int(item["status"]),
+                )
             except (ValueError, KeyError, TypeError, AttributeError):
                 bad += 1
                 continue
@@ -139,11 +143,29 @@ def _generate(lines: int, suffix: str, fmt: str) -> Path:
         return path
     print(f"generating {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
     subprocess.run(
-        [sys.executable, "-m", "keyscope.sample_data", "--spec", str(SPEC),
-         "--synthetic-keys", str(KEYS), "--lines", str(lines), "--format", fmt,
-         "--as-of", AS_OF, "--days", str(WINDOW_DAYS), "--output", str(path)],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "keyscope.sample_data",
+            "--spec",
+            str(SPEC),
+            "--synthetic-keys",
+            str(KEYS),
+            "--lines",
+            str(lines),
+            "--format",
+            fmt,
+            "--as-of",
+            AS_OF,
+            "--days",
+            str(WINDOW_DAYS),
+            "--output",
+            str(path),
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     return path
 
 
@@ -194,26 +216,43 @@ def main() -> int:
     size_mb = main_log.stat().st_size / 1e6
     label = f"{big / 1e6:g}M lines"
     rows = [
-        _row(f"load_usage, {label} JSON lines ({size_mb:,.0f} MB), wall",
-             f"{ours['wall']:.2f} s", f"<= {INGEST_TARGET_S:g} s (10M)",
-             f"{baseline['wall']:.2f} s"),
-        _row("  same, CPU time (all threads)", f"{ours['cpu']:.2f} s", "",
-             f"{baseline['cpu']:.2f} s"),
-        _row("  speed-up over json.loads loop (wall)", f"{speedup:.1f}x",
-             f">= {SPEEDUP_TARGET:g}x", "1x"),
-        _row("  peak memory (RSS)", f"{ours['rss_mb']:,.0f} MB", f"< {MEMORY_TARGET_MB:,} MB",
-             f"{baseline['rss_mb']:,.0f} MB"),
-        _row("  lines / usage rows", f"{ours['lines']:,} / {ours['rows']:,}", "",
-             f"{baseline['lines']:,} / {baseline['rows']:,} groups"),
-    ]  # fmt: skip
+        _row(
+            f"load_usage, {label} JSON lines ({size_mb:,.0f} MB), wall",
+            f"{ours['wall']:.2f} s",
+            f"<= {INGEST_TARGET_S:g} s (10M)",
+            f"{baseline['wall']:.2f} s",
+        ),
+        _row(
+            "  same, CPU time (all threads)", f"{ours['cpu']:.2f} s", "", f"{baseline['cpu']:.2f} s"
+        ),
+        _row(
+            "  speed-up over json.loads loop (wall)",
+            f"{speedup:.1f}x",
+            f">= {SPEEDUP_TARGET:g}x",
+            "1x",
+        ),
+        _row(
+            "  peak memory (RSS)",
+            f"{ours['rss_mb']:,.0f} MB",
+            f"< {MEMORY_TARGET_MB:,} MB",
+            f"{baseline['rss_mb']:,.0f} MB",
+        ),
+        _row(
+            "  lines / usage rows",
+            f"{ours['lines']:,} / {ours['rows']:,}",
+            "",
+            f"{baseline['lines']:,} / {baseline['rows']:,} groups",
+        ),
+    ]
     loop_rate = baseline["lines"] / baseline["wall"]
     for name, path in variants:
         figures = _measure("load_usage", path)
         rate = figures["lines"] / figures["wall"]
+        detail = f"{figures['wall']:.2f} s, {figures['rss_mb']:,.0f} MB"
         rows.append(
             _row(
                 f"ingestion rate, 1M lines, {name}",
-                f"{rate / 1e6:.2f} M lines/s ({figures['wall']:.2f} s, {figures['rss_mb']:,.0f} MB)",
+                f"{rate / 1e6:.2f} M lines/s ({detail})",
                 "",
                 f"{loop_rate / 1e6:.2f} M lines/s (loop, JSON)" if name == "JSON lines" else "",
             )

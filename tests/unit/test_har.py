@@ -112,11 +112,14 @@ def test_incomplete_entries_are_bad_lines_numbered_by_entry(tmp_path: Path) -> N
     entries: list[Any] = [
         CAPTURE[0],
         "not an entry",
-        {"startedDateTime": "2026-10-28T14:02:11Z", "request": {"method": "GET"},
-         "response": {"status": 200}},
+        {
+            "startedDateTime": "2026-10-28T14:02:11Z",
+            "request": {"method": "GET"},
+            "response": {"status": 200},
+        },
         _entry("GET", "https://api.example.test/v1/invoices", 0),  # blocked: no answer
         _entry("GET", "https://api.example.test/v1/invoices", 200, started="yesterday"),
-    ]  # fmt: skip
+    ]
     usage = load(_write(tmp_path / "partial.har", entries), threshold=1.0)
     assert [(e.line, e.reason) for e in usage.bad_line_examples] == [
         (2, "missing field startedDateTime"),
@@ -139,7 +142,9 @@ def test_incomplete_entries_are_bad_lines_numbered_by_entry(tmp_path: Path) -> N
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     ],
 )
-def test_unreadable_captures_are_one_line_errors(tmp_path: Path, content: bytes, message: str) -> None:
+def test_unreadable_captures_are_one_line_errors(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
     path = tmp_path / "bad.har"
     path.write_bytes(content)
     with pytest.raises(LogParseError) as caught:

@@ -129,7 +129,10 @@ def test_30_examples_come_from_the_first_bad_files_of_a_glob(tmp_path: Path) -> 
     ("bad", "reason"),
     [
         (line(status=float("nan")), "status is not an HTTP status code"),  # bare NaN
-        (line(status="Infinity").replace('"Infinity"', "Infinity"), "status is not an HTTP status code"),
+        (
+            line(status="Infinity").replace('"Infinity"', "Infinity"),
+            "status is not an HTTP status code",
+        ),
         (line(status="X").replace('"X"', "9" * 5000), "status is not an HTTP status code"),
         (line(timestamp="NaN"), "unreadable timestamp"),
         (line(status=200.5), "status is not an HTTP status code"),
@@ -173,12 +176,13 @@ def test_32_a_long_csv_field_is_read(tmp_path: Path) -> None:
 
 def test_32_an_unterminated_quote_swallows_lines_that_are_then_counted(tmp_path: Path) -> None:
     text = (
-        ",".join(HEADER) + "\n"
+        ",".join(HEADER)
+        + "\n"
         + f"{IN_WINDOW},key_a,GET,/v1/invoices,200\n"
         + f'{IN_WINDOW},"key_b,GET,/v1/invoices,200\n'
         + f"{IN_WINDOW},key_c,GET,/v1/invoices,200\n"
         + f"{IN_WINDOW},key_d,GET,/v1/invoices,200\n"
-    )  # fmt: skip
+    )
     usage = load(write_bytes(tmp_path / "quote.csv", text.encode()), threshold=1.0)
     (stats,) = usage.sources
     assert stats.lines == 4  # physical data lines, not records
@@ -191,12 +195,13 @@ def test_32_an_unterminated_quote_swallows_lines_that_are_then_counted(tmp_path:
 
 def test_32_wrong_field_counts_and_bad_csv_utf8(tmp_path: Path) -> None:
     data = (
-        ",".join(HEADER).encode() + b"\n"
+        ",".join(HEADER).encode()
+        + b"\n"
         + f"{IN_WINDOW},key_a,GET,/v1/invoices,200,extra\n".encode()
         + f"{IN_WINDOW},key_a,GET\n".encode()
         + f"{IN_WINDOW},key_\xff,GET,/v1/invoices,200\n".encode("latin-1")
         + f"{IN_WINDOW},key_a,GET,/v1/invoices,200\n".encode()
-    )  # fmt: skip
+    )
     usage = load(write_bytes(tmp_path / "shape.csv", data), threshold=1.0)
     assert _examples(usage) == [
         (2, "more fields than the header"),
@@ -235,9 +240,12 @@ def test_33_zone_less_timestamps_are_bad_unless_the_source_names_a_zone(tmp_path
 def test_33_out_of_order_lines_and_gaps_are_fine(tmp_path: Path) -> None:
     path = write_lines(
         tmp_path / "order.jsonl",
-        [line(timestamp="2026-10-01T00:00:00Z"), line(timestamp="2026-08-10T00:00:00Z"),
-         line(timestamp="2026-09-15T00:00:00Z")],
-    )  # fmt: skip
+        [
+            line(timestamp="2026-10-01T00:00:00Z"),
+            line(timestamp="2026-08-10T00:00:00Z"),
+            line(timestamp="2026-09-15T00:00:00Z"),
+        ],
+    )
     usage = load(path)
     assert usage.days_with_data == {date(2026, 8, 10), date(2026, 9, 15), date(2026, 10, 1)}
     assert usage.rows[0].first_seen.date() == date(2026, 8, 10)
@@ -261,10 +269,12 @@ def test_35_denied_requests_are_kept_apart_from_usage(tmp_path: Path) -> None:
 def test_36_unmatched_routes_and_unknown_keys_are_never_dropped(tmp_path: Path) -> None:
     path = write_lines(
         tmp_path / "odd.jsonl",
-        [line(key_id="key_ghost", path="/v1/charges/..%2Fkeys"),
-         line(key_id="key_ghost", method="get", path="/v1/invoices/"),
-         line(key_id="key_ghost", path="/v1/invoices%2Fsearch")],
-    )  # fmt: skip
+        [
+            line(key_id="key_ghost", path="/v1/charges/..%2Fkeys"),
+            line(key_id="key_ghost", method="get", path="/v1/invoices/"),
+            line(key_id="key_ghost", path="/v1/invoices%2Fsearch"),
+        ],
+    )
     usage = load(path)
     assert total_requests(usage) == 3
     assert {row.key_id for row in usage.rows} == {"key_ghost"}
@@ -280,8 +290,14 @@ def test_37_memory_is_bounded_by_routes_not_lines(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     with path.open("w") as stream:
         for number in range(200_000):
-            stream.write(line(key_id=f"key_{number % 49}", path=f"/v1/invoices/in_{number}",
-                              status=(200, 404)[number % 2]) + "\n")  # fmt: skip
+            stream.write(
+                line(
+                    key_id=f"key_{number % 49}",
+                    path=f"/v1/invoices/in_{number}",
+                    status=(200, 404)[number % 2],
+                )
+                + "\n"
+            )
     script = textwrap.dedent(
         f"""
         import resource, sys
@@ -319,7 +335,9 @@ def test_38_secrets_in_logged_urls_and_bad_lines_never_come_back(tmp_path: Path)
     text = _everything(usage)
     # Masking keeps the type prefix and the last four characters, nothing more.
     body = CANARY.removeprefix("sk_live_")
-    leaked = [body[start : start + 8] for start in range(len(body) - 7) if body[start : start + 8] in text]
+    leaked = [
+        body[start : start + 8] for start in range(len(body) - 7) if body[start : start + 8] in text
+    ]
     assert leaked == []
     assert usage.sources[0].bad_lines == 3
     assert {row.key_id for row in usage.rows} == {"key_a", "sk_live_…6789"}
@@ -337,7 +355,9 @@ def test_38_error_messages_never_quote_the_file(tmp_path: Path) -> None:
 
 
 def test_39_overlapping_pages_are_deduplicated(tmp_path: Path) -> None:
-    page = [record(request_id=f"req_{n}", timestamp=f"2026-09-01T10:{n:02d}:00Z") for n in range(20)]
+    page = [
+        record(request_id=f"req_{n}", timestamp=f"2026-09-01T10:{n:02d}:00Z") for n in range(20)
+    ]
     logs = tmp_path / "export"
     logs.mkdir()
     write_lines(logs / "page-1.jsonl", [json.dumps(item) for item in page[:12]])
@@ -360,8 +380,10 @@ def test_39_a_repeated_id_with_different_content_is_two_requests(tmp_path: Path)
 
 def test_39_duplicated_bad_lines_stay_bad_lines(tmp_path: Path) -> None:
     bad = line(request_id="req_x", status="teapot")
-    usage = load(write_lines(tmp_path / "badtwice.jsonl", [bad, bad, line(request_id="r2")] * 1),
-                 threshold=1.0)  # fmt: skip
+    usage = load(
+        write_lines(tmp_path / "badtwice.jsonl", [bad, bad, line(request_id="r2")] * 1),
+        threshold=1.0,
+    )
     (stats,) = usage.sources
     assert (stats.bad_lines, stats.duplicates, stats.in_window) == (2, 0, 1)
     assert_accounted(usage)

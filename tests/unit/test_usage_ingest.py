@@ -43,7 +43,9 @@ GATEWAY_FIELDS = {
 MIXED = [
     record(key_id="key_a", path="/v1/invoices?limit=10", timestamp="2026-09-01T10:00:00Z"),
     record(key_id="key_a", path="/v1/invoices/", timestamp="2026-09-02T10:00:00Z"),
-    record(key_id="key_a", method="get", path="/v1/invoices/in_1", timestamp="2026-09-03T10:00:00Z"),
+    record(
+        key_id="key_a", method="get", path="/v1/invoices/in_1", timestamp="2026-09-03T10:00:00Z"
+    ),
     record(key_id="key_a", path="/v1/invoices/in_2", timestamp="2026-09-04T10:00:00+02:00"),
     record(key_id="key_a", method="POST", path="/v1/refunds", status=403),
     record(key_id="key_b", method="POST", path="/v1/invoices", status=201),
@@ -62,7 +64,13 @@ EXPECTED = {
     ("key_b", "GET", "/legacy/charges", None, "success"): 1,
     ("key_b", "GET", "/payments", "GET /payments", "server_error"): 1,
     ("key_b", "GET", "/payments", "GET /payments", "client_error"): 1,
-    ("key_unknown", "GET", "/customers/{customer_id}", "GET /customers/{customer_id}", "success"): 1,
+    (
+        "key_unknown",
+        "GET",
+        "/customers/{customer_id}",
+        "GET /customers/{customer_id}",
+        "success",
+    ): 1,
 }
 
 
@@ -101,9 +109,7 @@ def test_gzip_gives_the_same_result_as_plain_text(tmp_path: Path) -> None:
 
 def test_csv_with_mapped_columns_matches_json_lines(tmp_path: Path) -> None:
     header = ["time", "api_key_id", "http_method", "request_uri", "status_code", "latency_ms"]
-    rows = [
-        [r["timestamp"], r["key_id"], r["method"], r["path"], r["status"], 12] for r in MIXED
-    ]
+    rows = [[r["timestamp"], r["key_id"], r["method"], r["path"], r["status"], 12] for r in MIXED]
     path = write_csv(tmp_path / "gateway.csv", header, rows)
     usage = load(UsageSource(path=str(path), fields=GATEWAY_FIELDS))
     assert counts(usage) == EXPECTED
@@ -114,8 +120,10 @@ def test_csv_with_mapped_columns_matches_json_lines(tmp_path: Path) -> None:
 
 def test_csv_gzip_and_tab_separated(tmp_path: Path) -> None:
     header = ["timestamp", "key_id", "method", "path", "status"]
-    text = "\t".join(header) + "\n" + "".join(
-        "\t".join(str(r[name]) for name in header) + "\n" for r in MIXED
+    text = (
+        "\t".join(header)
+        + "\n"
+        + "".join("\t".join(str(r[name]) for name in header) + "\n" for r in MIXED)
     )
     path = write_bytes(tmp_path / "requests.tsv.gz", text.encode())
     usage = load(path)
@@ -260,11 +268,22 @@ def test_several_sources_are_reported_apart_and_merged_in_rows(tmp_path: Path) -
 
 def test_json_lines_field_mapping_and_nested_paths(tmp_path: Path) -> None:
     items = [
-        {"ts": IN_WINDOW, "auth": {"key": "key_a"}, "verb": "GET", "uri": "/v1/invoices", "code": 200}
+        {
+            "ts": IN_WINDOW,
+            "auth": {"key": "key_a"},
+            "verb": "GET",
+            "uri": "/v1/invoices",
+            "code": 200,
+        }
     ]
     path = _jsonl(tmp_path / "mapped.jsonl", items)
-    fields = {"timestamp": "ts", "key_id": "$.auth.key", "method": "verb", "path": "uri",
-              "status": "code"}  # fmt: skip
+    fields = {
+        "timestamp": "ts",
+        "key_id": "$.auth.key",
+        "method": "verb",
+        "path": "uri",
+        "status": "code",
+    }
     usage = load(UsageSource(path=str(path), fields=fields))
     assert counts(usage) == {("key_a", "GET", "/invoices", "GET /invoices", "success"): 1}
 
@@ -280,8 +299,11 @@ def test_a_mapped_json_field_no_line_has_is_an_error(tmp_path: Path) -> None:
 
 
 def test_a_missing_csv_column_is_a_one_line_error_naming_file_and_column(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "gateway.csv", ["time", "api_key_id", "http_method", "status_code"],
-                     [[IN_WINDOW, "key_a", "GET", 200]])  # fmt: skip
+    path = write_csv(
+        tmp_path / "gateway.csv",
+        ["time", "api_key_id", "http_method", "status_code"],
+        [[IN_WINDOW, "key_a", "GET", 200]],
+    )
     with pytest.raises(LogParseError) as caught:
         load(UsageSource(path=str(path), fields=GATEWAY_FIELDS))
     message = str(caught.value)
@@ -346,8 +368,10 @@ def test_daily_counts_split_success_and_denied_per_utc_day(tmp_path: Path) -> No
 
 
 def test_each_distinct_route_is_matched_once(tmp_path: Path) -> None:
-    items = [record(key_id=f"key_{n % 7}", path="/v1/invoices/in_1", status=200 + n % 2)
-             for n in range(200)]  # fmt: skip
+    items = [
+        record(key_id=f"key_{n % 7}", path="/v1/invoices/in_1", status=200 + n % 2)
+        for n in range(200)
+    ]
     items += [record(key_id=f"key_{n % 3}", path="/v1/invoices") for n in range(50)]
     matcher = CountingMatcher()
     usage = load(_jsonl(tmp_path / "many.jsonl", items), matcher=matcher)
@@ -384,7 +408,7 @@ def test_head_counts_for_the_get_operation_but_keeps_its_method(tmp_path: Path) 
 
 def test_repeated_request_ids_across_files_are_counted_once(tmp_path: Path) -> None:
     first = [record(request_id=f"req_{n}", timestamp=f"2026-09-01T10:00:0{n}Z") for n in range(5)]
-    second = first[3:] + [record(request_id="req_9", timestamp="2026-09-02T10:00:00Z")]
+    second = [*first[3:], record(request_id="req_9", timestamp="2026-09-02T10:00:00Z")]
     logs = tmp_path / "pages"
     logs.mkdir()
     _jsonl(logs / "page1.jsonl", first)
@@ -433,15 +457,23 @@ def _aggregate_table(with_day: bool) -> pa.Table:
         "status": [200, 200, 403, 200],
         "count": [1000, 500, 7, 3],
         "first_seen": pa.array(
-            [datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 9, 2, tzinfo=UTC),
-             datetime(2026, 9, 5, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)],
+            [
+                datetime(2026, 9, 1, tzinfo=UTC),
+                datetime(2026, 9, 2, tzinfo=UTC),
+                datetime(2026, 9, 5, tzinfo=UTC),
+                datetime(2025, 1, 1, tzinfo=UTC),
+            ],
             pa.timestamp("us", tz="UTC"),
-        ),  # fmt: skip
+        ),
         "last_seen": pa.array(
-            [datetime(2026, 9, 1, 23, tzinfo=UTC), datetime(2026, 9, 2, 5, tzinfo=UTC),
-             datetime(2026, 9, 5, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC)],
+            [
+                datetime(2026, 9, 1, 23, tzinfo=UTC),
+                datetime(2026, 9, 2, 5, tzinfo=UTC),
+                datetime(2026, 9, 5, 1, tzinfo=UTC),
+                datetime(2025, 1, 2, tzinfo=UTC),
+            ],
             pa.timestamp("us", tz="UTC"),
-        ),  # fmt: skip
+        ),
     }
     if with_day:
         data["day"] = [date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 5), date(2025, 1, 1)]
@@ -463,16 +495,48 @@ def test_a_parquet_aggregate_with_days(tmp_path: Path) -> None:
 
 
 def test_a_csv_aggregate_with_status_class_and_operation(tmp_path: Path) -> None:
-    header = ["key_id", "method", "path", "status_class", "count", "first_seen", "last_seen",
-              "operation"]  # fmt: skip
+    header = [
+        "key_id",
+        "method",
+        "path",
+        "status_class",
+        "count",
+        "first_seen",
+        "last_seen",
+        "operation",
+    ]
     rows = [
-        ["key_a", "GET", "/invoices/{invoice_id}", "success", 12, "2026-09-01T00:00:00Z",
-         "2026-09-03T12:00:00Z", "GET /invoices/{invoice_id}"],
-        ["key_a", "GET", "/v1/invoices", "denied", 2, "2026-09-01T00:00:00Z",
-         "2026-09-01T00:00:00Z", ""],
-        ["key_a", "GET", "/v1/invoices", "teapot", 2, "2026-09-01T00:00:00Z",
-         "2026-09-01T00:00:00Z", ""],
-    ]  # fmt: skip
+        [
+            "key_a",
+            "GET",
+            "/invoices/{invoice_id}",
+            "success",
+            12,
+            "2026-09-01T00:00:00Z",
+            "2026-09-03T12:00:00Z",
+            "GET /invoices/{invoice_id}",
+        ],
+        [
+            "key_a",
+            "GET",
+            "/v1/invoices",
+            "denied",
+            2,
+            "2026-09-01T00:00:00Z",
+            "2026-09-01T00:00:00Z",
+            "",
+        ],
+        [
+            "key_a",
+            "GET",
+            "/v1/invoices",
+            "teapot",
+            2,
+            "2026-09-01T00:00:00Z",
+            "2026-09-01T00:00:00Z",
+            "",
+        ],
+    ]
     path = write_csv(tmp_path / "agg.csv", header, rows)
     usage = load(UsageSource(path=str(path), kind="aggregate"), threshold=1.0)
     assert counts(usage) == {
@@ -497,9 +561,15 @@ def test_an_aggregate_missing_a_column_is_an_error(tmp_path: Path) -> None:
 
 
 def test_same_lines_in_any_order_give_identical_results(tmp_path: Path) -> None:
-    items = [record(key_id=f"key_{n % 5}", path=f"/v1/invoices/in_{n % 11}",
-                    timestamp=f"2026-09-{1 + n % 28:02d}T10:00:00Z", status=(200, 403, 500)[n % 3])
-             for n in range(600)]  # fmt: skip
+    items = [
+        record(
+            key_id=f"key_{n % 5}",
+            path=f"/v1/invoices/in_{n % 11}",
+            timestamp=f"2026-09-{1 + n % 28:02d}T10:00:00Z",
+            status=(200, 403, 500)[n % 3],
+        )
+        for n in range(600)
+    ]
     first = load(_jsonl(tmp_path / "a.jsonl", items))
     random.Random(7).shuffle(items)
     second = load(_jsonl(tmp_path / "b.jsonl", items))
@@ -508,7 +578,9 @@ def test_same_lines_in_any_order_give_identical_results(tmp_path: Path) -> None:
     assert first.days_with_data == second.days_with_data
 
 
-def test_no_temporary_files_are_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_temporary_files_are_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))

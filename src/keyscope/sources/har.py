@@ -100,7 +100,9 @@ def _load(path: Path, where: str) -> object:
     except json.JSONDecodeError as error:
         raise LogParseError(where, "not valid JSON", f"{error.lineno}:{error.colno}") from None
     except ValueError:
-        raise LogParseError(where, "not valid JSON (NaN, Infinity or an oversized number)") from None
+        raise LogParseError(
+            where, "not valid JSON (NaN, Infinity or an oversized number)"
+        ) from None
     except RecursionError:
         raise LogParseError(where, "not valid JSON: nested too deeply") from None
 

@@ -214,9 +214,11 @@ def expand_source(source: UsageSource) -> tuple[Path, ...]:
         LogParseError: a glob matches no file, or a named file does not exist or is a
             folder.
     """
-    pattern = os.path.expanduser(source.path)
+    pattern = str(Path(source.path).expanduser())
     if has_magic(pattern):
-        files = sorted(Path(match) for match in glob(pattern, recursive=True))
+        # glob.glob, not Path.glob: the pattern is absolute and may have magic anywhere.
+        matches = glob(pattern, recursive=True)  # noqa: PTH207
+        files = sorted(Path(match) for match in matches)
         files = [file for file in files if file.is_file()]
         if not files:
             raise LogParseError(redact(source.path), "the pattern matches no file")
@@ -461,13 +463,20 @@ class _LogReader:
         deduplicate = columns.request_id is not None
         self._aggregate(table, rows, deduplicate=False, detect_duplicates=deduplicate)
         rejects = self._reject_lines()
-        if deduplicate and self._execute(
-            f"SELECT count(*) FROM {table} WHERE is_dup AND dup_hash IS NOT NULL"  # noqa: S608
-        )[0][0]:
+        if (
+            deduplicate
+            and self._execute(
+                f"SELECT count(*) FROM {table} WHERE is_dup AND dup_hash IS NOT NULL"  # noqa: S608
+            )[0][0]
+        ):
             # Repeats exist: aggregate again from the de-duplicated lines (exact).
             self._execute(f"DROP TABLE {table}")
-            self._aggregate(table, self._rows_sql(self._columns(False)), deduplicate=True,
-                            detect_duplicates=False)  # fmt: skip
+            self._aggregate(
+                table,
+                self._rows_sql(self._columns(False)),
+                deduplicate=True,
+                detect_duplicates=False,
+            )
         counts = self._reason_counts(table)
         bad_by_reason = {reason: raw for reason, (raw, _, _) in counts.items() if reason != _OK}
         for reason, lines in _count_by(rejects, lambda entry: entry[2]).items():
@@ -626,7 +635,9 @@ class _LogReader:
             GROUP BY key_id, day
             """  # noqa: S608
         )
-        daily = [(key_id, int(day), int(ok or 0), int(denied or 0)) for key_id, day, ok, denied in result]
+        daily = [
+            (key_id, int(day), int(ok or 0), int(denied or 0)) for key_id, day, ok, denied in result
+        ]
         return daily, {day for _, day, _, _ in daily}
 
     # ------------------------------------------------------------------ rejects
@@ -700,7 +711,7 @@ class _LogReader:
                    {", ordinality" if line_numbers else ""}
             FROM read_csv({_file_list(files)}, {_LINES_OPTIONS},
                           {self._reader_options(errors, scans)}){ordinality}
-        )"""
+        )"""  # noqa: S608 - file names and JSON paths are escaped literals
         request_id = None
         if request_ids:
             extra = [f"f[{len(wanted) + index + 1}]" for index in range(len(request_ids))]
@@ -778,7 +789,7 @@ class _LogReader:
         selects = []
         physical = 0
         any_request_id = False
-        for index, file in enumerate(files):
+        for file in files:
             delimiter, header = _csv_header(file)
             names = _unique_names(header)
             for canonical, name in zip(CANONICAL_FIELDS, mapped, strict=True):
@@ -815,7 +826,7 @@ class _LogReader:
                               columns = {{{column_types}}}, delim = {_literal(delimiter)},
                               quote = '"', escape = '"', strict_mode = true,
                               compression = 'auto', {self._reader_options(errors, scans)})
-                     {"WITH ORDINALITY" if line_numbers else ""}"""
+                     {"WITH ORDINALITY" if line_numbers else ""}"""  # noqa: S608
             )
             if not line_numbers:
                 physical += max(0, self._physical_lines(file) - 1)
@@ -885,11 +896,13 @@ class _LogReader:
 
         def text(canonical: str) -> str:
             name = _identifier(self.fields[canonical])
-            return name if schema[self.fields[canonical]] == "VARCHAR" else f"CAST({name} AS VARCHAR)"
+            return (
+                name if schema[self.fields[canonical]] == "VARCHAR" else f"CAST({name} AS VARCHAR)"
+            )
 
         missing = " ".join(
-            f"WHEN {_identifier(self.fields[c])} IS NULL THEN {_literal(_field_label(c, self.fields[c]))}"
-            for c in CANONICAL_FIELDS
+            f"WHEN {_identifier(name)} IS NULL THEN {_literal(_field_label(canonical, name))}"
+            for canonical, name in ((c, self.fields[c]) for c in CANONICAL_FIELDS)
         )
         return _Columns(
             source=source,
@@ -912,9 +925,14 @@ class _LogReader:
 
         self._ts_type = "VARCHAR"
         columns: dict[str, list[Any]] = {
-            "entry": [], "file_index": [], "started": [], "key_id": [], "method": [],
-            "url": [], "status": [],
-        }  # fmt: skip
+            "entry": [],
+            "file_index": [],
+            "started": [],
+            "key_id": [],
+            "method": [],
+            "url": [],
+            "status": [],
+        }
         for index, file in enumerate(files):
             key_id = self.plan.source.key_id or default_key_id(file)
             for request in read_har(file):
@@ -1199,7 +1217,8 @@ class _AggregateReader:
             schema = {
                 str(column): str(kind).upper()
                 for column, kind, *_ in self._execute(
-                    f"DESCRIBE SELECT * FROM {source}", where  # noqa: S608
+                    f"DESCRIBE SELECT * FROM {source}",  # noqa: S608 - an escaped file name
+                    where,
                 )
             }
             schema.pop("file_row_number", None)
@@ -1217,8 +1236,11 @@ class _AggregateReader:
             schema = dict.fromkeys(names, "VARCHAR")
         for column in AGGREGATE_COLUMNS:
             if column not in schema:
-                raise LogParseError(where, f"no column {column!r} (an aggregate needs "
-                                    f"{', '.join(AGGREGATE_COLUMNS)} and status or status_class)")  # fmt: skip
+                raise LogParseError(
+                    where,
+                    f"no column {column!r} (an aggregate needs "
+                    f"{', '.join(AGGREGATE_COLUMNS)} and status or status_class)",
+                )
         has_status = "status" in schema
         if not has_status and "status_class" not in schema:
             raise LogParseError(where, "no column 'status' or 'status_class'")
@@ -1235,9 +1257,7 @@ class _AggregateReader:
             else f"CAST({_identifier('count')} AS BIGINT)"
         )
         status = text("status") if has_status else "'200'"
-        klass = (
-            f"lower({text('status_class')})" if not has_status else "NULL"
-        )
+        klass = f"lower({text('status_class')})" if not has_status else "NULL"
         operation = text("operation") if "operation" in schema else "NULL"
         day = "NULL::BIGINT"
         if "day" in schema:
@@ -1259,8 +1279,11 @@ class _AggregateReader:
                  OR {"status IS NULL" if has_status else "klass IS NULL"} THEN 3
             WHEN NOT {_PATH_OK} THEN 4
             WHEN n < 1 THEN 17
-            WHEN {("NOT " + _STATUS_OK) if has_status else
-                  "klass NOT IN ('success', 'denied', 'client_error', 'server_error')"}
+            WHEN {
+            ("NOT " + _STATUS_OK)
+            if has_status
+            else "klass NOT IN ('success', 'denied', 'client_error', 'server_error')"
+        }
                  THEN {7 if has_status else 18}
             WHEN NOT {_METHOD_OK} THEN 8
             WHEN NOT {_KEY_OK} THEN 9
@@ -1280,7 +1303,8 @@ class _AggregateReader:
         )[0]
         grouped = self._execute(
             f"""
-            SELECT key_id, upper(method), path, {"CAST(status AS INTEGER)" if has_status else "NULL"},
+            SELECT key_id, upper(method), path,
+                   {"CAST(status AS INTEGER)" if has_status else "NULL"},
                    klass, operation, sum(n), min(first_us), max(last_us)
             FROM {table} WHERE why = 0 AND {in_window}
             GROUP BY ALL
@@ -1425,9 +1449,10 @@ def _assemble(
     for result in results:
         stats = result.stats
         if stats.lines and stats.bad_lines / stats.lines > bad_line_threshold:
+            share = stats.bad_lines / stats.lines
             incomplete.append(
                 f"{stats.source}: {stats.bad_lines:,} of {stats.lines:,} lines could not be read "
-                f"({stats.bad_lines / stats.lines:.1%}, above the {bad_line_threshold:.1%} threshold)"
+                f"({share:.1%}, above the {bad_line_threshold:.1%} threshold)"
             )
         incomplete.extend(result.incomplete)
     return UsageData(
@@ -1438,4 +1463,3 @@ def _assemble(
         days_with_data=frozenset(dates.values()),
         incomplete_reasons=tuple(incomplete),
     )
-
