@@ -68,6 +68,7 @@ __all__ = [
     "detect_aggregates",
     "looks_like_aggregate",
     "normalized_path_sql",
+    "render_sql",
     "route_rules",
     "run_aggregation",
     "write_aggregate",
@@ -519,11 +520,12 @@ GROUP BY q.key_id, q.method, s.path, s.operation, q.status_class, q.day
 
 _BIGQUERY_URL_DECODE = """\
 -- BigQuery has no url_decode: this one decodes %XX escapes (the query hands it valid UTF-8).
-CREATE TEMP FUNCTION keyscope_url_decode(text STRING) AS ((
+CREATE TEMP FUNCTION keyscope_url_decode(encoded STRING) AS ((
   SELECT SAFE_CONVERT_BYTES_TO_STRING(STRING_AGG(
     IF(STARTS_WITH(part, '%'), FROM_HEX(SUBSTR(part, 2)), CAST(part AS BYTES)), b''
-    ORDER BY position))
-  FROM UNNEST(REGEXP_EXTRACT_ALL(text, r'%[0-9A-Fa-f]{2}|[^%]+')) AS part WITH OFFSET AS position
+    ORDER BY part_number))
+  FROM UNNEST(REGEXP_EXTRACT_ALL(encoded, r'%[0-9A-Fa-f]{2}|[^%]+')) AS part
+    WITH OFFSET AS part_number
 ));
 """
 
@@ -560,9 +562,6 @@ def aggregation_sql(
     Raises:
         UsageError: an unknown dialect.
     """
-    import sqlglot
-    from sqlglot import exp
-
     if dialect not in DIALECTS:
         raise UsageError(f"unknown SQL dialect {dialect!r} (choose {', '.join(DIALECTS)})")
     neutral = _neutral_sql(
@@ -572,7 +571,25 @@ def aggregation_sql(
         logs_table=_PLACEHOLDER,
         request_ids=request_ids,
     )
-    tree = sqlglot.parse_one(neutral, read="trino")
+    return render_sql(neutral, dialect, pretty=pretty).replace(_PLACEHOLDER, logs_table)
+
+
+def render_sql(neutral: str, dialect: str, *, pretty: bool = False) -> str:
+    """Transpile keyscope's neutral SQL (Trino's dialect) to one of :data:`DIALECTS`.
+
+    Besides sqlglot's translation: ``regexp_replace`` group references become ``\\1``
+    for RE2 engines, and BigQuery gets ``url_decode`` as a temporary function.
+
+    Args:
+        neutral: One query in Trino's dialect.
+        dialect: The target dialect.
+        pretty: Indent the query for people.
+
+    Returns:
+        The query (for BigQuery, a script: the temporary function, then the query).
+    """
+    import sqlglot
+    from sqlglot import exp
 
     def adapt(node: exp.Expression) -> exp.Expression:
         if dialect in ("duckdb", "bigquery") and isinstance(node, exp.RegexpReplace):
@@ -583,18 +600,24 @@ def aggregation_sql(
                     "replacement",
                     exp.Literal.string(_BACKREFERENCE.sub(r"\\\1", replacement.this)),
                 )
-        if dialect == "bigquery" and isinstance(node, exp.Anonymous | exp.Func):
-            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
-            if name.lower() == "url_decode":
-                return exp.Anonymous(
-                    this="keyscope_url_decode", expressions=[node.this or node.expressions[0]]
-                )
         return node
 
-    tree = tree.transform(adapt)
-    text = tree.sql(dialect=dialect, pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
-    text = text.replace(_PLACEHOLDER, logs_table)
+    def rename_url_decode(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Func):
+            if isinstance(node, exp.Anonymous):
+                name, arguments = str(node.this), list(node.expressions)
+            else:
+                name, arguments = node.sql_name(), [node.this]
+            if name.lower() == "url_decode":
+                return exp.Anonymous(this="keyscope_url_decode", expressions=arguments)
+        return node
+
+    tree = sqlglot.parse_one(neutral, read="trino").transform(adapt)
     if dialect == "bigquery":
+        # A second pass: transform does not visit what a replaced node's children became.
+        tree = tree.transform(rename_url_decode)
+    text = tree.sql(dialect=dialect, pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    if dialect == "bigquery" and "keyscope_url_decode(" in text:
         text = _BIGQUERY_URL_DECODE + text
     return text + ("\n" if pretty else "")
 
