@@ -118,8 +118,11 @@ def test_migration_plan_for_every_active_legacy_key_with_its_variant(result) -> 
     assert section.count('class="kid" href="#k') == 3
     busy = section[section.index("key_legacy_busy"):section.index("key_legacy_dormant")]
     assert "Create the new key with the ticked scopes" in busy
-    assert "<td>Hosted Checkout</td><td>☐</td><td class=\"on\">☑</td>" in busy
-    assert "<td>Payments</td><td class=\"on\">☑</td><td>☐</td>" in busy
+    ticks = re.findall(r'<div class="tk">(.*?)</div>', busy)
+    assert ticks == [
+        '<span class="ar">Hosted Checkout</span> ☐ Read <strong>☑ Write</strong>',
+        '<span class="ar">Payments</span> <strong>☑ Read</strong> ☐ Write',
+    ]
     dormant = section[section.index("key_legacy_dormant"):section.index("key_legacy_new")]
     assert "No successful request in the window" in dormant and "expiry date" in dormant
     assert "Not enough data to narrow this key safely" in section.split("key_legacy_new")[-1]

@@ -33,7 +33,6 @@ from keyscope.model import (
     severity_rank,
 )
 from keyscope.report import _view
-from keyscope.report._view import clean
 from keyscope.report.templates import csp_hash, environment
 
 __all__ = ["render_html", "report_context"]
@@ -55,11 +54,35 @@ def render_html(result: AuditResult) -> str:
         The complete HTML document.
     """
     template = environment().get_template("report.html.j2")
-    return template.render(**report_context(result))
+    with _view.gc_paused():
+        return template.render(**report_context(result))
+
+
+_CLEANED: dict[tuple[str, int], str] = {}
+"""Cleaned text of the render in progress: scope names, rules and messages repeat
+across thousands of keys.  Emptied after every render, so nothing outlives it."""
+
+
+def clean(text: str, limit: int = _view.TEXT_LIMIT) -> str:
+    """:func:`keyscope.report._view.clean`, remembered for the render in progress."""
+    if len(text) > 512:
+        return _view.clean(text, limit)  # rare and large: not worth keeping
+    key = (text, limit)
+    cleaned = _CLEANED.get(key)
+    if cleaned is None:
+        cleaned = _CLEANED[key] = _view.clean(text, limit)
+    return cleaned
 
 
 def report_context(result: AuditResult) -> dict[str, Any]:
     """Everything the template reads, all untrusted text already cleaned."""
+    try:
+        return _context(result)
+    finally:
+        _CLEANED.clear()
+
+
+def _context(result: AuditResult) -> dict[str, Any]:
     names = {audit.key.key_id: clean(audit.key.name, _view.NAME_LIMIT) for audit in result.keys}
     universe = _scope_universe(result)
     grid_rows, other_scopes = _grid(universe)
@@ -187,19 +210,19 @@ def _daily_levels(daily: Iterable[tuple[date, int]], start: date, days: int) -> 
     The chart is 64 pixels tall, so 64 levels lose nothing visible; a day with any
     request gets at least level 1.  Exact counts are in the JSON report.
     """
-    counts = [0] * days
+    counts: dict[int, int] = {}
     for when, count in daily:
         offset = (when - start).days
-        if 0 <= offset < days:
-            counts[offset] += count
-    busiest = max(counts, default=0)
-    if busiest == 0:
+        if 0 <= offset < days and count > 0:
+            counts[offset] = counts.get(offset, 0) + count
+    if not counts:
         return "", 0
+    busiest = max(counts.values())
     top = len(_LEVELS) - 1
-    levels = "".join(
-        _LEVELS[0 if count == 0 else max(1, -(-count * top // busiest))] for count in counts
-    )
-    return levels.rstrip("A"), busiest
+    levels = ["A"] * (max(counts) + 1)  # trailing empty days are left out
+    for offset, count in counts.items():
+        levels[offset] = _LEVELS[max(1, -(-count * top // busiest))]
+    return "".join(levels), busiest
 
 
 def _detail(
@@ -214,13 +237,15 @@ def _detail(
     days as offsets from the window's start."""
 
     def scopes(names: Iterable[str]) -> list[int]:
-        return sorted(scope_index[name] for name in names)
+        return sorted(map(scope_index.__getitem__, names))
 
     def op(name: str | None) -> int:
         return operation_index[name] if name is not None else -1
 
+    start = window_start.toordinal()
+
     def offset(moment: datetime | None) -> int | None:
-        return (moment.date() - window_start).days if moment is not None else None
+        return moment.toordinal() - start if moment is not None else None
 
     detail: dict[str, Any] = {
         "g": scopes(audit.granted_scopes),

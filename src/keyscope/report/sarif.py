@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from keyscope.analysis.triage import finding_order
 from keyscope.model import AuditResult, Finding, KeyAudit
-from keyscope.report._view import clean
+from keyscope.report._view import clean, gc_paused
 
 __all__ = ["MAX_BYTES", "MAX_RESULTS", "RULES", "render_sarif"]
 
@@ -119,6 +119,11 @@ def render_sarif(result: AuditResult) -> str:
         SARIF 2.1.0 JSON text (sorted keys, ASCII), indented when small and compact
         when large, ending with a newline; never more than :data:`MAX_BYTES`.
     """
+    with gc_paused():
+        return _render(result)
+
+
+def _render(result: AuditResult) -> str:
     audits = {audit.key.key_id: audit for audit in result.keys}
     ordered = sorted(result.findings, key=finding_order)
     rule_ids = sorted({finding.rule for finding in ordered} | set(RULES))

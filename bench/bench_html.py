@@ -1,0 +1,142 @@
+"""HTML report at scale: render time, file size and browser load time for 10,000 keys.
+
+    python bench/bench_html.py            # 10,000 keys
+    python bench/bench_html.py --quick    # 1,000 keys
+
+Targets (issue 4): render under 3 s, file under 10 MB, open in headless Chromium in
+under 2 s.  The baseline, measured in the same run on the same result, is the
+straightforward report: one <table>, every key's full detail (scope pickers, evidence,
+excess scopes, denied requests, a bar chart) rendered as HTML by the template.
+keyscope's report renders the table as a grid of row groups the browser lays out
+only when scrolled into view, and builds a key's detail from one compact JSON blob
+when it is opened.
+
+Browser load time is the wall time from navigation to the load event (the report's
+script runs before it), minus the same for a blank page, median of three, in one
+headless Chromium (``tests/report/_chromium.py``, DevTools over a pipe).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from report._chromium import Chromium, find_chromium  # noqa: E402
+from report._factory import synthetic_result  # noqa: E402
+
+from keyscope.model import AuditResult  # noqa: E402
+from keyscope.report.html import render_html  # noqa: E402
+
+NAIVE_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>keys</title>
+<style>table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 4px}</style></head>
+<body><h1>{{ title }}</h1>
+<table><thead><tr><th>Key</th><th>Scopes</th><th>Risk</th><th>Confidence</th><th>Last use</th><th>Requests</th></tr></thead><tbody>
+{% for audit in keys %}
+<tr><td>{{ audit.key.key_id }}<br>{{ audit.key.name }}</td>
+<td>{% for scope in audit.granted_scopes|sort %}<span class="chip">{{ scope }}{% if scope in audit.used_scopes %} (used){% endif %}</span> {% endfor %}</td>
+<td>{{ audit.before.risk_score }}</td><td>{{ audit.confidence }}</td><td>{{ audit.last_seen }}</td><td>{{ audit.requests }}</td></tr>
+<tr><td colspan="6"><details><summary>Detail</summary>
+{% for title, chosen in (("Granted", audit.granted_scopes), ("Used", audit.used_scopes), ("Suggested", audit.suggested_scopes)) %}
+<table><caption>{{ title }}</caption><tr><th>Area</th><th>Read</th><th>Write</th></tr>
+{% for area in areas %}<tr><td>{{ area }}</td><td>{{ "yes" if area ~ ":read" in chosen else "no" }}</td><td>{{ "yes" if area ~ ":write" in chosen else "no" }}</td></tr>{% endfor %}
+</table>
+{% endfor %}
+<table><tr><th>Scope</th><th>Operation</th><th>Requests</th><th>First</th><th>Last</th></tr>
+{% for evidence in audit.evidence %}{% for use in evidence.operations %}<tr><td>{{ evidence.scope }}</td><td>{{ use.operation }}</td><td>{{ use.count }}</td><td>{{ use.first_seen }}</td><td>{{ use.last_seen }}</td></tr>{% endfor %}{% endfor %}
+</table>
+<ul>{% for excess in audit.excess %}<li>{{ excess.scope }}: {{ excess.unlocks_never_called|join(", ") }}</li>{% endfor %}</ul>
+<ul>{% for denied in audit.denied %}<li>{{ denied.method }} {{ denied.path }} x{{ denied.count }}</li>{% endfor %}</ul>
+<ul>{% for finding in audit.findings %}<li>{{ finding.severity }} {{ finding.rule }} {{ finding.subject }}: {{ finding.message }}</li>{% endfor %}</ul>
+<svg width="360" height="64">{% for day, count in audit.daily %}<rect x="{{ loop.index0 * 4 }}" y="0" width="3" height="{{ count % 64 }}"><title>{{ day }}: {{ count }}</title></rect>{% endfor %}</svg>
+</details></td></tr>
+{% endfor %}
+</tbody></table></body></html>
+"""
+"""The straightforward report: everything rendered as HTML, one table."""
+
+
+def render_naive(result: AuditResult, folder: Path) -> str:
+    import jinja2
+
+    (folder / "naive.html.j2").write_text(NAIVE_TEMPLATE, encoding="utf-8")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    areas = sorted({scope.split(":")[0] for audit in result.keys for scope in audit.granted_scopes})
+    return env.get_template("naive.html.j2").render(title=result.spec.title, keys=result.keys, areas=areas)
+
+
+def timed(function: Callable[[], str], repeat: int) -> tuple[float, str]:
+    best = float("inf")
+    output = ""
+    for _ in range(repeat):
+        started = time.perf_counter()
+        output = function()
+        best = min(best, time.perf_counter() - started)
+    return best, output
+
+
+def load_time(browser: Chromium, path: Path, blank: float, runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        browser.open("about:blank")
+        times.append(browser.open(path.as_uri(), timeout=120) - blank)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1,000 keys instead of 10,000")
+    parser.add_argument("--keys", type=int, help="number of keys (overrides --quick)")
+    args = parser.parse_args()
+    count = args.keys or (1_000 if args.quick else 10_000)
+
+    started = time.perf_counter()
+    result = synthetic_result(count)
+    print(f"synthetic result: {count:,} keys, {len(result.findings):,} findings "
+          f"(built in {time.perf_counter() - started:.1f} s)")  # fmt: skip
+    render_html(result)  # warm the template cache, as a long-lived process would be
+    with tempfile.TemporaryDirectory(prefix="keyscope-bench-") as temporary:
+        folder = Path(temporary)
+        ours_time, ours = timed(lambda: render_html(result), 3)
+        naive_time, naive = timed(lambda: render_naive(result, folder), 1)
+        ours_path, naive_path = folder / "report.html", folder / "naive.html"
+        ours_path.write_text(ours, encoding="utf-8")
+        naive_path.write_text(naive, encoding="utf-8")
+        rows = [
+            ("HTML render time", f"{ours_time:.2f} s", "< 3 s", f"{naive_time:.2f} s"),
+            ("HTML size", f"{len(ours.encode()) / 1e6:.2f} MB", "< 10 MB", f"{len(naive.encode()) / 1e6:.2f} MB"),
+        ]
+        if find_chromium() is None:
+            rows.append(("Chromium load time", "n/a (no Chromium)", "< 2 s", "n/a"))
+        else:
+            with Chromium() as browser:
+                blank = statistics.median(browser.open("about:blank") for _ in range(3))
+                ours_load = load_time(browser, ours_path, blank)
+                problems = browser.problems()
+                naive_load = load_time(browser, naive_path, blank)
+            rows.append(("Chromium load time", f"{ours_load:.2f} s", "< 2 s", f"{naive_load:.2f} s"))
+            if problems:
+                print("browser problems:", *problems, sep="\n  ")
+    header = ("measurement", "figure", "target", "baseline (naive)")
+    width = [max(len(row[i]) for row in (*rows, header)) for i in range(4)]
+    print()
+    print("  ".join(text.ljust(width[i]) for i, text in enumerate(header)))
+    print("  ".join("-" * width[i] for i in range(4)))
+    for row in rows:
+        print("  ".join(text.ljust(width[i]) for i, text in enumerate(row)))
+    print(f"\n{count:,} keys; machine: {sys.platform}, Python {sys.version.split()[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
