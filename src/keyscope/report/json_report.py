@@ -245,6 +245,9 @@ def _source(stats: SourceStats) -> dict[str, Any]:
         "bad_lines": stats.bad_lines,
         "in_window": stats.in_window,
         "out_of_window": stats.out_of_window,
+        # Repeats of an event already read (same request id): dropped, but counted, so
+        # lines == bad_lines + in_window + out_of_window + duplicates holds here too.
+        "duplicates": stats.duplicates,
     }
 
 
