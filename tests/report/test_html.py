@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import re
 from dataclasses import replace
@@ -70,7 +69,9 @@ def template_vocabulary() -> tuple[set[str], set[str]]:
     attributes: set[str] = set()
     for tag in re.findall(r"<[a-zA-Z][^<>]*>", re.sub(r"\{[{%].*?[%}]\}", " ", sources)):
         # html.parser lower-cases attribute names (viewBox -> viewbox).
-        attributes |= {name.lower() for name in re.findall(r"\s([a-zA-Z][a-zA-Z-]*)(?=[\s=>])", tag)}
+        attributes |= {
+            name.lower() for name in re.findall(r"\s([a-zA-Z][a-zA-Z-]*)(?=[\s=>])", tag)
+        }
     return elements, attributes
 
 
@@ -83,7 +84,15 @@ def hostile_html() -> str:
 
 def test_every_section_is_there(result) -> None:
     document = render_html(result)
-    for anchor in ("summary", "keys", "migration", "anomalies", "quality", "suppressions", "inputs"):
+    for anchor in (
+        "summary",
+        "keys",
+        "migration",
+        "anomalies",
+        "quality",
+        "suppressions",
+        "inputs",
+    ):
         assert f'<section id="{anchor}">' in document
     assert "Legacy full-access keys to migrate" in document
     assert 'id="incomplete"' not in document  # complete data: no banner
@@ -96,8 +105,11 @@ def test_render_html_is_the_registered_renderer() -> None:
 
 def row_html(document: str, key_id: str) -> str:
     """The keys-table row of one key (each row is one line)."""
-    [line] = [line for line in document.splitlines()
-              if line.startswith('<div class="r" role="row"') and f">{key_id}</button>" in line]  # fmt: skip
+    [line] = [
+        line
+        for line in document.splitlines()
+        if line.startswith('<div class="r" role="row"') and f">{key_id}</button>" in line
+    ]
     return line
 
 
@@ -110,20 +122,22 @@ def test_keys_table_marks_scopes_used_unused_missing_by_glyph_and_element(result
     busy = row_html(document, "key_legacy_busy")
     assert '<span class="tag fa">Full access</span>' in busy and "<i>✗ 14 unused</i>" in busy
     revoked = row_html(document, "key_revoked")
-    assert '<span class="tag rev">revoked</span>' in revoked and '<div role="cell">—</div>' in revoked
+    assert (
+        '<span class="tag rev">revoked</span>' in revoked and '<div role="cell">—</div>' in revoked
+    )
 
 
 def test_migration_plan_for_every_active_legacy_key_with_its_variant(result) -> None:
     section = render_html(result).split('<section id="migration">')[1].split("</section>")[0]
     assert section.count('class="kid" href="#k') == 3
-    busy = section[section.index("key_legacy_busy"):section.index("key_legacy_dormant")]
+    busy = section[section.index("key_legacy_busy") : section.index("key_legacy_dormant")]
     assert "Create the new key with the ticked scopes" in busy
     ticks = re.findall(r'<div class="tk">(.*?)</div>', busy)
     assert ticks == [
         '<span class="ar">Hosted Checkout</span> ☐ Read <strong>☑ Write</strong>',
         '<span class="ar">Payments</span> <strong>☑ Read</strong> ☐ Write',
     ]
-    dormant = section[section.index("key_legacy_dormant"):section.index("key_legacy_new")]
+    dormant = section[section.index("key_legacy_dormant") : section.index("key_legacy_new")]
     assert "No successful request in the window" in dormant and "expiry date" in dormant
     assert "Not enough data to narrow this key safely" in section.split("key_legacy_new")[-1]
     assert "zero 401/403" in section and "at least 14 days" in section
@@ -132,7 +146,7 @@ def test_migration_plan_for_every_active_legacy_key_with_its_variant(result) -> 
 def test_incomplete_data_banner_lists_the_reasons() -> None:
     result = build_result(complete=False, incomplete_reasons=("12% of log lines unreadable",))
     document = render_html(result)
-    banner = document[document.index('id="incomplete"'):]
+    banner = document[document.index('id="incomplete"') :]
     banner = banner[: banner.index("</div>")]
     assert 'role="alert"' in document
     assert "12% of log lines unreadable" in banner and "Incomplete data" in banner
@@ -141,11 +155,34 @@ def test_incomplete_data_banner_lists_the_reasons() -> None:
 def test_suppressions_register_and_warnings() -> None:
     result = build_result()
     entries = [
-        Suppression("unused-scope", "key_recon", "payments:write", "Quarter-end job", "ops@example.com",
-                    date(2026, 12, 31), "s.yaml#1"),
-        Suppression("dormant-key", "key_recon", "", "stale one", "ops@example.com", date(2026, 12, 31), "s.yaml#2"),
-        Suppression("legacy-full-access", "key_legacy_busy", "", "old", "web@example.com", date(2026, 10, 1), "s.yaml#3"),
-    ]  # fmt: skip
+        Suppression(
+            "unused-scope",
+            "key_recon",
+            "payments:write",
+            "Quarter-end job",
+            "ops@example.com",
+            date(2026, 12, 31),
+            "s.yaml#1",
+        ),
+        Suppression(
+            "dormant-key",
+            "key_recon",
+            "",
+            "stale one",
+            "ops@example.com",
+            date(2026, 12, 31),
+            "s.yaml#2",
+        ),
+        Suppression(
+            "legacy-full-access",
+            "key_legacy_busy",
+            "",
+            "old",
+            "web@example.com",
+            date(2026, 10, 1),
+            "s.yaml#3",
+        ),
+    ]
     triaged = apply_suppressions(result, entries, date(2026, 11, 1))
     document = render_html(triaged)
     register = document.split('<section id="suppressions">')[1].split("</section>")[0]
@@ -153,7 +190,7 @@ def test_suppressions_register_and_warnings() -> None:
     statuses = [re.search(r'<span class="tag[^"]*">(\w+)</span>', row).group(1) for row in rows]
     assert statuses == ["applied", "stale", "expired"]
     assert "Quarter-end job" in rows[0] and '<td class="n">1</td>' in rows[0]
-    warnings = document[document.index('id="suppression-warnings"'):]
+    warnings = document[document.index('id="suppression-warnings"') :]
     assert "s.yaml#2" in warnings and "s.yaml#3" in warnings
     blob = blob_of(document)
     recon = blob["keys"][5]
@@ -163,9 +200,13 @@ def test_suppressions_register_and_warnings() -> None:
 
 def test_baseline_difference_section() -> None:
     before = build_result()
-    after = build_result(standard_keys()[1:] + [make_key("key_new", scopes=("payouts:write",))])
-    compared = apply_baseline(after, Baseline("prev.json", datetime(2026, 10, 1, tzinfo=UTC), 1,
-                                              FINGERPRINT_VERSION, before.findings))  # fmt: skip
+    after = build_result([*standard_keys()[1:], make_key("key_new", scopes=("payouts:write",))])
+    compared = apply_baseline(
+        after,
+        Baseline(
+            "prev.json", datetime(2026, 10, 1, tzinfo=UTC), 1, FINGERPRINT_VERSION, before.findings
+        ),
+    )
     document = render_html(compared)
     section = document.split('<section id="baseline">')[1].split("</section>")[0]
     assert "prev.json as of 2026-10-01" in section
@@ -177,18 +218,28 @@ def test_baseline_difference_section() -> None:
 
 def test_trend_section_draws_the_history() -> None:
     points = tuple(
-        HistoryPoint(datetime(2026, 10, 1, tzinfo=UTC) + timedelta(weeks=i), 40 - 5 * i, 50.0 - i, 4 - i // 2, 30 - i)
+        HistoryPoint(
+            datetime(2026, 10, 1, tzinfo=UTC) + timedelta(weeks=i),
+            40 - 5 * i,
+            50.0 - i,
+            4 - i // 2,
+            30 - i,
+        )
         for i in range(4)
-    )  # fmt: skip
+    )
     document = render_html(replace(build_result(), history=points))
     section = document.split('<section id="trend">')[1].split("</section>")[0]
     assert section.count("<polyline") == 4
     assert "Excess scopes: 25" in section and "2026-10-01" in section and "2026-10-22" in section
-    assert build_result().history == () and '<section id="trend">' not in render_html(build_result())
+    assert build_result().history == () and '<section id="trend">' not in render_html(
+        build_result()
+    )
 
 
 def blob_of(document: str) -> dict:
-    match = re.search(r'<script type="application/json" id="ks-data">(.*?)</script>', document, re.S)
+    match = re.search(
+        r'<script type="application/json" id="ks-data">(.*?)</script>', document, re.S
+    )
     assert match is not None
     return json.loads(match.group(1))
 
@@ -201,27 +252,40 @@ def test_detail_blob_carries_the_per_key_evidence(result) -> None:
     assert labels == sorted(labels) and "Hosted Checkout" in labels
     accountant = blob["keys"][0]
     assert [scopes[i] for i in accountant["s"]] == ["customers:read", "invoices:read"]
-    [[scope, uses]] = [e for e in accountant["ev"] if scopes[e[0]] == "invoices:read"]
+    [[_scope, uses]] = [e for e in accountant["ev"] if scopes[e[0]] == "invoices:read"]
     assert blob["ops"][uses[0][0]] == "GET /invoices" and uses[0][1] == 1800
     assert uses[0][2:] == [3, 88]  # first/last seen as days from the window start
     probed = blob["keys"][4]
-    assert [blob["text"][d[0]] for d in probed["dn"]] == ["GET /v1/admin/export", "POST /v1/payouts"]
+    assert [blob["text"][d[0]] for d in probed["dn"]] == [
+        "GET /v1/admin/export",
+        "POST /v1/payouts",
+    ]
     assert probed["dn"][1][5] == [[scopes.index("payouts:write")]]
     assert len(accountant["d"]) <= 90 and accountant["dm"] > 0
     recon = blob["keys"][5]
     [[excess_scope, unlocked]] = recon["ex"]
     assert scopes[excess_scope] == "payments:write"
-    assert [blob["ops"][i] for i in unlocked] == ["POST /payments", "POST /payments/{payment_id}/capture"]
+    assert [blob["ops"][i] for i in unlocked] == [
+        "POST /payments",
+        "POST /payments/{payment_id}/capture",
+    ]
 
 
 def test_csp_allows_only_the_reports_own_style_and_script(result) -> None:
     document = render_html(result)
     parsed = parse(document)
-    [meta] = [dict(attrs) for tag, attrs in parsed.tags
-              if tag == "meta" and dict(attrs).get("http-equiv") == "Content-Security-Policy"]  # fmt: skip
+    [meta] = [
+        dict(attrs)
+        for tag, attrs in parsed.tags
+        if tag == "meta" and dict(attrs).get("http-equiv") == "Content-Security-Policy"
+    ]
     policy = meta["content"]
     assert "default-src 'none'" in policy and "connect-src 'none'" in policy
-    assert "img-src data:" in policy and "'unsafe-inline'" not in policy and "base-uri 'none'" in policy
+    assert (
+        "img-src data:" in policy
+        and "'unsafe-inline'" not in policy
+        and "base-uri 'none'" in policy
+    )
     script = [body for attrs, body in parsed.scripts if "type" not in attrs]
     assert len(script) == 1
     style = re.search(r"<style>(.*?)</style>", document, re.S).group(1)
@@ -236,7 +300,9 @@ def test_no_external_resources(result) -> None:
         for name, value in attrs:
             if name in ("src", "href", "action", "formaction", "xlink:href", "srcset", "poster"):
                 assert value is not None and value.startswith("#"), (tag, name, value)
-    assert not any(tag in ("iframe", "object", "embed", "img", "form", "base") for tag, _ in parsed.tags)
+    assert not any(
+        tag in ("iframe", "object", "embed", "img", "form", "base") for tag, _ in parsed.tags
+    )
 
 
 def test_hostile_text_is_inert(hostile_html: str) -> None:
@@ -251,7 +317,9 @@ def test_hostile_text_is_inert(hostile_html: str) -> None:
             if name == "href":
                 assert value is not None and (value.startswith("#") or value.startswith("https:"))
     assert sum(1 for tag, _ in parsed.tags if tag == "script") == 2
-    [(data_attrs, body)] = [(a, b) for a, b in parsed.scripts if a.get("type") == "application/json"]
+    [(_data_attrs, body)] = [
+        (a, b) for a, b in parsed.scripts if a.get("type") == "application/json"
+    ]
     assert "</" not in body and "<" not in body  # |tojson escapes < > & '
     json.loads(body)
     text = "".join(parsed.text)
@@ -270,9 +338,16 @@ def test_hostile_values_are_shortened_not_dropped(hostile_html: str) -> None:
 
 def test_secrets_in_names_are_masked() -> None:
     secret = "sk_live_" + "A1b2C3d4E5f6G7h8"
-    key = make_key("key_leaky", name=f"billing {secret}", owner=secret, scopes=("payments:read",),
-                   used={"payments:read": 1},
-                   extra_findings=(make_finding("secret-in-name", "high", "key_leaky", "", f"name holds {secret}"),))  # fmt: skip
+    key = make_key(
+        "key_leaky",
+        name=f"billing {secret}",
+        owner=secret,
+        scopes=("payments:read",),
+        used={"payments:read": 1},
+        extra_findings=(
+            make_finding("secret-in-name", "high", "key_leaky", "", f"name holds {secret}"),
+        ),
+    )
     document = render_html(build_result([*standard_keys(), key]))
     assert secret[8:20] not in document and "sk_live_…G7h8" in document
 
@@ -286,7 +361,11 @@ def test_template_environment_is_strict_and_escaping() -> None:
     sources = "".join(path.read_text(encoding="utf-8") for path in TEMPLATES.iterdir())
     sources = re.sub(r"\{#.*?#\}|/\*.*?\*/", "", sources, flags=re.S)  # comments may name the rules
     assert "|safe" not in sources.replace(" ", "") and "Markup" not in sources
-    assert "innerHTML" not in sources and "outerHTML" not in sources and "insertAdjacentHTML" not in sources
+    assert (
+        "innerHTML" not in sources
+        and "outerHTML" not in sources
+        and "insertAdjacentHTML" not in sources
+    )
     assert "eval(" not in sources and "document.write" not in sources
 
 
@@ -306,8 +385,14 @@ def test_determinism_across_hash_seeds(tmp_path: Path) -> None:
     )
     repo = Path(__file__).resolve().parents[2]
     digests = {
-        subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, check=True,
-                       env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}).stdout  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
+        ).stdout
         for seed in ("0", "1", "4242")
     }
     assert len(digests) == 1

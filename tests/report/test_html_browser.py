@@ -37,7 +37,8 @@ def open_report(browser: Chromium, folder: Path, document: str, name: str = "rep
 def set_control(browser: Chromium, element: str, value: str, event: str) -> None:
     """Set a filter control as a user would and fire its event."""
     browser.evaluate(
-        f"(() => {{ const c = document.getElementById({json.dumps(element)}); c.value = {json.dumps(value)};"
+        f"(() => {{ const c = document.getElementById({json.dumps(element)});"
+        f" c.value = {json.dumps(value)};"
         f" c.dispatchEvent(new Event({json.dumps(event)})); }})()"
     )
 
@@ -47,22 +48,37 @@ def no_problems(browser: Chromium) -> None:
     assert not [e for e in browser.events if e.get("method") == "Page.javascriptDialogOpening"]
 
 
-def test_hostile_report_runs_clean_and_shows_names_as_text(browser: Chromium, tmp_path: Path) -> None:
+def test_hostile_report_runs_clean_and_shows_names_as_text(
+    browser: Chromium, tmp_path: Path
+) -> None:
     open_report(browser, tmp_path, render_html(hostile()))
     no_problems(browser)
-    buttons = browser.evaluate("Array.from(document.querySelectorAll('button.kx')).map(b => b.textContent)")
+    buttons = browser.evaluate(
+        "Array.from(document.querySelectorAll('button.kx')).map(b => b.textContent)"
+    )
     assert XSS_NAME in buttons
-    assert browser.evaluate("document.querySelectorAll('img, iframe, object, embed, form').length") == 0
+    assert (
+        browser.evaluate("document.querySelectorAll('img, iframe, object, embed, form').length")
+        == 0
+    )
     assert browser.evaluate("document.title").startswith("keyscope audit: </script><img")
     # Open every key's detail: built by the script from the data blob, still inert.
     browser.evaluate("document.getElementById('expand').click()")
     no_problems(browser)
     assert browser.evaluate("document.querySelectorAll('.detail').length") == browser.evaluate(
-        "document.querySelectorAll('#key-rows .r[id]').length")  # fmt: skip
-    assert browser.evaluate("document.querySelectorAll('img, iframe, object, embed, form').length") == 0
-    assert browser.evaluate(
-        "Array.from(document.querySelectorAll('*')).filter(e => Array.from(e.attributes).some(a => a.name.startsWith('on'))).length"
-    ) == 0
+        "document.querySelectorAll('#key-rows .r[id]').length"
+    )
+    assert (
+        browser.evaluate("document.querySelectorAll('img, iframe, object, embed, form').length")
+        == 0
+    )
+    assert (
+        browser.evaluate(
+            "Array.from(document.querySelectorAll('*'))"
+            ".filter(e => Array.from(e.attributes).some(a => a.name.startsWith('on'))).length"
+        )
+        == 0
+    )
     text = browser.evaluate("document.body.innerText")
     assert "GET /v1/<img src=x onerror=alert(1)>" in text  # a denied path, shown as text
     assert "⟨U+202E⟩" in text
@@ -71,7 +87,10 @@ def test_hostile_report_runs_clean_and_shows_names_as_text(browser: Chromium, tm
 def test_filtering_and_sorting(browser: Chromium, tmp_path: Path) -> None:
     open_report(browser, tmp_path, render_html(build_result()))
     no_problems(browser)
-    visible = "Array.from(document.querySelectorAll('#key-rows .r[id]')).filter(r => !r.hidden).map(r => r.querySelector('button.kx').textContent)"
+    visible = (
+        "Array.from(document.querySelectorAll('#key-rows .r[id]')).filter(r => !r.hidden)"
+        ".map(r => r.querySelector('button.kx').textContent)"
+    )
     assert browser.evaluate("document.getElementById('count').textContent") == "Showing 8 of 8 keys"
     set_control(browser, "q", "recon", "input")
     browser.evaluate("new Promise(r => setTimeout(r, 300))")
@@ -88,7 +107,10 @@ def test_filtering_and_sorting(browser: Chromium, tmp_path: Path) -> None:
     browser.evaluate("document.querySelector('[data-sort=req] button').click()")
     order = browser.evaluate(visible)
     assert order[0] == "key_recon" and order[-1] in ("key_legacy_dormant", "key_revoked")
-    assert browser.evaluate("document.querySelector('[data-sort=req]').getAttribute('aria-sort')") == "descending"
+    assert (
+        browser.evaluate("document.querySelector('[data-sort=req]').getAttribute('aria-sort')")
+        == "descending"
+    )
     browser.evaluate("document.querySelector('[data-sort=id] button').click()")
     assert browser.evaluate(visible) == sorted(order)
     no_problems(browser)
@@ -101,8 +123,17 @@ def test_detail_shows_picker_evidence_and_chart(browser: Chromium, tmp_path: Pat
     assert "Tick for the replacement" in detail and "☐ drop" in detail
     assert "GET /payments" in detail and "9,000" in detail
     assert "payments:write" in detail and "POST /payments/{payment_id}/capture" in detail
-    assert browser.evaluate("document.querySelector('#k5').nextElementSibling.querySelectorAll('svg.chart rect').length") > 0
-    assert browser.evaluate("document.querySelector('#k5 button.kx').getAttribute('aria-expanded')") == "true"
+    assert (
+        browser.evaluate(
+            "document.querySelector('#k5').nextElementSibling"
+            ".querySelectorAll('svg.chart rect').length"
+        )
+        > 0
+    )
+    assert (
+        browser.evaluate("document.querySelector('#k5 button.kx').getAttribute('aria-expanded')")
+        == "true"
+    )
     browser.evaluate("document.querySelector('#k5 button.kx').click()")
     assert browser.evaluate("document.querySelectorAll('.detail').length") == 0
     no_problems(browser)
@@ -112,7 +143,10 @@ def test_migration_link_opens_the_key(browser: Chromium, tmp_path: Path) -> None
     open_report(browser, tmp_path, render_html(build_result()))
     browser.evaluate("document.querySelector('#migration a.kid').click()")
     assert browser.evaluate("location.hash") == "#k1"
-    assert browser.evaluate("document.querySelector('#k1 button.kx').getAttribute('aria-expanded')") == "true"
+    assert (
+        browser.evaluate("document.querySelector('#k1 button.kx').getAttribute('aria-expanded')")
+        == "true"
+    )
     no_problems(browser)
 
 
@@ -121,7 +155,9 @@ def test_prints_with_details_and_to_pdf(browser: Chromium, tmp_path: Path) -> No
     browser.evaluate("window.dispatchEvent(new Event('beforeprint'))")
     assert browser.evaluate("document.querySelectorAll('.detail').length") == 8
     browser.call("Emulation.setEmulatedMedia", {"media": "print"})
-    assert browser.evaluate("getComputedStyle(document.getElementById('controls')).display") == "none"
+    assert (
+        browser.evaluate("getComputedStyle(document.getElementById('controls')).display") == "none"
+    )
     pdf = browser.call("Page.printToPDF", {"printBackground": True})["data"]
     import base64
 
@@ -141,17 +177,33 @@ def test_screenshot(browser: Chromium, tmp_path: Path) -> None:
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 50_000
 
 
-def test_real_sample_run_opens_clean(browser: Chromium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_sample_run_opens_clean(
+    browser: Chromium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from keyscope.cli import main
 
     repo = Path(__file__).resolve().parents[2]
     monkeypatch.chdir(tmp_path)
     report = tmp_path / "sample.html"
-    code = main(["audit", "--spec", str(repo / "sample_specs" / "partner-api.yaml"),
-                 "--keys", str(repo / "sample_specs" / "keys.yaml"),
-                 "--usage", str(repo / "sample_specs" / "usage" / "requests.jsonl.gz"),
-                 "--as-of", "2026-11-01", "--html", str(report), "--format", "json",
-                 "--output", str(tmp_path / "sample.json")])  # fmt: skip
+    code = main(
+        [
+            "audit",
+            "--spec",
+            str(repo / "sample_specs" / "partner-api.yaml"),
+            "--keys",
+            str(repo / "sample_specs" / "keys.yaml"),
+            "--usage",
+            str(repo / "sample_specs" / "usage" / "requests.jsonl.gz"),
+            "--as-of",
+            "2026-11-01",
+            "--html",
+            str(report),
+            "--format",
+            "json",
+            "--output",
+            str(tmp_path / "sample.json"),
+        ]
+    )
     assert code == 0
     browser.events.clear()
     browser.open(report.as_uri())

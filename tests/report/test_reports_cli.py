@@ -32,8 +32,20 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def audit(*flags: str | Path, keys: Path = KEYS, as_of: str = "2026-11-01") -> int:
-    argv = ["audit", "--spec", str(SPEC), "--keys", str(keys), "--usage", str(USAGE),
-            "--as-of", as_of, "--semantics", "all", *map(str, flags)]  # fmt: skip
+    argv = [
+        "audit",
+        "--spec",
+        str(SPEC),
+        "--keys",
+        str(keys),
+        "--usage",
+        str(USAGE),
+        "--as-of",
+        as_of,
+        "--semantics",
+        "all",
+        *map(str, flags),
+    ]
     return main(argv)
 
 
@@ -92,7 +104,9 @@ def findings_of(path: Path) -> list[dict]:
 def test_suppressions_expire_report_stale_and_show_in_every_format(isolated: Path) -> None:
     assert audit("--json", isolated / "base.json") == 0
     target = next(f for f in findings_of(isolated / "base.json") if f["rule"] == "unused-scope")
-    other = next(f for f in findings_of(isolated / "base.json") if f["rule"] == "legacy-full-access")
+    other = next(
+        f for f in findings_of(isolated / "base.json") if f["rule"] == "legacy-full-access"
+    )
     suppressions = isolated / "keyscope-suppressions.yaml"
     suppressions.write_text(
         "suppressions:\n"
@@ -100,7 +114,8 @@ def test_suppressions_expire_report_stale_and_show_in_every_format(isolated: Pat
         "    reason: Needed by the quarter-end correction job\n    owner: payments@example.test\n"
         "    expires: 2026-11-01\n"
         f"  - rule: {other['rule']}\n    key: {other['key_id']}\n"
-        "    reason: Migration booked for Q1\n    owner: web@example.test\n    expires: 2026-10-31\n"
+        "    reason: Migration booked for Q1\n    owner: web@example.test\n"
+        "    expires: 2026-10-31\n"
         "  - rule: unused-scope\n    key: key_that_does_not_exist\n"
         "    reason: Left over\n    owner: nobody@example.test\n    expires: 2027-01-01\n",
         encoding="utf-8",
@@ -109,7 +124,8 @@ def test_suppressions_expire_report_stale_and_show_in_every_format(isolated: Pat
     document = json.loads((isolated / "r.json").read_text())
     suppressed = [f for f in document["findings"] if f["suppressed"]]
     assert [(f["rule"], f["key_id"], f["subject"]) for f in suppressed] == [
-        (target["rule"], target["key_id"], target["subject"])]  # fmt: skip
+        (target["rule"], target["key_id"], target["subject"])
+    ]
     warnings = document["suppression_warnings"]
     assert len(warnings) == 2
     assert "#2: expired on 2026-10-31" in warnings[0] and "reported again" in warnings[0]
@@ -117,10 +133,17 @@ def test_suppressions_expire_report_stale_and_show_in_every_format(isolated: Pat
     html = (isolated / "r.html").read_text()
     register = html.split('<section id="suppressions">')[1].split("</section>")[0]
     assert "Needed by the quarter-end correction job" in register
-    assert [m for m in re.findall(r'<span class="tag[^"]*">(\w+)</span>', register)] == ["applied", "expired", "stale"]
+    assert [m for m in re.findall(r'<span class="tag[^"]*">(\w+)</span>', register)] == [
+        "applied",
+        "expired",
+        "stale",
+    ]
     sarif = json.loads((isolated / "r.sarif").read_text())
     [with_suppression] = [r for r in sarif["runs"][0]["results"] if "suppressions" in r]
-    assert with_suppression["suppressions"][0]["justification"] == "Needed by the quarter-end correction job"
+    assert (
+        with_suppression["suppressions"][0]["justification"]
+        == "Needed by the quarter-end correction job"
+    )
     # One day later the first entry has expired too: the finding is back, the run says so.
     assert audit("--json", isolated / "later.json", as_of="2026-11-02") == 0
     assert not any(f["suppressed"] for f in findings_of(isolated / "later.json"))
@@ -142,11 +165,14 @@ def test_malformed_suppressions_are_exit_3_naming_file_and_entry(
 
 
 def renamed_inventory(folder: Path, *, add_key: bool) -> Path:
-    text = KEYS.read_text(encoding="utf-8").replace("name: Reconciliation tool", "name: Recon (renamed)")
+    text = KEYS.read_text(encoding="utf-8").replace(
+        "name: Reconciliation tool", "name: Recon (renamed)"
+    )
     if add_key:
         text += (
             "\n  - id: key_newcomer000001\n    name: New integration\n"
-            '    scopes: ["payouts:write", "invoices:read"]\n    created_at: "2025-01-01T00:00:00Z"\n'
+            '    scopes: ["payouts:write", "invoices:read"]\n'
+            '    created_at: "2025-01-01T00:00:00Z"\n'
             "    status: active\n"
         )
     path = folder / "keys.yaml"
@@ -159,7 +185,8 @@ def test_renaming_a_key_keeps_fingerprints(isolated: Path) -> None:
     renamed = renamed_inventory(isolated, add_key=False)
     assert audit("--json", isolated / "b.json", keys=renamed) == 0
     assert [f["fingerprint"] for f in findings_of(isolated / "a.json")] == [
-        f["fingerprint"] for f in findings_of(isolated / "b.json")]  # fmt: skip
+        f["fingerprint"] for f in findings_of(isolated / "b.json")
+    ]
 
 
 def test_baseline_and_fail_on_new(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,8 +195,15 @@ def test_baseline_and_fail_on_new(isolated: Path, capsys: pytest.CaptureFixture[
     assert audit("--baseline", isolated / "baseline.json", "--fail-on", "low", "--fail-on-new") == 0
     assert audit("--fail-on", "low") == 1
     grown = renamed_inventory(isolated, add_key=True)
-    code = audit("--baseline", isolated / "baseline.json", "--fail-on", "medium", "--fail-on-new",
-                 *outputs(isolated), keys=grown)  # fmt: skip
+    code = audit(
+        "--baseline",
+        isolated / "baseline.json",
+        "--fail-on",
+        "medium",
+        "--fail-on-new",
+        *outputs(isolated),
+        keys=grown,
+    )
     assert code == 1
     document = json.loads((isolated / "r.json").read_text())
     new = [f for f in document["findings"] if f["baseline_state"] == "new"]
@@ -177,10 +211,23 @@ def test_baseline_and_fail_on_new(isolated: Path, capsys: pytest.CaptureFixture[
     assert all(f["baseline_state"] == "unchanged" for f in document["findings"] if f not in new)
     assert document["baseline_source"].startswith(str(isolated / "baseline.json"))
     html = (isolated / "r.html").read_text()
-    assert '<section id="baseline">' in html and "key_newcomer000001" in html.split('<section id="baseline">')[1]
+    assert (
+        '<section id="baseline">' in html
+        and "key_newcomer000001" in html.split('<section id="baseline">')[1]
+    )
     assert {f["severity"] for f in new} == {"medium"}  # the unused new key is dormant
     # Older findings are high and critical, but only new ones count: --fail-on high passes.
-    assert audit("--baseline", isolated / "baseline.json", "--fail-on", "high", "--fail-on-new", keys=grown) == 0
+    assert (
+        audit(
+            "--baseline",
+            isolated / "baseline.json",
+            "--fail-on",
+            "high",
+            "--fail-on-new",
+            keys=grown,
+        )
+        == 0
+    )
     assert audit("--fail-on", "high", keys=grown) == 1
 
 
@@ -189,11 +236,16 @@ def test_history_folder_feeds_the_trend(isolated: Path) -> None:
     for day in ("2026-10-18", "2026-10-25", "2026-11-01"):
         assert audit("--history", history, "--html", isolated / f"{day}.html", as_of=day) == 0
     assert sorted(path.name for path in history.iterdir()) == [
-        "2026-10-18T000000Z.json", "2026-10-25T000000Z.json", "2026-11-01T000000Z.json"]  # fmt: skip
+        "2026-10-18T000000Z.json",
+        "2026-10-25T000000Z.json",
+        "2026-11-01T000000Z.json",
+    ]
     html = (isolated / "2026-11-01.html").read_text()
     trend = html.split('<section id="trend">')[1].split("</section>")[0]
     assert trend.count("<tr><td>2026-") == 3 and trend.count("<polyline") == 4
-    assert '<section id="trend">' in (isolated / "2026-10-18.html").read_text()  # one point still draws
+    assert (
+        '<section id="trend">' in (isolated / "2026-10-18.html").read_text()
+    )  # one point still draws
     # Re-running a day replaces its file instead of adding a point.
     assert audit("--history", history, as_of="2026-11-01") == 0
     assert len(list(history.iterdir())) == 3
@@ -215,7 +267,9 @@ def test_interrupted_write_leaves_the_previous_report_intact(
     assert [p.name for p in isolated.iterdir() if not p.name.endswith(".lock")] == ["report.html"]
 
 
-def test_output_through_a_symlink_is_refused(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_through_a_symlink_is_refused(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = isolated / "elsewhere.html"
     target.write_text("do not touch", encoding="utf-8")
     link = isolated / "report.html"

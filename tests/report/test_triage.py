@@ -19,17 +19,31 @@ from keyscope.model import FINGERPRINT_VERSION, HistoryPoint, Suppression
 from ._factory import build_result, make_finding, make_key, standard_keys
 
 
-def entry(rule: str, key: str, scope: str = "", expires: date = date(2026, 12, 31), n: int = 1) -> Suppression:
-    return Suppression(rule=rule, key_id=key, scope=scope, reason="quarterly batch job",
-                       owner="ops@example.com", expires=expires, source=f"s.yaml#{n}")  # fmt: skip
+def entry(
+    rule: str, key: str, scope: str = "", expires: date = date(2026, 12, 31), n: int = 1
+) -> Suppression:
+    return Suppression(
+        rule=rule,
+        key_id=key,
+        scope=scope,
+        reason="quarterly batch job",
+        owner="ops@example.com",
+        expires=expires,
+        source=f"s.yaml#{n}",
+    )
 
 
 def marked(result, rule: str, key: str, subject: str = ""):
-    [finding] = [f for f in result.findings if (f.rule, f.key_id, f.subject) == (rule, key, subject)]
+    [finding] = [
+        f for f in result.findings if (f.rule, f.key_id, f.subject) == (rule, key, subject)
+    ]
     [in_key] = [
-        f for audit in result.keys if audit.key.key_id == key for f in audit.findings
+        f
+        for audit in result.keys
+        if audit.key.key_id == key
+        for f in audit.findings
         if (f.rule, f.subject) == (rule, subject)
-    ]  # fmt: skip
+    ]
     assert finding == in_key, "the key's copy of a finding must be marked alike"
     return finding
 
@@ -70,8 +84,12 @@ def test_entry_matching_nothing_is_reported_stale() -> None:
 
 def test_entry_without_scope_covers_every_subject_of_the_rule_for_that_key_only() -> None:
     result = build_result()
-    triaged = apply_suppressions(result, [entry("unused-scope", "key_legacy_busy")], date(2026, 11, 1))
-    busy = [f for f in triaged.findings if f.key_id == "key_legacy_busy" and f.rule == "unused-scope"]
+    triaged = apply_suppressions(
+        result, [entry("unused-scope", "key_legacy_busy")], date(2026, 11, 1)
+    )
+    busy = [
+        f for f in triaged.findings if f.key_id == "key_legacy_busy" and f.rule == "unused-scope"
+    ]
     assert busy and all(f.suppressed for f in busy)
     others = [f for f in triaged.findings if f.key_id != "key_legacy_busy"]
     assert not any(f.suppressed for f in others)
@@ -98,10 +116,15 @@ def test_suppressed_findings_never_fail_the_run() -> None:
 def test_baseline_marks_new_unchanged_and_lists_resolved() -> None:
     before = build_result()
     gone = before.findings[0]
-    after_keys = standard_keys() + [make_key("key_new", scopes=("payouts:write",), used={})]
+    after_keys = [*standard_keys(), make_key("key_new", scopes=("payouts:write",), used={})]
     after = build_result(after_keys)
-    baseline = Baseline("prev.json", datetime(2026, 10, 1, tzinfo=UTC), 1, FINGERPRINT_VERSION,
-                        tuple(f for f in before.findings) + (make_finding("dormant-key", "high", "key_gone"),))  # fmt: skip
+    baseline = Baseline(
+        "prev.json",
+        datetime(2026, 10, 1, tzinfo=UTC),
+        1,
+        FINGERPRINT_VERSION,
+        (*tuple(f for f in before.findings), make_finding("dormant-key", "high", "key_gone")),
+    )
     compared = apply_baseline(after, baseline)
     states = {f.fingerprint: f.baseline_state for f in compared.findings}
     assert states[gone.fingerprint] == "unchanged"
@@ -115,13 +138,17 @@ def test_baseline_marks_new_unchanged_and_lists_resolved() -> None:
 
 def test_fail_on_new_counts_only_new_findings_at_or_above_the_threshold() -> None:
     before = build_result()
-    after = build_result(standard_keys() + [make_key("key_new", scopes=("payouts:write",), used={})])
+    after = build_result(
+        [*standard_keys(), make_key("key_new", scopes=("payouts:write",), used={})]
+    )
     compared = apply_baseline(after, Baseline("p", None, 1, FINGERPRINT_VERSION, before.findings))
     new = failing_findings(compared, "medium", new_only=True)
     assert new and {f.key_id for f in new} == {"key_new"}
     assert failing_findings(compared, "critical", new_only=True) == ()
     assert set(failing_findings(compared, None, new_only=True)) >= set(new)
-    unchanged_only = apply_baseline(before, Baseline("p", None, 1, FINGERPRINT_VERSION, before.findings))
+    unchanged_only = apply_baseline(
+        before, Baseline("p", None, 1, FINGERPRINT_VERSION, before.findings)
+    )
     assert failing_findings(unchanged_only, "info", new_only=True) == ()
     assert failing_findings(unchanged_only, "info")
 
@@ -129,7 +156,9 @@ def test_fail_on_new_counts_only_new_findings_at_or_above_the_threshold() -> Non
 def test_older_fingerprint_scheme_is_matched_by_identity_not_reported_all_new() -> None:
     before = build_result()
     old_scheme = tuple(replace(f, fingerprint="v0-" + f.fingerprint[:8]) for f in before.findings)
-    compared = apply_baseline(before, Baseline("old.json", None, 1, FINGERPRINT_VERSION - 1, old_scheme))
+    compared = apply_baseline(
+        before, Baseline("old.json", None, 1, FINGERPRINT_VERSION - 1, old_scheme)
+    )
     assert all(f.baseline_state == "unchanged" for f in compared.findings)
     assert compared.resolved_findings == ()
     assert "matched by rule, key and subject" in compared.baseline_source

@@ -135,11 +135,10 @@ def apply_suppressions(
     warnings: list[str] = []
     for entry in suppressions:
         if is_expired(entry, today):
-            matched = sum(
-                1 for finding in result.findings if suppression_matches(entry, finding)
-            )
+            matched = sum(1 for finding in result.findings if suppression_matches(entry, finding))
+            verb = "is" if matched == 1 else "are"
             comeback = (
-                f"its {_plural(matched, 'finding')} {'is' if matched == 1 else 'are'} reported again"
+                f"its {_plural(matched, 'finding')} {verb} reported again"
                 if matched
                 else "it matches no finding either; remove it"
             )
@@ -230,7 +229,9 @@ def apply_baseline(result: AuditResult, previous: Baseline) -> AuditResult:
 
     def marked(finding: Finding) -> Finding:
         state: Literal["new", "unchanged"] = "unchanged" if seen_before(finding) else "new"
-        return finding if finding.baseline_state == state else replace(finding, baseline_state=state)
+        return (
+            finding if finding.baseline_state == state else replace(finding, baseline_state=state)
+        )
 
     resolved: dict[str, Finding] = {}
     for finding in previous.findings:
@@ -294,9 +295,7 @@ def history_point(result: AuditResult) -> HistoryPoint:
     Only active keys count: revoked keys are listed in reports, never flagged.
     """
     active = [audit for audit in result.keys if audit.key.status == "active"]
-    mean_risk = (
-        round(sum(audit.risk_score for audit in active) / len(active), 1) if active else 0.0
-    )
+    mean_risk = round(sum(audit.risk_score for audit in active) / len(active), 1) if active else 0.0
     return HistoryPoint(
         as_of=result.as_of,
         excess_scopes=sum(len(audit.excess_scopes) for audit in active),

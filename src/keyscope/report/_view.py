@@ -77,7 +77,12 @@ def clean(text: str, limit: int = TEXT_LIMIT) -> str:
     """
     if not text:
         return ""
-    if len(text) <= limit and text.isascii() and text.isprintable() and not _SECRET_HINT.search(text):
+    if (
+        len(text) <= limit
+        and text.isascii()
+        and text.isprintable()
+        and not _SECRET_HINT.search(text)
+    ):
         return text  # the common case: nothing to mask, mark or shorten (equal to the slow path)
     # Redact on a generous prefix first so a huge value costs little, then shorten.
     head = text[: limit * 4 + 256]
@@ -224,7 +229,7 @@ def register(result: AuditResult) -> list[dict[str, Any]]:
 
 
 def day_ranges(days: Iterable[date]) -> list[str]:
-    """``["2026-09-01 – 2026-09-03", "2026-09-07"]``: consecutive days joined."""
+    """``["2026-09-01 to 2026-09-03", "2026-09-07"]``: consecutive days joined."""
     ordered = sorted(set(days))
     ranges: list[str] = []
     start = previous = None
@@ -241,7 +246,7 @@ def day_ranges(days: Iterable[date]) -> list[str]:
 
 
 def _span(first: date, last: date) -> str:
-    return first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
+    return first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
 
 
 def migration_kind(audit: KeyAudit) -> str:

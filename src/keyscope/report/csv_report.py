@@ -93,6 +93,9 @@ def render_csv(result: AuditResult) -> str:
             "requests": audit.requests if audit else "",
         }
         writer.writerow(
-            [numbers[name] if name in NUMERIC_COLUMNS else neutralize(text[name]) for name in COLUMNS]
+            [
+                numbers[name] if name in NUMERIC_COLUMNS else neutralize(text[name])
+                for name in COLUMNS
+            ]
         )
     return buffer.getvalue()

@@ -49,13 +49,17 @@ def render_markdown(result: AuditResult) -> str:
     title = md_text(result.spec.title, 120)
     lines.append(f"## API key audit: {title} {md_text(result.spec.version, 60)}")
     lines.append("")
+    window = result.window
     lines.append(
-        f"As of {_view.minute(result.as_of)}, usage window {_view.day(result.window.start)} "
-        f"to {_view.day(result.window.end)} ({result.window.days} days), keyscope {md_text(result.tool_version, 40)}."
+        f"As of {_view.minute(result.as_of)}, usage window {_view.day(window.start)} "
+        f"to {_view.day(window.end)} ({window.days} days), "
+        f"keyscope {md_text(result.tool_version, 40)}."
     )
     lines.append("")
     if not result.complete:
-        lines.append("> **Incomplete data.** Do not remove scopes on the strength of this report alone:")
+        lines.append(
+            "> **Incomplete data.** Do not remove scopes on the strength of this report alone:"
+        )
         for reason in result.incomplete_reasons:
             lines.append(f"> - {md_text(reason)}")
         lines.append("")
@@ -124,9 +128,8 @@ def render_markdown(result: AuditResult) -> str:
         lines.append("")
         if new:
             for finding in new[:_LIST]:
-                lines.append(
-                    f"- **{finding.severity}** {md_text(finding.rule, 80)}: {md_text(finding.message, 300)}"
-                )
+                rule, message = md_text(finding.rule, 80), md_text(finding.message, 300)
+                lines.append(f"- **{finding.severity}** {rule}: {message}")
             if len(new) > _LIST:
                 lines.append(f"- …and {len(new) - _LIST} more")
         else:

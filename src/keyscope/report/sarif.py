@@ -43,7 +43,13 @@ MAX_BYTES = 10_000_000
 TEXT_LIMIT = 2000
 """Longest text field; the JSON report keeps full values."""
 _LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
-_SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+_SECURITY_SEVERITY = {
+    "critical": "9.5",
+    "high": "8.0",
+    "medium": "5.5",
+    "low": "3.0",
+    "info": "1.0",
+}
 
 RULES: dict[str, tuple[str, str, str, str]] = {
     # rule id: (default severity, short description, full description, help)
@@ -128,9 +134,7 @@ def _render(result: AuditResult) -> str:
     ordered = sorted(result.findings, key=finding_order)
     rule_ids = sorted({finding.rule for finding in ordered} | set(RULES))
     rule_index = {rule: index for index, rule in enumerate(rule_ids)}
-    results = [
-        _result(finding, rule_index, audits, result) for finding in ordered[:MAX_RESULTS]
-    ]
+    results = [_result(finding, rule_index, audits, result) for finding in ordered[:MAX_RESULTS]]
     # Keep as many results as fit in the byte budget, measured one result at a time
     # (the C encoder is fast; the whole document is encoded once more at the end).
     envelope = len(_compact(_document(result, rule_ids, [], len(ordered), truncated=True)))
@@ -141,7 +145,9 @@ def _render(result: AuditResult) -> str:
         if budget < 0:
             break
         kept += 1
-    document = _document(result, rule_ids, results[:kept], len(ordered), truncated=kept < len(ordered))
+    document = _document(
+        result, rule_ids, results[:kept], len(ordered), truncated=kept < len(ordered)
+    )
     text = _compact(document)
     if len(text) < _INDENT_BELOW:
         text = json.dumps(document, sort_keys=True, ensure_ascii=True, indent=2)
@@ -168,7 +174,9 @@ def _document(
     for reason in result.incomplete_reasons:
         notifications.append(_notification("error", "incomplete-data", reason))
     if not result.complete and not result.incomplete_reasons:
-        notifications.append(_notification("error", "incomplete-data", "the usage data was incomplete"))
+        notifications.append(
+            _notification("error", "incomplete-data", "the usage data was incomplete")
+        )
     for warning in result.suppression_warnings:
         notifications.append(_notification("warning", "suppression", warning))
     if truncated:
@@ -201,8 +209,11 @@ def _document(
         "results": results,
         "properties": {
             "asOf": _utc(result.as_of),
-            "window": {"start": _utc(result.window.start), "end": _utc(result.window.end),
-                       "days": result.window.days},  # fmt: skip
+            "window": {
+                "start": _utc(result.window.start),
+                "end": _utc(result.window.end),
+                "days": result.window.days,
+            },
             "spec": {
                 "title": _text(result.spec.title),
                 "version": _text(result.spec.version),
@@ -221,8 +232,13 @@ def _document(
 
 def _rule(rule: str) -> dict[str, Any]:
     severity, short, full, help_text = RULES.get(
-        rule, ("medium", f"keyscope rule {rule}", f"A finding of the keyscope rule {rule}.",
-               "See the keyscope documentation for this rule."),  # fmt: skip
+        rule,
+        (
+            "medium",
+            f"keyscope rule {rule}",
+            f"A finding of the keyscope rule {rule}.",
+            "See the keyscope documentation for this rule.",
+        ),
     )
     return {
         "id": rule,
@@ -260,7 +276,10 @@ def _result(
             "kind": "external",
             "status": "accepted",
             "justification": _text(suppression.reason),
-            "properties": {"owner": _text(suppression.owner), "expires": suppression.expires.isoformat()},
+            "properties": {
+                "owner": _text(suppression.owner),
+                "expires": suppression.expires.isoformat(),
+            },
         }
         if suppression.source:
             source_file = suppression.source.split("#", 1)[0]
@@ -281,11 +300,13 @@ def _location(finding: Finding, audit: KeyAudit | None, result: AuditResult) -> 
         location["physicalLocation"] = {"artifactLocation": _artifact(result.spec.source)}
     logical: list[dict[str, Any]] = []
     if finding.key_id:
-        logical.append({"name": _text(finding.key_id), "fullyQualifiedName": f"keys/{_text(finding.key_id)}",
-                        "kind": "resource"})  # fmt: skip
+        key = _text(finding.key_id)
+        logical.append({"name": key, "fullyQualifiedName": f"keys/{key}", "kind": "resource"})
     if finding.subject and not finding.key_id:
-        logical.append({"name": _text(finding.subject), "fullyQualifiedName": f"operations/{_text(finding.subject)}",
-                        "kind": "function"})  # fmt: skip
+        subject = _text(finding.subject)
+        logical.append(
+            {"name": subject, "fullyQualifiedName": f"operations/{subject}", "kind": "function"}
+        )
     if logical:
         location["logicalLocations"] = logical
     location["message"] = {"text": _where_text(finding, audit)}

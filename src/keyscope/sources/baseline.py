@@ -25,7 +25,7 @@ from keyscope.model import (
     HistoryPoint,
 )
 
-__all__ = ["load_baseline", "read_result_document", "history_point_of"]
+__all__ = ["history_point_of", "load_baseline", "read_result_document"]
 
 _MAX_BYTES = 512 * 1024 * 1024
 """A 10,000-key result is a few tens of MB; anything far larger is not a result."""
@@ -64,7 +64,8 @@ def read_result_document(path: Path) -> dict[str, Any]:
     if version > SCHEMA_VERSION:
         raise ConfigError(
             where,
-            f"written by a newer keyscope (schema {version}; this one reads up to {SCHEMA_VERSION})",
+            f"written by a newer keyscope (schema {version}; "
+            f"this one reads up to {SCHEMA_VERSION})",
             "schema_version",
         )
     return document
@@ -87,7 +88,9 @@ def load_baseline(path: Path) -> Baseline:
     where = str(path)
     fingerprint_version = document.get("fingerprint_version", FINGERPRINT_VERSION)
     if not isinstance(fingerprint_version, int) or isinstance(fingerprint_version, bool):
-        raise ConfigError(where, "fingerprint_version must be a whole number", "fingerprint_version")
+        raise ConfigError(
+            where, "fingerprint_version must be a whole number", "fingerprint_version"
+        )
     raw_findings = _findings_of(document, where)
     findings: dict[str, Finding] = {}
     for place, raw in raw_findings:

@@ -81,7 +81,9 @@ def _entries_of(document: Any, where: str) -> list[Any]:
     if isinstance(document, dict):
         unknown = sorted(set(document) - {"suppressions", "version"})
         if unknown:
-            raise ConfigError(where, f"unknown top-level key {unknown[0]!r} (expected 'suppressions')")
+            raise ConfigError(
+                where, f"unknown top-level key {unknown[0]!r} (expected 'suppressions')"
+            )
         entries = document.get("suppressions")
         if entries is None:
             return []
