@@ -762,23 +762,28 @@ class _LogReader:
         return [name for name in candidates if name in request_ids]
 
     def _jsonl_fields_present(self, file: Path, names: list[str]) -> set[str] | None:
-        """Fields found in the first 1,000 JSON objects of a file; None if none is an object."""
+        """Fields found in the first 1,000 JSON objects of a file; None if none is an object.
+
+        The lines are read in Python (a bounded prefix: DuckDB's parallel reader would
+        scan far more than 1,000 lines before a LIMIT stops it) and checked with the
+        same DuckDB JSON paths as the full read.
+        """
+        import pyarrow as pa
+
+        sample = self._name("sample")
+        self.connection.register(sample, pa.table({"line": _first_lines(file, 1000, 4 << 20)}))
         paths = ", ".join(_literal(_json_path(name)) for name in names)
-        errors, scans = self._name("rj"), self._name("rs")
-        counts = self._execute(
-            f"""
-            SELECT {", ".join(f"count(f[{i + 1}])" for i in range(len(names)))}, count(*)
-            FROM (
-                SELECT try(json_extract_string(line, [{paths}])) AS f
-                FROM (SELECT line FROM read_csv({_literal(str(file))}, {_LINES_OPTIONS},
-                                                {self._reader_options(errors, scans)})
-                      WHERE line IS NOT NULL LIMIT 1000)
-                WHERE try(json_type(line)) = 'OBJECT'
-            )
-            """,  # noqa: S608
-            where=redact(str(file)),
-        )[0]
-        self._drop_tables(errors, scans)
+        try:
+            counts = self._execute(
+                f"""
+                SELECT {", ".join(f"count(f[{i + 1}])" for i in range(len(names)))}, count(*)
+                FROM (SELECT try(json_extract_string(line, [{paths}])) AS f FROM {sample}
+                      WHERE try(json_type(line)) = 'OBJECT')
+                """,  # noqa: S608 - JSON paths are escaped literals
+                where=redact(str(file)),
+            )[0]
+        finally:
+            self.connection.unregister(sample)
         if not counts[-1]:
             return None
         return {name for name, count in zip(names, counts[:-1], strict=True) if count}
@@ -1112,6 +1117,28 @@ def _timestamp_naive(column: str, *, typed: str) -> str:
     if typed != "VARCHAR":
         return "false"
     return f"(try_cast({column} AS TIMESTAMP) IS NOT NULL)"
+
+
+def _first_lines(file: Path, count: int, limit: int) -> list[str]:
+    """Up to ``count`` non-blank lines from the start of a text file (gzip-aware)."""
+    where = redact(str(file))
+    lines: list[str] = []
+    try:
+        opener = gzip.open if file.name.lower().endswith(".gz") else open
+        with opener(file, "rb") as stream:
+            while len(lines) < count and limit > 0:
+                raw = stream.readline(limit)  # bounded even if the file has no line breaks
+                if not raw:
+                    break
+                limit -= len(raw)
+                text = raw.decode("utf-8", "replace").strip()
+                if text:
+                    lines.append(text)
+    except FileNotFoundError:
+        raise LogParseError(where, "file not found") from None
+    except (OSError, EOFError) as error:
+        raise LogParseError(where, f"cannot read: {type(error).__name__}") from None
+    return lines
 
 
 def _csv_header(file: Path) -> tuple[str, list[str]]:
