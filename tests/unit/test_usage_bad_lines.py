@@ -387,3 +387,31 @@ def test_39_duplicated_bad_lines_stay_bad_lines(tmp_path: Path) -> None:
     (stats,) = usage.sources
     assert (stats.bad_lines, stats.duplicates, stats.in_window) == (2, 0, 1)
     assert_accounted(usage)
+
+
+def test_30_the_example_pass_rereads_only_files_with_bad_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keyscope.sources import usage as usage_module
+
+    reread: list[str] = []
+    original = usage_module._LogReader._file_examples
+
+    def spy(self, file, refused):
+        reread.append(file.name)
+        return original(self, file, refused)
+
+    monkeypatch.setattr(usage_module._LogReader, "_file_examples", spy)
+    logs = tmp_path / "daily"
+    logs.mkdir()
+    for day in range(1, 6):
+        write_lines(logs / f"2026-09-0{day}.jsonl", [GOOD] * 20)
+    write_lines(logs / "2026-09-03.jsonl", [GOOD] * 5 + [b"\xff"])  # refused: already numbered
+    write_bytes(logs / "2026-09-06.jsonl", (GOOD + "\n" + GOOD[:30]).encode())  # being written
+    usage = load(str(logs / "*.jsonl"), threshold=1.0)
+    assert reread == ["2026-09-06.jsonl"]
+    assert [(Path(e.source).name, e.line) for e in usage.bad_line_examples] == [
+        ("2026-09-03.jsonl", 6),
+        ("2026-09-06.jsonl", 2),
+    ]
+    assert_accounted(usage)

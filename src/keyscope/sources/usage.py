@@ -390,6 +390,9 @@ class _Columns:
     line_number: str | None = None
     """Expression for the line (or entry, or row) number, in the example pass only."""
     missing_detail: str = "NULL"
+    file: str = "NULL::VARCHAR"
+    """The file a row came from (NULL: unknown), so the example pass reads only the files
+    that have bad lines."""
 
 
 class _LogReader:
@@ -501,9 +504,10 @@ class _LogReader:
         )
         groups = self._groups(table)
         daily, days = self._daily(table)
+        scan = self._files_with_bad_rows(table, counts)
         self._execute(f"DROP TABLE {table}")
         self._drop_rejects()
-        examples = self._examples(rejects) if bad else []
+        examples = self._examples(rejects, scan) if bad else []
         return _PlanResult(stats, groups, daily, days, examples)
 
     # ------------------------------------------------------------------ SQL
@@ -527,7 +531,8 @@ class _LogReader:
             SELECT reason, key_id, method, path, status_code AS status, ts_us, request_id
                    {", missing_detail, line_number" if numbered else ""},
                    CASE WHEN reason = 0 AND ts_us >= {self.start_us} AND ts_us < {self.end_us}
-                        THEN ts_us // {_DAY_US} END AS day
+                        THEN ts_us // {_DAY_US} END AS day,
+                   CASE WHEN reason > 1 THEN file_name END AS bad_file
             FROM (
                 SELECT CASE
                          WHEN blank_line THEN 1
@@ -546,7 +551,7 @@ class _LogReader:
                         SELECT {columns.blank} AS blank_line, {columns.parsed} AS parsed,
                                {columns.key_id} AS key_id, {columns.method} AS method,
                                {columns.path} AS raw_path, {columns.status} AS status_text,
-                               {columns.timestamp} AS ts_text,
+                               {columns.timestamp} AS ts_text, {columns.file} AS file_name,
                                {columns.request_id or "NULL::VARCHAR"} AS request_id
                                {example_columns}
                         FROM {columns.source}
@@ -561,17 +566,18 @@ class _LogReader:
         if deduplicate:
             keep = "reason = 0 AND request_id IS NOT NULL"
             rows = f"""
-                SELECT reason, key_id, method, path, status, ts_us, day, count(*) AS copies
+                SELECT reason, key_id, method, path, status, ts_us, day,
+                       NULL::VARCHAR AS bad_file, count(*) AS copies
                 FROM ({rows}) WHERE {keep}
                 GROUP BY reason, key_id, method, path, status, ts_us, day, request_id
                 UNION ALL
-                SELECT reason, key_id, method, path, status, ts_us, day, 1 AS copies
+                SELECT reason, key_id, method, path, status, ts_us, day, bad_file, 1 AS copies
                 FROM ({rows}) WHERE NOT ({keep})
             """  # noqa: S608
         raw = "sum(copies)" if deduplicate else "count(*)"
         # Per (key, method, path, status): the usage rows; per (key, method, day): the daily
         # series (method stays in it so a group with a malformed method can be left out).
-        sets = ["(reason, key_id, method, path, status)", "(key_id, method, day)"]
+        sets = ["(reason, key_id, method, path, status, bad_file)", "(key_id, method, day)"]
         duplicate_hash = ""
         having = ""
         if detect_duplicates:
@@ -586,7 +592,7 @@ class _LogReader:
             CREATE TEMP TABLE {table} AS
             SELECT grouping(reason) = 0 AS is_main, grouping(day) = 0 AS is_daily,
                    {"grouping(dup_hash) = 0" if detect_duplicates else "false"} AS is_dup,
-                   reason, key_id, method, path, status, day,
+                   reason, key_id, method, path, status, day, bad_file,
                    {"dup_hash" if detect_duplicates else "NULL::UBIGINT AS dup_hash"},
                    count(*) AS n, {raw} AS raw, count(day) AS n_in,
                    count(*) FILTER (WHERE status < 400) AS n_ok,
@@ -598,6 +604,20 @@ class _LogReader:
             {having}
             """  # noqa: S608
         )
+
+    def _files_with_bad_rows(self, table: str, counts: dict[int, tuple[int, int, int]]) -> set[str]:
+        """Files the example pass must read: those with bad rows (all when unknown)."""
+        everything = {str(file) for file in self.plan.files}
+        if counts.get(8) or counts.get(9):
+            return everything  # judged per group, so the file is not known
+        result = self._execute(
+            f"""
+            SELECT DISTINCT coalesce(bad_file, '') FROM {table}
+            WHERE is_main AND reason > 1
+            """  # noqa: S608
+        )
+        files = {str(name) for (name,) in result}
+        return everything if "" in files else files
 
     def _reason_counts(self, table: str) -> dict[int, tuple[int, int, int]]:
         """reason -> (lines as read, lines kept after de-duplication, kept in window)."""
@@ -707,9 +727,9 @@ class _LogReader:
         self.rejects.append((errors, scans))
         ordinality = " WITH ORDINALITY" if line_numbers else ""
         source = f"""(
-            SELECT line, try(json_extract_string(line, [{paths}])) AS f
+            SELECT line, try(json_extract_string(line, [{paths}])) AS f, filename
                    {", ordinality" if line_numbers else ""}
-            FROM read_csv({_file_list(files)}, {_LINES_OPTIONS},
+            FROM read_csv({_file_list(files)}, {_LINES_OPTIONS}, filename = true,
                           {self._reader_options(errors, scans)}){ordinality}
         )"""  # noqa: S608 - file names and JSON paths are escaped literals
         request_id = None
@@ -734,6 +754,7 @@ class _LogReader:
             path="f[4]",
             status="f[5]",
             request_id=request_id,
+            file="filename",
             line_number="ordinality" if line_numbers else None,
             missing_detail=(
                 "CASE WHEN f IS NULL THEN NULL "
@@ -823,6 +844,7 @@ class _LogReader:
                 if request_id
                 else "NULL::VARCHAR AS c_request_id"
             )
+            picked.append(f"{_literal(str(file))} AS c_file")
             if line_numbers:
                 picked.append("ordinality")
             selects.append(
@@ -851,6 +873,7 @@ class _LogReader:
             path="c_path",
             status="c_status",
             request_id="c_request_id" if any_request_id else None,
+            file="c_file",
             line_number="ordinality" if line_numbers else None,
             missing_detail=f"CASE {missing} END",
         )
@@ -931,18 +954,18 @@ class _LogReader:
         self._ts_type = "VARCHAR"
         columns: dict[str, list[Any]] = {
             "entry": [],
-            "file_index": [],
+            "file": [],
             "started": [],
             "key_id": [],
             "method": [],
             "url": [],
             "status": [],
         }
-        for index, file in enumerate(files):
+        for file in files:
             key_id = self.plan.source.key_id or default_key_id(file)
             for request in read_har(file):
                 columns["entry"].append(request.entry)
-                columns["file_index"].append(index)
+                columns["file"].append(str(file))
                 columns["started"].append(request.started)
                 columns["key_id"].append(key_id)
                 columns["method"].append(request.method)
@@ -952,10 +975,9 @@ class _LogReader:
         table = pa.table(
             {
                 "entry": pa.array(columns["entry"], pa.int64()),
-                "file_index": pa.array(columns["file_index"], pa.int64()),
                 **{
                     column: pa.array(columns[column], pa.string())
-                    for column in ("started", "key_id", "method", "url", "status")
+                    for column in ("file", "started", "key_id", "method", "url", "status")
                 },
             }
         )
@@ -971,6 +993,7 @@ class _LogReader:
             status="status",
             request_id=None,
             line_number="entry" if line_numbers else None,
+            file="file",
             missing_detail=(
                 "CASE WHEN started IS NULL THEN 'startedDateTime' "
                 "WHEN method IS NULL THEN 'request.method' WHEN url IS NULL THEN 'request.url' "
@@ -980,13 +1003,18 @@ class _LogReader:
 
     # ------------------------------------------------------------------ examples
 
-    def _examples(self, rejects: list[tuple[str, int, int]]) -> list[BadLine]:
-        """The first bad lines, in file order, with line numbers (a second, slower pass)."""
+    def _examples(self, rejects: list[tuple[str, int, int]], scan: set[str]) -> list[BadLine]:
+        """The first bad lines, in file order, with line numbers (a second, slower pass).
+
+        Lines the reader refused are known with their numbers already; only the files in
+        ``scan`` (those with other bad lines) are read again.
+        """
         examples: list[BadLine] = []
         for file in self.plan.files:
             refused = [(line, reason) for path, line, reason in rejects if path == str(file)]
             found = [BadLine(redact(str(file)), line, _REASONS[reason]) for line, reason in refused]
-            found.extend(self._file_examples(file, sorted(line for line, _ in refused)))
+            if str(file) in scan:
+                found.extend(self._file_examples(file, sorted(line for line, _ in refused)))
             examples.extend(sorted(found, key=lambda example: example.line))
             if len(examples) >= EXAMPLES_PER_SOURCE:
                 break
