@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -54,6 +55,25 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
         raise
+
+
+def remove_stale_temporaries(path: Path) -> int:
+    """Remove temporary files that an earlier, killed write of ``path`` left behind.
+
+    A SIGKILL during :func:`write_atomic` cannot clean up after itself; the next run
+    does.  Call this only while holding the output lock of ``path``'s folder, so no
+    live writer of ``path`` is using them.
+
+    Returns:
+        How many files were removed.
+    """
+    folder = path.parent if str(path.parent) else Path()
+    removed = 0
+    for leftover in folder.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed += 1
+    return removed
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -179,7 +179,7 @@ def _write_outputs(
 ) -> None:
     import contextlib
 
-    from keyscope.output import output_lock, write_atomic
+    from keyscope.output import output_lock, remove_stale_temporaries, write_atomic
 
     rendered: dict[str, str] = {}
     files = sorted((path, fmt) for fmt, path in outputs if path is not None)
@@ -189,6 +189,8 @@ def _write_outputs(
     with contextlib.ExitStack() as locks:
         for folder in folders:
             locks.enter_context(output_lock(folder / "keyscope"))
+        for path, _ in files:  # what a killed earlier run left (safe: we hold the lock)
+            remove_stale_temporaries(path)
         for path, fmt in files:
             text = rendered.get(fmt) or renderers[fmt](result)
             rendered[fmt] = text
