@@ -237,7 +237,8 @@ def test_sigkill_at_random_points_of_a_real_audit(world: World, tmp_path: Path) 
     for trial in range(6):
         process = subprocess.Popen(
             [sys.executable, "-m", "keyscope", *newer],
-            cwd=tmp_path, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=tmp_path, env=subprocess_env(),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         time.sleep(rng.uniform(0.3, 1.0) * duration)
         process.send_signal(signal.SIGKILL)
