@@ -96,7 +96,7 @@ def test_every_section_is_there(result) -> None:
         assert f'<section id="{anchor}">' in document
     assert "Legacy full-access keys to migrate" in document
     assert 'id="incomplete"' not in document  # complete data: no banner
-    assert result.spec.sha256 in document and "2026-08-03 to 2026-11-01" in document
+    assert result.spec.sha256 in document and "2026-08-03 to 2026-10-31 (90 days)" in document
 
 
 def test_render_html_is_the_registered_renderer() -> None:

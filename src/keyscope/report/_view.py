@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from keyscope.analysis.triage import finding_order, suppression_status
@@ -27,6 +27,7 @@ from keyscope.model import (
     AuditResult,
     Finding,
     KeyAudit,
+    Window,
     risk_band,
     severity_rank,
 )
@@ -96,6 +97,11 @@ def day(moment: datetime | date | None) -> str:
     if isinstance(moment, datetime):
         return moment.date().isoformat()
     return moment.isoformat()
+
+
+def last_day(window: Window) -> str:
+    """The last day the window covers: its end is exclusive (``as_of``), so the day before."""
+    return (window.end - timedelta(microseconds=1)).date().isoformat()
 
 
 def minute(moment: datetime | None) -> str:

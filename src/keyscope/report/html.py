@@ -117,7 +117,7 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "as_of": _view.minute(result.as_of),
         "window": {
             "start": _view.day(result.window.start),
-            "end": _view.day(result.window.end),
+            "end": _view.last_day(result.window),
             "days": result.window.days,
         },
         "complete": result.complete,

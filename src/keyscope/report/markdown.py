@@ -52,7 +52,7 @@ def render_markdown(result: AuditResult) -> str:
     window = result.window
     lines.append(
         f"As of {_view.minute(result.as_of)}, usage window {_view.day(window.start)} "
-        f"to {_view.day(window.end)} ({window.days} days), "
+        f"to {_view.last_day(window)} ({window.days} days), "
         f"keyscope {md_text(result.tool_version, 40)}."
     )
     lines.append("")
