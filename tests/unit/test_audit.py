@@ -637,3 +637,15 @@ def test_har_capture_gets_a_suggestion_not_findings() -> None:
     again = audit([key("har:onboarding", "invoices:read")], data,
                   capture_key_ids=frozenset({"har:onboarding"}))  # fmt: skip
     assert not only(again, "har:onboarding").capture
+
+
+def test_daily_counts_are_merged_and_ordered() -> None:
+    data = usage(hit("k", "GET /invoices", count=30, days=3))
+    day = WINDOW.start.date()
+    shuffled = (
+        DailyCount("k", day + timedelta(days=2), 5, 0),
+        DailyCount("k", day, 7, 0),
+        DailyCount("k", day, 3, 1),  # a second source's count for the same day
+    )
+    a = only(audit([key("k", "invoices:read")], replace(data, daily=shuffled)), "k")
+    assert a.daily == ((day, 10), (day + timedelta(days=2), 5))

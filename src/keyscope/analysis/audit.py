@@ -178,6 +178,8 @@ def finding_fingerprint(rule: str, key_id: str, subject: str) -> str:
 
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """Severity (most severe first), rule, key id, subject, fingerprint."""
+    if isinstance(findings, list | tuple) and len(findings) < 2:
+        return tuple(findings)
     return tuple(
         sorted(
             findings,
@@ -254,6 +256,16 @@ class _Tally(NamedTuple):
 class _KeyUsage:
     rows: list[UsageRow] = field(default_factory=list)
     daily: list[tuple[date, int]] = field(default_factory=list)
+
+
+def _by_day(daily: list[tuple[date, int]]) -> tuple[tuple[date, int], ...]:
+    """Daily counts in day order, one entry a day (loaders usually give exactly that)."""
+    if all(earlier[0] < later[0] for earlier, later in itertools.pairwise(daily)):
+        return tuple(daily)
+    merged: dict[date, int] = defaultdict(int)
+    for day, count in daily:
+        merged[day] += count
+    return tuple(sorted(merged.items()))
 
 
 def _window_days(window: Window) -> list[date]:
@@ -557,7 +569,7 @@ class _Auditor:
         requests, last_seen = tally.requests, tally.last_seen
         denied = self._denied(tally.denied_groups, effective)
         missing = self._missing_scopes(denied, effective)
-        daily = tuple(sorted(usage.daily, key=itemgetter(0)))
+        daily = _by_day(usage.daily)
 
         if key.status == "revoked":
             return self._revoked(key, as_listed, effective, uses, denied, missing, unmatched,
@@ -723,7 +735,7 @@ class _Auditor:
             findings=(),
             requests=requests,
             last_seen=tally.last_seen,
-            daily=tuple(sorted(usage.daily, key=itemgetter(0))),
+            daily=_by_day(usage.daily),
             assigned_scopes=nothing,
             capture=True,
         )
@@ -766,6 +778,8 @@ class _Auditor:
         )
 
     def _top_unmatched(self, rows: list[UsageRow]) -> tuple[UsageRow, ...]:
+        if not rows:
+            return ()
         ordered = sorted(
             rows, key=lambda r: (-r.count, r.method, r.path, r.status_class, r.first_seen)
         )
@@ -788,6 +802,8 @@ class _Auditor:
         groups: Mapping[tuple[str, str, str | None], list[UsageRow]],
         effective: frozenset[str],
     ) -> tuple[DeniedRequests, ...]:
+        if not groups:
+            return ()
         denied = []
         for (method, path, operation), rows in groups.items():
             op = self.operations.get(operation) if operation else None
