@@ -24,7 +24,9 @@ from datetime import date, datetime
 from typing import Any
 
 from keyscope.model import (
+    FINGERPRINT_VERSION,
     RISK_BANDS,
+    SCHEMA_VERSION,
     SEVERITIES,
     AuditResult,
     Finding,
@@ -135,6 +137,7 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "baseline": _baseline(result, names),
         "trend": _trend(result),
         "data": data,
+        "versions": {"schema": SCHEMA_VERSION, "fingerprint": FINGERPRINT_VERSION},
     }
 
 
@@ -399,6 +402,10 @@ def _migrations(result: AuditResult) -> list[dict[str, Any]]:
                 "picker": _picker(suggested),
                 "suggested": [clean(scope, 200) for scope in suggested],
                 "excess": len(audit.excess_scopes),
+                "granted": len(audit.granted_scopes),
+                "excess_ratio": round(100 * len(audit.excess_scopes) / len(audit.granted_scopes))
+                if audit.granted_scopes
+                else 0,
                 "before": audit.before.operations,
                 "after": audit.after.operations,
             }
