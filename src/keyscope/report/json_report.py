@@ -2,9 +2,10 @@
 
 ``render_json(result)`` is deterministic: the same result gives the same bytes.  Keys
 are sorted, scope lists are sorted, keys of the audit appear by id and findings in
-report order (severity, rule, key id, subject); output is ASCII (``ensure_ascii``, so a
-bidirectional override or a lone surrogate in a key name is an escape sequence, never
-a raw character), indented by two spaces and ends with a newline.
+report order (severity, rule, key id, subject); output is ASCII (a bidirectional
+override or a lone surrogate in a key name is a ``\\uXXXX`` escape, never a raw
+character), indented by two spaces with arrays of plain values on one line, and ends
+with a newline.
 
 Changes that add members keep ``schema_version``; renaming, removing or changing the
 meaning of a member bumps it.
@@ -12,9 +13,10 @@ meaning of a member bumps it.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from keyscope.model import (
@@ -30,14 +32,83 @@ from keyscope.model import (
 )
 from keyscope.redaction import redact
 
-__all__ = ["render_json", "result_to_dict"]
+__all__ = ["dumps", "render_json", "result_to_dict"]
 
 FINGERPRINT_VERSION_KEY = "fingerprint_version"
 
 
 def render_json(result: AuditResult) -> str:
     """The audit result as the documented JSON contract (a string ending in a newline)."""
-    return json.dumps(result_to_dict(result), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    return dumps(result_to_dict(result))
+
+
+def dumps(document: Any) -> str:
+    """Deterministic JSON text: sorted keys, two-space indent, ASCII, a final newline.
+
+    Arrays of plain values (scope lists, ``[day, count]`` pairs) stay on one line, which
+    keeps a 10,000-key result readable and about a third smaller; everything else is
+    one member a line, as ``json.dumps(indent=2)`` writes it.  Strings go through the
+    standard library's (C) ASCII escaper, so the output parses back to ``document``.
+
+    Raises:
+        ValueError: a float that is not finite (never valid JSON).
+    """
+    out: list[str] = []
+    _encode(document, "", out)
+    out.append("\n")
+    return "".join(out)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return _quote(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not valid JSON")
+        return float.__repr__(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _encode(value: Any, indent: str, out: list[str]) -> None:
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = indent + "  "
+        separator = "{\n"
+        for name in sorted(value):
+            out.append(separator)
+            out.append(inner)
+            out.append(_quote(name))
+            out.append(": ")
+            _encode(value[name], inner, out)
+            separator = ",\n"
+        out.append("\n" + indent + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        if not any(isinstance(item, dict | list | tuple) for item in value):
+            out.append("[" + ", ".join(map(_scalar, value)) + "]")
+            return
+        inner = indent + "  "
+        separator = "[\n"
+        for item in value:
+            out.append(separator)
+            out.append(inner)
+            _encode(item, inner, out)
+            separator = ",\n"
+        out.append("\n" + indent + "]")
+    else:
+        out.append(_scalar(value))
 
 
 def result_to_dict(result: AuditResult) -> dict[str, Any]:
