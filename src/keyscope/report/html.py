@@ -327,8 +327,8 @@ def _scope_universe(result: AuditResult) -> list[str]:
     for audit in result.keys:
         names |= audit.granted_scopes | audit.used_scopes | audit.suggested_scopes
         names |= audit.missing_scopes | audit.excess_scopes | audit.key.scopes
-        for evidence in audit.evidence:
-            names.add(evidence.scope)
+        names.update(evidence.scope for evidence in audit.evidence)
+        names.update(excess.scope for excess in audit.excess)
         for denied in audit.denied:
             for alternative in denied.needed:
                 names.update(alternative)
