@@ -481,6 +481,9 @@ class AuditResult:
     history: tuple[HistoryPoint, ...] = field(default=())
     baseline_source: str = ""
     """The earlier result the findings were compared with (``--baseline``), empty when none."""
+    operation_ids: tuple[tuple[str, str], ...] = ()
+    """``(Operation.key, operationId)`` of every spec operation that has an id, sorted, so
+    evidence can name the operation as the public spec does."""
 
 
 @dataclass(frozen=True, slots=True)
