@@ -38,12 +38,11 @@ NAIVE_TEMPLATE = Path(__file__).resolve().parent / "naive_report.html.j2"
 """The straightforward report: everything rendered as HTML, one table (autoescaped too)."""
 
 
-def render_naive(result: AuditResult, folder: Path) -> str:
+def render_naive(result: AuditResult) -> str:
     import jinja2
 
-    (folder / "naive.html.j2").write_text(NAIVE_TEMPLATE, encoding="utf-8")
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
+        loader=jinja2.FileSystemLoader(str(NAIVE_TEMPLATE.parent)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
