@@ -181,3 +181,10 @@ def test_sample_json_is_byte_identical_across_hash_seeds() -> None:
         assert done.returncode == 0, done.stderr.decode()
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
+
+
+def test_evidence_names_operations_as_the_spec_does(result: dict[str, Any]) -> None:
+    evidence = key(result, ACCOUNTANT)["evidence"]
+    operations = [op for scope in evidence for op in scope["operations"]]
+    assert operations
+    assert all(op["operation_id"] for op in operations)

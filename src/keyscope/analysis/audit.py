@@ -518,6 +518,9 @@ class _Auditor:
             keys=tuple(audits),
             findings=findings,
             data_quality=quality,
+            operation_ids=tuple(
+                sorted((op.key, op.operation_id) for op in self.spec.operations if op.operation_id)
+            ),
             anomalies=tuple(
                 sorted(
                     self.spec.anomalies,

@@ -115,6 +115,7 @@ def result_to_dict(result: AuditResult) -> dict[str, Any]:
     """The audit result as plain JSON-ready data (what :func:`render_json` serializes)."""
     from keyscope.model import FINGERPRINT_VERSION
 
+    operation_ids = dict(result.operation_ids)
     return {
         "schema_version": SCHEMA_VERSION,
         FINGERPRINT_VERSION_KEY: FINGERPRINT_VERSION,
@@ -138,7 +139,7 @@ def result_to_dict(result: AuditResult) -> dict[str, Any]:
             "semantics": result.spec.semantics,
         },
         "summary": _summary(result),
-        "keys": [_key(audit) for audit in result.keys],
+        "keys": [_key(audit, operation_ids) for audit in result.keys],
         "findings": [_finding(finding) for finding in result.findings],
         "resolved_findings": [_finding(finding) for finding in result.resolved_findings],
         "baseline_source": result.baseline_source,
@@ -194,7 +195,7 @@ def _summary(result: AuditResult) -> dict[str, Any]:
     }
 
 
-def _key(audit: KeyAudit) -> dict[str, Any]:
+def _key(audit: KeyAudit, operation_ids: dict[str, str]) -> dict[str, Any]:
     key = audit.key
     return {
         "id": key.key_id,
@@ -230,6 +231,7 @@ def _key(audit: KeyAudit) -> dict[str, Any]:
                 "operations": [
                     {
                         "operation": use.operation,
+                        "operation_id": operation_ids.get(use.operation),
                         "count": use.count,
                         "first_seen": _time(use.first_seen),
                         "last_seen": _time(use.last_seen),
