@@ -394,8 +394,21 @@ class _YamlBuilder:
             mark = problem.problem_mark or problem.context_mark
             detail = " ".join(part for part in (problem.context, problem.problem) if part)
             raise self.fail(f"not valid YAML: {detail or 'syntax error'}", mark) from None
+        except yaml.reader.ReaderError as problem:
+            # A character YAML forbids (a control character): name it and its line:col,
+            # in one line (the library's message spans two).
+            position = problem.position
+            line = self.text.count("\n", 0, position) + 1
+            column = position - self.text.rfind("\n", 0, position)
+            character = problem.character
+            shown = f"#x{character:04x}" if isinstance(character, int) else repr(character)
+            raise self.error(
+                self.source,
+                f"not valid YAML: character {shown} is not allowed ({problem.reason})",
+                f"{line}:{column}",
+            ) from None
         except yaml.YAMLError as problem:
-            raise self.fail(f"not valid YAML: {problem}") from None
+            raise self.fail(f"not valid YAML: {' '.join(str(problem).split())}") from None
         finally:
             dispose = getattr(parser, "dispose", None)
             if dispose is not None:
