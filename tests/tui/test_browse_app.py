@@ -46,7 +46,7 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 def names_shown(app: KeyscopeApp) -> list[str]:
     table = app.screen.query_one(KeyTable)
-    return [str(value) for value in table.view.table.column("name").to_pylist()]
+    return [str(value) for value in table.view.column("name")]
 
 
 def rendered_table_text(table: KeyTable) -> str:
@@ -75,11 +75,11 @@ async def test_ui_first_then_analysis_completed(fixture_run: FakeRun, tmp_path: 
         assert isinstance(app.screen, KeysScreen)
         table = app.screen.query_one(KeyTable)
         assert table.row_count == len(fixture_run.result.keys) == 12
-        assert not table.loading
+        assert not app.screen.query_one("#keys-loading").display
         summary = str(app.screen.query_one("#summary", Static).render())
         assert "12 keys" in summary and "2 legacy full-access" in summary
         # Default order: riskiest first.
-        risks = table.view.table.column("risk").to_pylist()
+        risks = table.view.column("risk")
         assert risks == sorted(risks, reverse=True)
 
 
@@ -204,11 +204,11 @@ async def test_sort_by_column_key_and_header_click(fixture_run: FakeRun, tmp_pat
         while screen.key_sort.column != "findings":
             await pilot.press("o")
         await pilot.pause()
-        findings = table.view.table.column("findings").to_pylist()
+        findings = table.view.column("findings")
         assert findings == sorted(findings, reverse=True)
         await pilot.press("O")
         await pilot.pause()
-        assert table.view.table.column("findings").to_pylist() == sorted(findings)
+        assert table.view.column("findings") == sorted(findings)
 
 
 async def test_untrusted_names_render_literally(fixture_run: FakeRun, tmp_path: Path) -> None:

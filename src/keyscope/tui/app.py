@@ -137,6 +137,7 @@ class KeyscopeApp(App[int]):
         """Read the inputs and run the audit off the UI thread; post what happened."""
         from keyscope.tui.context import AuditContext
         from keyscope.tui.key_frame import KeyFrame
+        from keyscope.tui.widgets.summary_bar import summary_content
 
         worker = get_current_worker()
         started = time.perf_counter()
@@ -147,9 +148,11 @@ class KeyscopeApp(App[int]):
         self.post_message(AnalysisProgressed("Preparing the keys", time.perf_counter() - started))
         context = AuditContext.from_run(run)
         frame = KeyFrame.from_result(run.result, context.areas)
+        summary = summary_content(run.result)
         if worker.is_cancelled:
             return
-        self.post_message(AnalysisCompleted(run, frame, context, time.perf_counter() - started))
+        elapsed = time.perf_counter() - started
+        self.post_message(AnalysisCompleted(run, frame, context, summary, elapsed))
 
     def _describe_inputs(self) -> str:
         settings = self.settings
@@ -169,7 +172,7 @@ class KeyscopeApp(App[int]):
     @on(AnalysisCompleted)
     def _analysis_completed(self, message: AnalysisCompleted) -> None:
         self.context = message.context
-        self.keys_screen.show_audit(message.context, message.frame)
+        self.keys_screen.show_audit(message.context, message.frame, message.summary)
         result = message.context.result
         if not result.complete:
             self.notify(

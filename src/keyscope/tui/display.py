@@ -39,7 +39,12 @@ def safe(value: str | None, limit: int | None = NAME_LIMIT) -> str:
     # Truncate before the regexes run: a 10 MB name must not cost seconds per frame.
     if limit is not None and len(value) > limit * 4:
         value = value[: limit * 4]
-    return terminal_safe(redact(value), limit=limit)
+    value = redact(value)
+    if value.isprintable():
+        # No control, format (bidi, zero-width) or surrogate character: nothing for
+        # terminal_safe to replace, so skip its regexes (the common case).
+        return value if limit is None or len(value) <= limit else value[: max(limit - 1, 0)] + "…"
+    return terminal_safe(value, limit=limit)
 
 
 def safe_content(value: str | None, style: str = "", limit: int | None = NAME_LIMIT) -> Content:
@@ -56,4 +61,4 @@ def when(moment: datetime | None, empty: str = "never") -> str:
     """A timestamp as a reviewer reads it: ``2026-10-31 14:02`` (UTC), or ``empty``."""
     if moment is None:
         return empty
-    return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.isoformat(" ", "minutes")[:16]

@@ -12,8 +12,9 @@ Columns starting with ``_`` are hidden; :data:`DISPLAY_COLUMNS` are shown, in or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import pyarrow as pa
@@ -113,24 +114,38 @@ class KeySort:
 
 @dataclass(frozen=True, slots=True)
 class KeyView:
-    """The rows to show now: display columns, their widths, and the audit behind each row."""
+    """The rows to show now, as positions into the frame: no row is copied.
 
-    table: pa.Table
-    """Only the display columns, in :data:`DISPLAY_COLUMNS` order."""
-    widths: tuple[int, ...]
-    """Content width of each display column (cells), for the rows in this view."""
+    A filter keystroke over 100,000 keys must not copy 100,000 names; the view is the
+    ordered list of matching positions, and the table reads the few visible cells
+    through it (:meth:`cell`).
+    """
+
+    source: pa.Table
+    """The display columns of every key, in :data:`DISPLAY_COLUMNS` order (frame order)."""
     indices: pa.Array
-    """Row -> position of the key in ``AuditResult.keys``."""
+    """Row -> position in ``source``, which is also the key's position in ``AuditResult.keys``."""
+    widths: tuple[int, ...]
+    """Content width of each display column (cells), measured over every key so columns
+    do not jump while the reviewer types."""
     total: int
     """Keys in the audit, before filtering."""
 
     @property
     def row_count(self) -> int:
-        return self.table.num_rows
+        return len(self.indices)
 
     def audit_index(self, row: int) -> int:
         """Position in ``AuditResult.keys`` of the key shown on ``row``."""
         return int(self.indices[row].as_py())
+
+    def cell(self, row: int, column: int) -> object:
+        """The value shown at ``row`` (of this view) and display ``column``."""
+        return self.source.column(column)[self.indices[row].as_py()].as_py()
+
+    def column(self, name: str) -> list[object]:
+        """Every value of one display column, in view order (tests, exports)."""
+        return pc.take(self.source.column(name), self.indices).to_pylist()
 
 
 def scope_chips(audit: KeyAudit) -> str:
@@ -170,19 +185,26 @@ def scope_chips(audit: KeyAudit) -> str:
     return " ".join(chips) if chips else "(no scopes)"
 
 
+_NOT_ONE_CELL = re.compile("[^\x20-\x7e✓✗⚠…⏎⟨⟩\ufffd]")
+"""A character that may not be exactly one cell wide (keyscope's own symbols are)."""
+
+
+_SEARCH_LIMIT = 1000
+"""Characters of one free-text field that filtering looks at (a 10 MB name stays searchable
+by its start without making every keystroke scan it)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates replaced, so Arrow can store it as UTF-8."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 def _width(text: str) -> int:
-    return len(text) if text.isascii() else cell_len(text)
-
-
-@dataclass(slots=True)
-class _Columns:
-    """Column-wise lists filled one key at a time (cheaper than row dicts)."""
-
-    values: dict[str, list[object]] = field(default_factory=dict)
-
-    def add(self, **row: object) -> None:
-        for name, value in row.items():
-            self.values.setdefault(name, []).append(value)
+    """Cells ``text`` takes: its length unless it holds wide or combining characters."""
+    if text.isascii() or _NOT_ONE_CELL.search(text) is None:
+        return len(text)
+    return cell_len(text)
 
 
 class KeyFrame:
@@ -190,8 +212,11 @@ class KeyFrame:
 
     def __init__(self, table: pa.Table) -> None:
         self._table = table
+        self._display = table.select([column.id for column in DISPLAY_COLUMNS])
+        self._widths = _widths(table)
         self._sort: KeySort | None = None
-        self._sorted = table
+        self._order: pa.Array | None = None
+        """Row positions in the current sort order (``_index`` is the row position)."""
 
     @property
     def table(self) -> pa.Table:
@@ -219,8 +244,11 @@ class KeyFrame:
             The frame; build it off the UI thread for large audits.
         """
         areas = areas or {}
-        columns = _Columns()
-        chips_cache: dict[tuple[object, ...], str] = {}
+        rows: list[tuple[object, ...]] = []
+        append = rows.append
+        # Keys share scope sets far more often than not: everything derived from the
+        # scopes alone (chips, their width, areas) is computed once per distinct set.
+        by_scopes: dict[tuple[object, ...], tuple[str, int, str, int]] = {}
         for index, audit in enumerate(result.keys):
             key = audit.key
             signature = (
@@ -232,88 +260,104 @@ class KeyFrame:
                 audit.excess_scopes,
                 audit.suggested_scopes,
                 audit.confidence,
+                audit.assigned_scopes,
             )
-            chips = chips_cache.get(signature)
-            if chips is None:
-                chips = chips_cache[signature] = scope_chips(audit)
+            derived = by_scopes.get(signature)
+            if derived is None:
+                chips = scope_chips(audit)
+                key_areas = sorted({areas[s] for s in audit.granted_scopes if s in areas})
+                derived = by_scopes[signature] = (
+                    chips,
+                    _width(chips),
+                    "|" + "|".join(key_areas) + "|",
+                    len(audit.granted_scopes) + (1000 if key.full_access else 0),
+                )
+            chips, chips_width, key_areas_text, scope_count = derived
             name = safe(key.name, 80) or "(unnamed)"
             masked = safe(mask_id(key.key_id), 24)
-            open_findings = [f for f in audit.findings if not f.suppressed]
-            severity = min((severity_rank(f.severity) for f in open_findings), default=_NO_FINDING)
-            key_areas = {areas[s] for s in audit.granted_scopes if s in areas}
+            severity = _NO_FINDING
+            open_count = 0
+            dormant = key.status == "active" and audit.requests == 0
+            rules: set[str] = set()
+            for finding in audit.findings:
+                rules.add(finding.rule)
+                if finding.suppressed:
+                    continue
+                open_count += 1
+                severity = min(severity, severity_rank(finding.severity))
+                dormant = dormant or finding.rule == "dormant-key"
             last_used = audit.last_seen
             last_used_text = when(last_used)
             search = " ".join(
                 (
-                    key.name,
-                    key.key_id,
-                    key.owner,
-                    key.environment,
+                    key.name[:_SEARCH_LIMIT],
+                    key.key_id[:_SEARCH_LIMIT],
+                    key.owner[:_SEARCH_LIMIT],
+                    key.environment[:_SEARCH_LIMIT],
                     key.status,
                     chips,
                     audit.confidence,
-                    " ".join(sorted({f.rule for f in audit.findings})),
+                    " ".join(rules),
                     "full access legacy" if key.full_access else "",
                 )
             ).lower()
-            columns.add(
-                name=name,
-                key_id=masked,
-                risk=audit.risk_score,
-                scopes=chips,
-                status=key.status,
-                confidence=audit.confidence,
-                last_used=last_used_text,
-                findings=len(open_findings),
-                _index=index,
-                _id=key.key_id,
-                _name_sort=name.casefold(),
-                _scope_count=len(audit.granted_scopes) + (1000 if key.full_access else 0),
-                _confidence_rank=_CONFIDENCE_RANK.get(audit.confidence, 9),
-                _last_used=int(last_used.timestamp()) if last_used else -1,
-                _search=search,
-                _legacy=key.full_access,
-                _dormant=any(f.rule == "dormant-key" for f in open_findings)
-                or (key.status == "active" and audit.requests == 0),
-                _excess=len(audit.excess_scopes),
-                _severity=severity,
-                _areas="|" + "|".join(sorted(key_areas)) + "|",
-                _w_name=_width(name),
-                _w_key_id=_width(masked),
-                _w_scopes=_width(chips),
-                _w_last_used=len(last_used_text),
+            search = _encodable(search)
+            append(
+                (
+                    name,
+                    masked,
+                    audit.risk_score,
+                    chips,
+                    open_count,
+                    audit.confidence,
+                    last_used_text,
+                    key.status,
+                    index,
+                    _encodable(key.key_id),
+                    name.casefold(),
+                    scope_count,
+                    _CONFIDENCE_RANK.get(audit.confidence, 9),
+                    int(last_used.timestamp()) if last_used else -1,
+                    search,
+                    key.full_access,
+                    dormant,
+                    len(audit.excess_scopes),
+                    severity,
+                    key_areas_text,
+                    _width(name),
+                    _width(masked),
+                    chips_width,
+                    len(last_used_text),
+                )
             )
-        return cls(_to_table(columns.values))
+        return cls(_to_table(rows))
 
     def view(self, key_filter: KeyFilter, key_sort: KeySort) -> KeyView:
         """The rows matching ``key_filter``, in ``key_sort`` order.
 
-        Sorting the whole frame happens only when the sort changes; a filter keystroke
-        filters the already-sorted frame (order survives filtering).
+        The sort order (row positions) is computed only when the sort changes; a filter
+        keystroke computes a mask over the frame and keeps the sorted positions it
+        allows: a few Arrow kernels, no string copied.
         """
-        if key_sort != self._sort:
-            self._sorted = self._sort_table(key_sort)
+        if key_sort != self._sort or self._order is None:
+            self._order = self._sort_order(key_sort)
             self._sort = key_sort
-        table = self._sorted
-        mask = _filter_mask(table, key_filter)
+        order = self._order
+        mask = _filter_mask(self._table, key_filter)
         if mask is not None:
-            table = table.filter(mask)
-        return KeyView(
-            table=table.select([column.id for column in DISPLAY_COLUMNS]),
-            widths=_widths(table),
-            indices=table.column("_index").combine_chunks(),
-            total=self.total,
-        )
+            order = order.filter(pc.take(mask, order))
+        return KeyView(source=self._display, indices=order, widths=self._widths, total=self.total)
 
-    def _sort_table(self, key_sort: KeySort) -> pa.Table:
+    def _sort_order(self, key_sort: KeySort) -> pa.Array:
         column = next(c for c in DISPLAY_COLUMNS if c.id == key_sort.column)
         order = "descending" if key_sort.descending else "ascending"
         # The key id breaks ties so equal rows never swap between keystrokes.
-        keys = [(column.sort_by, order), ("_id", "ascending")]
+        keys = [(column.sort_by, order)]
+        if column.sort_by != "_id":
+            keys.append(("_id", "ascending"))
         if self._table.num_rows == 0:
-            return self._table
-        indices = pc.sort_indices(self._table, sort_keys=keys)
-        return self._table.take(indices)
+            return pa.array([], type=pa.uint64())
+        return pc.sort_indices(self._table.select([name for name, _ in keys]), sort_keys=keys)
 
 
 def _filter_mask(table: pa.Table, key_filter: KeyFilter) -> pa.ChunkedArray | None:
@@ -388,9 +432,12 @@ _SCHEMA = pa.schema(
 )
 
 
-def _to_table(values: Mapping[str, Sequence[object]]) -> pa.Table:
-    if not values:
+def _to_table(rows: Sequence[tuple[object, ...]]) -> pa.Table:
+    """Rows (in ``_SCHEMA`` order) to an Arrow table, one column at a time."""
+    if not rows:
         return _SCHEMA.empty_table()
-    return pa.table(
-        {f.name: pa.array(values[f.name], type=f.type) for f in _SCHEMA}, schema=_SCHEMA
+    columns = list(zip(*rows, strict=True))
+    return pa.Table.from_arrays(
+        [pa.array(column, type=f.type) for column, f in zip(columns, _SCHEMA, strict=True)],
+        schema=_SCHEMA,
     )

@@ -52,6 +52,8 @@ class AnalysisCompleted(Message):
     """The keys screen's rows (:class:`~keyscope.tui.key_frame.KeyFrame`), built off-thread."""
     context: Any
     """What the detail and spec screens need (:class:`keyscope.tui.context.AuditContext`)."""
+    summary: Any
+    """The summary bar's text (``Content``), counted off the UI thread too."""
     elapsed: float
 
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, LoadingIndicator
 
 from keyscope.tui.context import AuditContext
 from keyscope.tui.display import safe
@@ -82,6 +82,9 @@ class KeysScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield SummaryBar(Content.styled("keyscope: starting…", "dim"), id="summary")
         yield FilterBar(id="filter-bar")
+        # Beside the table, not over it: an overlay would take the table's focus, and
+        # giving it back would repaint every visible row a second time.
+        yield LoadingIndicator(id="keys-loading")
         yield KeyTable(id="key-table")
         yield Footer()
 
@@ -92,7 +95,7 @@ class KeysScreen(Screen[None]):
 
     def show_loading(self, description: str) -> None:
         """Show that the audit is being read (the table shows a spinner)."""
-        self.query_one(KeyTable).loading = True
+        self.query_one("#keys-loading").display = True
         self.query_one(SummaryBar).show_status(Content.styled(f"Loading {description}…", "italic"))
 
     def show_progress(self, phase: str, elapsed: float) -> None:
@@ -111,23 +114,18 @@ class KeysScreen(Screen[None]):
             )
         )
 
-    def show_audit(self, context: AuditContext, frame: KeyFrame) -> None:
-        """Show a finished audit; ``frame`` holds its rows, prepared off the UI thread."""
+    def show_audit(self, context: AuditContext, frame: KeyFrame, summary: Content) -> None:
+        """Show a finished audit; ``frame`` and ``summary`` were prepared off the UI thread."""
         self.context = context
         self.frame = frame
         filter_bar = self.query_one(FilterBar)
         filter_bar.areas = tuple(row.area for row in context.grid)
-        self.query_one(SummaryBar).show_result(context.result)
+        self.query_one(SummaryBar).show_status(summary)
         self._stop_loading()
         self._refresh_rows(filter_bar.key_filter)
 
     def _stop_loading(self) -> None:
-        table = self.query_one(KeyTable)
-        table.loading = False
-        # The spinner took focus away from the table; give it back unless the
-        # reviewer started typing a filter meanwhile.
-        if not self.query_one("#filter-text", Input).value:
-            table.focus()
+        self.query_one("#keys-loading").display = False
 
     def _refresh_rows(self, key_filter: KeyFilter) -> None:
         view = self.frame.view(key_filter, self.key_sort)
