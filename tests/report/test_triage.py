@@ -181,3 +181,18 @@ def test_merge_history_sorts_dedupes_by_time_and_caps() -> None:
     merged = merge_history([point(3, 1), point(1, 1), point(2, 1)], point(2, 9), limit=2)
     assert [p.as_of.day for p in merged] == [2, 3]
     assert merged[0].findings == 9  # this run replaces the earlier point of the same as_of
+
+
+def test_register_status_matches_suppression_status() -> None:
+    from keyscope.report._view import register
+
+    result = build_result()
+    entries = [
+        entry("unused-scope", "key_recon", "payments:write", n=1),
+        entry("dormant-key", "key_recon", n=2),
+        entry("legacy-full-access", "key_legacy_busy", expires=date(2026, 10, 1), n=3),
+    ]
+    triaged = apply_suppressions(result, entries, date(2026, 11, 1))
+    assert [row["status"] for row in register(triaged)] == [
+        suppression_status(triaged, e) for e in entries
+    ] == ["applied", "stale", "expired"]

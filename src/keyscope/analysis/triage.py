@@ -119,9 +119,13 @@ def apply_suppressions(
     """
     live = [entry for entry in suppressions if not is_expired(entry, today)]
     used: set[int] = set()
+    # Entries by (rule, key): a finding is compared only with the entries that can match it.
+    candidates: dict[tuple[str, str], list[tuple[int, Suppression]]] = {}
+    for index, entry in enumerate(live):
+        candidates.setdefault((entry.rule, entry.key_id), []).append((index, entry))
 
     def triaged(finding: Finding) -> Finding:
-        for index, entry in enumerate(live):
+        for index, entry in candidates.get((finding.rule, finding.key_id), ()):
             if suppression_matches(entry, finding):
                 used.add(index)
                 return replace(finding, suppressed=True, suppression=entry)
