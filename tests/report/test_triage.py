@@ -193,6 +193,8 @@ def test_register_status_matches_suppression_status() -> None:
         entry("legacy-full-access", "key_legacy_busy", expires=date(2026, 10, 1), n=3),
     ]
     triaged = apply_suppressions(result, entries, date(2026, 11, 1))
-    assert [row["status"] for row in register(triaged)] == [
-        suppression_status(triaged, e) for e in entries
-    ] == ["applied", "stale", "expired"]
+    assert (
+        [row["status"] for row in register(triaged)]
+        == [suppression_status(triaged, e) for e in entries]
+        == ["applied", "stale", "expired"]
+    )
