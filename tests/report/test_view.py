@@ -35,14 +35,29 @@ def test_clean_masks_secrets_marks_invisibles_and_shortens() -> None:
 
 
 def test_day_ranges_join_consecutive_days() -> None:
-    days = [date(2026, 9, 3), date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 7), date(2026, 9, 7)]
+    days = [
+        date(2026, 9, 3),
+        date(2026, 9, 1),
+        date(2026, 9, 2),
+        date(2026, 9, 7),
+        date(2026, 9, 7),
+    ]
     assert _view.day_ranges(days) == ["2026-09-01 to 2026-09-03", "2026-09-07"]
     assert _view.day_ranges([]) == []
 
 
 def test_risk_bands() -> None:
     assert [risk_band(score) for score in (0, 1, 24, 25, 49, 50, 74, 75, 100)] == [
-        "none", "low", "low", "medium", "medium", "high", "high", "critical", "critical"]  # fmt: skip
+        "none",
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+        "critical",
+        "critical",
+    ]
 
 
 def test_scope_parts_and_area_labels() -> None:
