@@ -260,7 +260,8 @@ class _KeyUsage:
 
 def _by_day(daily: list[tuple[date, int]]) -> tuple[tuple[date, int], ...]:
     """Daily counts in day order, one entry a day (loaders usually give exactly that)."""
-    if all(earlier[0] < later[0] for earlier, later in itertools.pairwise(daily)):
+    days = [day for day, _ in daily]
+    if days == sorted(days) and len(set(days)) == len(days):
         return tuple(daily)
     merged: dict[date, int] = defaultdict(int)
     for day, count in daily:
