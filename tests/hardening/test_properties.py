@@ -62,8 +62,9 @@ _YAML_TOKENS = st.sampled_from(
 )  # fmt: skip
 _JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=12,
 )
 _SPEC_SHAPED = st.fixed_dictionaries(
@@ -121,7 +122,9 @@ def test_spec_loader_raises_only_spec_error_on_any_json(document: Any) -> None:
     if isinstance(outcome, ApiSpec):
         keys = [operation.key for operation in outcome.operations]
         assert len(keys) == len(set(keys))
-        assert list(outcome.operations) == sorted(outcome.operations, key=lambda o: (o.path, o.method))
+        assert list(outcome.operations) == sorted(
+            outcome.operations, key=lambda o: (o.path, o.method)
+        )
 
 
 @PROPERTY
@@ -179,8 +182,10 @@ def test_route_matcher_never_raises_and_is_consistent(
 # --------------------------------------------------------------------------- usage reader
 
 _FIELD_VALUES = {
-    "timestamp": st.sampled_from(["2026-10-30T10:00:00Z", "2026-10-30T10:00:00", "2026-13-01T00:00:00Z",
-                                  "yesterday", "1793354400", "2026-10-30 10:00:00+02:00", "", None, 5]),
+    "timestamp": st.sampled_from(
+        ["2026-10-30T10:00:00Z", "2026-10-30T10:00:00", "2026-13-01T00:00:00Z", "yesterday",
+         "1793354400", "2026-10-30 10:00:00+02:00", "", None, 5]
+    ),
     "key_id": st.sampled_from(["key_a", "key_b", "", " ", "k" * 300, None, 7, "key_\u202e"]),
     "method": st.sampled_from(["GET", "post", "G3T", "", None, "DELETE"]),
     "path": st.sampled_from(["/v1/invoices", "/v1/invoices/inv_1?x=1", "https://h/v1/payments",
@@ -191,9 +196,7 @@ _LINE = st.one_of(
     st.fixed_dictionaries({}, optional=_FIELD_VALUES).map(lambda d: json.dumps(d)),
     st.text(max_size=30).filter(lambda t: "\n" not in t and "\r" not in t),
     st.sampled_from(["", "   ", "[1,2]", '{"a": NaN}', "{" * 50, '"just a string"', "\ufeff{}"]),
-    st.fixed_dictionaries(_FIELD_VALUES).map(
-        lambda d: json.dumps({**d, "request_id": "req_1"})
-    ),
+    st.fixed_dictionaries(_FIELD_VALUES).map(lambda d: json.dumps({**d, "request_id": "req_1"})),
 )
 
 
