@@ -590,3 +590,24 @@ def test_no_temporary_files_are_left_behind(
     load(_jsonl(tmp_path / "requests.jsonl", MIXED))
     assert list(scratch.iterdir()) == []
     assert list(work.iterdir()) == []
+
+
+def test_one_in_memory_duckdb_on_every_core_without_a_progress_bar() -> None:
+    import os
+
+    from keyscope.sources.usage import _connect
+
+    with _connect() as connection:
+        settings = dict(
+            connection.execute(
+                "SELECT name, value FROM duckdb_settings() WHERE name IN "
+                "('threads', 'enable_progress_bar', 'preserve_insertion_order', 'TimeZone')"
+            ).fetchall()
+        )
+        database = connection.execute("SELECT current_database()").fetchone()[0]
+    # A progress bar would be drawn on stdout, in the middle of a JSON report.
+    assert settings["enable_progress_bar"] == "false"
+    assert settings["preserve_insertion_order"] == "false"
+    assert settings["TimeZone"] == "UTC"
+    assert int(settings["threads"]) == len(os.sched_getaffinity(0))
+    assert database == "memory"

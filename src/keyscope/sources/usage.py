@@ -325,6 +325,8 @@ def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
         )
         try:
             connection.execute("SET TimeZone = 'UTC'")
+            # DuckDB draws a progress bar on stdout for long queries: never in a report.
+            connection.execute("SET enable_progress_bar = false")
             yield connection
         finally:
             connection.close()
