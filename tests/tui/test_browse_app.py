@@ -146,7 +146,7 @@ async def test_filter_narrows_rows_per_keystroke(fixture_run: FakeRun, tmp_path:
             "[bold]x[/bold]",
         ]
         count = str(app.screen.query_one("#filter-count", Static).render())
-        assert count == f"{len(names_shown(app))} of 12 keys"
+        assert count == f"{len(names_shown(app))}/12 keys"
         # Two words must both match.
         await pilot.press("space", *"operator")
         await pilot.pause()

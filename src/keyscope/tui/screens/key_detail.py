@@ -222,17 +222,11 @@ class KeyDetailScreen(Screen[None]):
             title.update(
                 Content.styled("No successful request in the window: nothing can break.", "dim")
             )
-        elif outcome.breaks_usage:
-            title.update(
-                Content.styled(
-                    "Observed requests that would have failed with the ticked scopes:", "bold"
-                )
-            )
         else:
-            title.update(
-                Content.styled("No observed request would fail with the ticked scopes.", "green")
-            )
+            # The verdict above already says whether anything breaks.
+            title.update(Content(""))
         table = self.query_one("#blocked-table", DataTable)
+        table.display = bool(outcome.blocked or outcome.unknown_operations)
         table.clear()
         for blocked in outcome.blocked:
             table.add_row(

@@ -47,7 +47,7 @@ class FilterBar(Widget):
 
     DEFAULT_CSS = """
     FilterBar { height: auto; }
-    FilterBar > Input { height: 3; }
+    FilterBar > Input { height: 1; margin: 0 1; }
     FilterBar > Horizontal { height: 1; }
     FilterBar #filter-count { width: 1fr; text-align: right; padding-right: 1; }
     """
@@ -66,8 +66,9 @@ class FilterBar(Widget):
 
     def compose(self) -> ComposeResult:
         yield Input(
-            placeholder="Filter keys: name, id, owner, scope, rule…   (/ to focus, Esc to leave)",
+            placeholder="/ filter keys: name, id, owner, scope, rule…   (Esc back to the table)",
             id="filter-text",
+            compact=True,
         )
         with Horizontal():
             yield FacetChip("legacy", tooltip="Only legacy full-access keys (l)")
@@ -90,7 +91,7 @@ class FilterBar(Widget):
 
     def show_counts(self, shown: int, total: int) -> None:
         """Show how many keys the filter leaves."""
-        self.query_one("#filter-count", Static).update(Content(f"{shown:,} of {total:,} keys"))
+        self.query_one("#filter-count", Static).update(Content(f"{shown:,}/{total:,} keys"))
 
     # ------------------------------------------------------------ facet changes
 
@@ -126,16 +127,16 @@ class FilterBar(Widget):
     def _paint_chips(self) -> None:
         current = self.key_filter
         labels = {
-            "legacy": (current.legacy_only, "legacy only"),
+            "legacy": (current.legacy_only, "legacy"),
             "dormant": (current.dormant, "dormant"),
-            "excess": (current.has_excess, "has excess"),
+            "excess": (current.has_excess, "excess"),
         }
         for facet, (on_, label) in labels.items():
             chip = self.query_one(f"#facet-{facet}", FacetChip)
             chip.update(Content(f"{'☒' if on_ else '☐'} {label}"))
             chip.set_class(on_, "-on")
         severity = self.query_one("#facet-severity", FacetChip)
-        severity.update(Content(f"severity ≥ {current.min_severity or 'any'}"))
+        severity.update(Content(f"sev ≥ {current.min_severity or 'any'}"))
         severity.set_class(current.min_severity is not None, "-on")
         area = self.query_one("#facet-area", FacetChip)
         area.update(Content(f"area: {safe(current.area, 30) if current.area else 'all'}"))
