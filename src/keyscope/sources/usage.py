@@ -49,7 +49,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from glob import glob, has_magic
 from pathlib import Path
@@ -113,7 +113,7 @@ _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log")
 _CSV_SUFFIXES = (".csv", ".tsv")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
-# Reason codes, computed per line in SQL (1-6) or per group (7-9); 10+ come from
+# Reason codes, computed per line in SQL (1-7) or per group (8-9); 10+ come from
 # DuckDB's rejects table.  0 is a good line, 1 a blank one (not counted at all).
 _OK, _BLANK = 0, 1
 _REASONS: dict[int, str] = {
@@ -372,7 +372,6 @@ class _PlanResult:
     """(key_id, day number, success, denied)."""
     days: set[int]
     examples: list[BadLine]
-    incomplete: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- log reader
@@ -417,8 +416,8 @@ class _LogReader:
         self.end_us = end_us
         self.fields = {name: plan.source.fields.get(name, name) for name in CANONICAL_FIELDS}
         self.timezone = self._check_timezone(plan.source.timezone)
-        self.rejects: list[str] = []
-        """Rejects tables created by the fast pass (one per read_csv call)."""
+        self.rejects: list[tuple[str, str]] = []
+        """(errors, scans) rejects tables of the reads so far (one pair per read_csv call)."""
         self.physical_lines: int | None = None
         """CSV only: non-blank physical lines after the header, counted apart."""
         self._counter = 0
@@ -859,9 +858,9 @@ class _LogReader:
                               compression = 'auto', {self._reader_options(errors, scans)})
                      {"WITH ORDINALITY" if line_numbers else ""}"""  # noqa: S608
             )
-            if not line_numbers:
+            if self.physical_lines is None:
                 physical += max(0, self._physical_lines(file) - 1)
-        if not line_numbers:
+        if self.physical_lines is None:
             self.physical_lines = physical
         missing = " ".join(
             f"WHEN c_{canonical} IS NULL THEN {_literal(_field_label(canonical, name))}"
@@ -1513,7 +1512,6 @@ def _assemble(
                 f"{stats.source}: {stats.bad_lines:,} of {stats.lines:,} lines could not be read "
                 f"({share:.1%}, above the {bad_line_threshold:.1%} threshold)"
             )
-        incomplete.extend(result.incomplete)
     return UsageData(
         rows=rows,
         daily=daily,
