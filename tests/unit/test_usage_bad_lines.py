@@ -434,3 +434,54 @@ def test_30_the_example_pass_rereads_only_files_with_bad_lines(
         ("2026-09-06.jsonl", 2),
     ]
     assert_accounted(usage)
+
+
+# --------------------------------------------------------------------------- property
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KINDS: dict[str, tuple[bytes, str]] = {
+    # name: (line bytes, what it must count as)
+    "good": (line().encode(), "in"),
+    "old": (line(timestamp="2020-01-01T00:00:00Z").encode(), "out"),
+    "future": (line(timestamp="2099-01-01T00:00:00Z").encode(), "out"),
+    "blank": (b"   ", "blank"),
+    "empty": (b"", "blank"),
+    "truncated": (line().encode()[:25], "bad"),
+    "utf8": (line(key_id="k\udcff").encode("utf-8", "surrogateescape"), "bad"),
+    "status": (line(status="OK").encode(), "bad"),
+    "naive": (line(timestamp="2026-09-01 10:00:00").encode(), "bad"),
+    "array": (b"[1, 2, 3]", "bad"),
+    "method": (line(method="G E T").encode(), "bad"),
+    "secret": (("{" + '"token": "' + CANARY).encode(), "bad"),
+}
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kinds=st.lists(st.sampled_from(sorted(_KINDS)), max_size=40),
+    ending=st.sampled_from([b"\n", b"\r\n"]),
+    final_newline=st.booleans(),
+)
+def test_every_line_is_accounted_for(
+    tmp_path: Path, kinds: list[str], ending: bytes, final_newline: bool
+) -> None:
+    data = ending.join(_KINDS[kind][0] for kind in kinds) + (ending if final_newline else b"")
+    path = write_bytes(tmp_path / "mixed.jsonl", data)
+    usage = load(path, threshold=1.0)
+    (stats,) = usage.sources
+    expected = {"in": 0, "out": 0, "bad": 0, "blank": 0}
+    for kind in kinds:
+        expected[_KINDS[kind][1]] += 1
+    assert (stats.in_window, stats.out_of_window, stats.bad_lines) == (
+        expected["in"], expected["out"], expected["bad"],
+    )  # fmt: skip
+    assert stats.lines == len(kinds) - expected["blank"]
+    assert_accounted(usage)
+    assert total_requests(usage) == expected["in"]
+    bad_numbers = [n for n, kind in enumerate(kinds, start=1) if _KINDS[kind][1] == "bad"]
+    assert [example.line for example in usage.bad_line_examples] == bad_numbers[:5]
+    assert CANARY.removeprefix("sk_live_")[:8] not in repr(usage)
