@@ -167,6 +167,16 @@ def run(args: argparse.Namespace) -> int:
             "keyscope.window.end": window_end.isoformat() if window_end else "",
         }
         write_aggregate(result.table, args.output, metadata, force=args.force)
+    for source in result.sources:
+        if source.lines and source.bad_lines / source.lines > settings.bad_line_threshold:
+            # The aggregate keeps requests, not lines: an audit of it cannot see this.
+            print(
+                f"keyscope: warning: {source.source}: {source.bad_lines:,} of "
+                f"{source.lines:,} lines could not be read ({source.bad_lines / source.lines:.1%}, "
+                f"above the {settings.bad_line_threshold:.1%} threshold); an audit of the "
+                "aggregate will not know",
+                file=sys.stderr,
+            )
     table = result.table
     lines = sum(source.lines for source in result.sources)
     bad = sum(source.bad_lines for source in result.sources)
