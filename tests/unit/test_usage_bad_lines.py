@@ -10,6 +10,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from usage_support import (
     IN_WINDOW,
     assert_accounted,
@@ -438,8 +440,6 @@ def test_30_the_example_pass_rereads_only_files_with_bad_lines(
 
 # --------------------------------------------------------------------------- property
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _KINDS: dict[str, tuple[bytes, str]] = {
     # name: (line bytes, what it must count as)
