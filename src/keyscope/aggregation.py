@@ -821,6 +821,8 @@ def _source_files(source: UsageSource) -> list[tuple[Path, str]]:
     files = []
     for file in expand_source(source):
         kind = source.kind or detect_kind(file)
+        if source.kind is None and not source.fields and looks_like_aggregate(file):
+            kind = "aggregate"
         if kind not in READABLE_KINDS:
             raise LogParseError(
                 redact(str(file)),

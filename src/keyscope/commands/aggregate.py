@@ -16,7 +16,8 @@ With ``--as-of`` (or ``as_of`` in keyscope.toml) or ``--window-days``, only requ
 commands the same one and the audit from the aggregate equals the audit from the logs.
 Without either, every request is counted and the audit keeps the days of its window.
 
-Exit codes: 0 written (or printed), 2 usage error, 3 input error, 6 output locked.
+Exit codes: 0 written (or printed), 2 usage error (PySpark or Java missing for
+``--engine spark`` too), 3 input or output error, 6 output locked by another run.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from keyscope.aggregation import aggregation_sql, run_aggregation, write_aggregate
-    from keyscope.errors import UsageError
+    from keyscope.errors import ReportError, UsageError
     from keyscope.output import output_lock
     from keyscope.settings import load_settings
     from keyscope.sources.openapi import load_spec, spec_options_from
@@ -150,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
             "no request logs given: pass --usage FILE_OR_GLOB or add [[usage]] to keyscope.toml"
         )
     if args.output.is_symlink() and not args.force:
-        raise UsageError(f"{args.output}: refusing to write through a symbolic link (use --force)")
+        # Checked before the (long) aggregation; write_atomic checks again when writing.
+        raise ReportError(f"{args.output}: refusing to write through a symbolic link (use --force)")
     with output_lock(args.output):
         result = run_aggregation(
             spec,
