@@ -54,6 +54,14 @@ def validate_triage(
     return expiry, ""
 
 
+class DecisionButton(RadioButton):
+    """A radio button whose mark, not only its colour, says whether it is chosen."""
+
+    @property  # type: ignore[override]
+    def BUTTON_INNER(self) -> str:
+        return "●" if self.value else "○"
+
+
 class TriageDialog(ModalScreen[Suppression | None]):
     """Asks for the decision, reason, owner and expiry; dismisses with the entry or None."""
 
@@ -90,8 +98,10 @@ class TriageDialog(ModalScreen[Suppression | None]):
                 id="triage-finding",
             )
             with RadioSet(id="triage-decision"):
-                yield RadioButton(Content("Accept the risk"), value=True, id="decision-accept")
-                yield RadioButton(Content("Suppress: not a real problem"), id="decision-suppress")
+                yield DecisionButton(Content("Accept the risk"), value=True, id="decision-accept")
+                yield DecisionButton(
+                    Content("Suppress: not a real problem"), id="decision-suppress"
+                )
             yield Label(Content("Reason"))
             yield Input(placeholder="why this is acceptable", id="triage-reason")
             yield Label(Content("Owner"))
