@@ -649,3 +649,28 @@ def test_daily_counts_are_merged_and_ordered() -> None:
     )
     a = only(audit([key("k", "invoices:read")], replace(data, daily=shuffled)), "k")
     assert a.daily == ((day, 10), (day + timedelta(days=2), 5))
+
+
+def test_every_rule_is_documented_and_no_other_is_emitted() -> None:
+    from pathlib import Path
+
+    from keyscope.analysis.audit import RULES
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
+    for rule in RULES:
+        assert f"| `{rule}` |" in docs, rule
+    keys = [
+        key("sync", "invoices:write", "payouts:write", "reports:read"),
+        key("erp", full_access=True, name="pr\u043ed", redacted_fields=("name",)),
+        key("old", "invoices:read"),
+        key("new", "invoices:read", created_at=AS_OF - timedelta(days=2)),
+    ]
+    data = usage(
+        hit("sync", "GET /invoices"),
+        hit("sync", "POST /payouts", status=403),
+        hit("erp", "GET /invoices"),
+        hit("erp", None, route="GET /legacy"),
+        hit("stranger_0000000001", "GET /invoices"),
+    )
+    emitted = {f.rule for f in audit(keys, data).findings}
+    assert emitted == set(RULES)
