@@ -23,25 +23,30 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 
 class Terminal:
-    """One detached tmux session running a command."""
+    """One detached tmux session running a command, on a private tmux server.
+
+    A server of its own (``-L``, no config file) keeps other tmux users on the machine
+    and their options (window sizes above all) out of the test, and the test out of theirs.
+    """
 
     def __init__(self, command: str, width: int = 120, height: int = 40) -> None:
         self.name = f"keyscope-test-{uuid.uuid4().hex[:8]}"
+        self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+            [*self.tmux, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
              "-c", str(REPO), command],
             check=True,
         )  # fmt: skip
 
     def screen(self) -> str:
         result = subprocess.run(
-            ["tmux", "capture-pane", "-t", self.name, "-p"], capture_output=True, text=True
+            [*self.tmux, "capture-pane", "-t", self.name, "-p"], capture_output=True, text=True
         )
         return result.stdout
 
     def press(self, *keys: str) -> None:
         for key in keys:
-            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+            subprocess.run([*self.tmux, "send-keys", "-t", self.name, key], check=True)
             time.sleep(0.15)
 
     def wait_for(self, text: str, timeout: float = 60.0) -> str:
@@ -55,12 +60,16 @@ class Terminal:
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 @pytest.fixture
 def terminal() -> Iterator[Terminal]:
-    command = f"{shlex.quote(sys.executable)} -m keyscope browse; echo KEYSCOPE-EXIT=$?; sleep 60"
+    # COLUMNS/LINES would pin the size Textual sees; the pty has the real one.
+    command = (
+        f"unset COLUMNS LINES; {shlex.quote(sys.executable)} -m keyscope browse;"
+        " echo KEYSCOPE-EXIT=$?; sleep 60"
+    )
     session = Terminal(command)
     try:
         yield session
