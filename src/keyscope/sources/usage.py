@@ -578,9 +578,13 @@ class _LogReader:
                 FROM ({rows}) WHERE NOT ({keep})
             """  # noqa: S608
         raw = "sum(copies)" if deduplicate else "count(*)"
-        # Per (key, method, path, status): the usage rows; per (key, method, day): the daily
-        # series (method stays in it so a group with a malformed method can be left out).
-        sets = ["(reason, key_id, method, path, status, bad_file)", "(key_id, method, day)"]
+        # Per (key, method, path, status): the usage rows; per (key, method, day, class):
+        # the daily series (method stays in it so a group with a malformed method can be
+        # left out; a class column is cheaper than FILTERed counts in every set).
+        sets = [
+            "(reason, key_id, method, path, status, bad_file)",
+            "(key_id, method, day, klass)",
+        ]
         duplicate_hash = ""
         having = ""
         if detect_duplicates:
@@ -595,14 +599,17 @@ class _LogReader:
             CREATE TEMP TABLE {table} AS
             SELECT grouping(reason) = 0 AS is_main, grouping(day) = 0 AS is_daily,
                    {"grouping(dup_hash) = 0" if detect_duplicates else "false"} AS is_dup,
-                   reason, key_id, method, path, status, day, bad_file,
+                   reason, key_id, method, path, status, day, klass, bad_file,
                    {"dup_hash" if detect_duplicates else "NULL::UBIGINT AS dup_hash"},
                    count(*) AS n, {raw} AS raw, count(day) AS n_in,
-                   count(*) FILTER (WHERE status < 400) AS n_ok,
-                   count(*) FILTER (WHERE status IN (401, 403)) AS n_denied,
                    min(ts_us) FILTER (WHERE day IS NOT NULL) AS first_us,
                    max(ts_us) FILTER (WHERE day IS NOT NULL) AS last_us
-            FROM (SELECT *{duplicate_hash} FROM ({rows}))
+            FROM (
+                SELECT *{duplicate_hash},
+                       CASE WHEN status < 400 THEN 0 WHEN status IN (401, 403) THEN 1 ELSE 2
+                       END AS klass
+                FROM ({rows})
+            )
             GROUP BY GROUPING SETS ({", ".join(sets)})
             {having}
             """  # noqa: S608
@@ -652,7 +659,7 @@ class _LogReader:
     def _daily(self, table: str) -> tuple[list[tuple[str, int, int, int]], set[int]]:
         result = self._execute(
             f"""
-            SELECT key_id, day, sum(n_ok), sum(n_denied)
+            SELECT key_id, day, sum(n) FILTER (WHERE klass = 0), sum(n) FILTER (WHERE klass = 1)
             FROM {table}
             WHERE is_daily AND day IS NOT NULL AND {_VALID}
             GROUP BY key_id, day
