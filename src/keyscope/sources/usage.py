@@ -602,12 +602,12 @@ class _LogReader:
                    reason, key_id, method, path, status, day, klass, bad_file,
                    {"dup_hash" if detect_duplicates else "NULL::UBIGINT AS dup_hash"},
                    count(*) AS n, {raw} AS raw, count(day) AS n_in,
-                   min(ts_us) FILTER (WHERE day IS NOT NULL) AS first_us,
-                   max(ts_us) FILTER (WHERE day IS NOT NULL) AS last_us
+                   min(ts_in) AS first_us, max(ts_in) AS last_us
             FROM (
                 SELECT *{duplicate_hash},
                        CASE WHEN status < 400 THEN 0 WHEN status IN (401, 403) THEN 1 ELSE 2
-                       END AS klass
+                       END AS klass,
+                       CASE WHEN day IS NOT NULL THEN ts_us END AS ts_in
                 FROM ({rows})
             )
             GROUP BY GROUPING SETS ({", ".join(sets)})
