@@ -138,7 +138,7 @@ def _measure(child: str, path: Path, kind: str | None = None) -> dict:
 def _generate(lines: int, suffix: str, fmt: str) -> Path:
     """A synthetic log from keyscope.sample_data, generated once and cached."""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"synthetic-{KEYS}k-{lines}{suffix}"
+    path = OUT / f"synthetic-{KEYS}keys-{lines}lines{suffix}"
     if path.exists():
         return path
     print(f"generating {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
