@@ -611,3 +611,15 @@ def test_one_in_memory_duckdb_on_every_core_without_a_progress_bar() -> None:
     assert settings["TimeZone"] == "UTC"
     assert int(settings["threads"]) == len(os.sched_getaffinity(0))
     assert database == "memory"
+
+
+def test_csv_with_crlf_bom_and_quoted_header(tmp_path: Path) -> None:
+    text = '\ufeff"time","api_key_id","http_method","request_uri","status_code"\r\n' + "".join(
+        f'{r["timestamp"]},{r["key_id"]},{r["method"]},"{r["path"]}",{r["status"]}\r\n'
+        for r in MIXED
+    )
+    path = write_bytes(tmp_path / "windows.csv", text.encode())
+    usage = load(UsageSource(path=str(path), fields=GATEWAY_FIELDS))
+    assert counts(usage) == EXPECTED
+    assert usage.sources[0].lines == 10
+    assert_accounted(usage)
