@@ -419,7 +419,16 @@ async def test_triage_rejects_a_bad_expiry_and_writes_nothing(
         assert not (tmp_path / "keyscope-suppressions.yaml").exists()
 
 
-@pytest.mark.parametrize(("fmt", "marker"), [("json", '"schema_version"'), ("html", "<html")])
+@pytest.mark.parametrize(
+    ("fmt", "marker"),
+    [
+        ("json", '"schema_version"'),
+        ("html", "<html"),
+        ("md", "# "),
+        ("sarif", '"2.1.0"'),
+        ("csv", "rule"),
+    ],
+)
 async def test_export_writes_the_report(
     fixture_run: FakeRun, tmp_path: Path, fmt: str, marker: str
 ) -> None:
@@ -517,3 +526,71 @@ async def test_works_at_80_by_24(fixture_run: FakeRun, tmp_path: Path) -> None:
         assert "narrow" in " ".join(screen.classes) or "-narrow" in app.screen.classes
         grid_cells = list(screen.query(ScopeCell))
         assert all(cell.region.width > 0 for cell in grid_cells[:4])
+
+
+# ---------------------------------------------------------------- progress, failures, secrets
+
+
+async def test_progress_is_shown_while_the_loader_runs(
+    fixture_run: FakeRun, tmp_path: Path
+) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def slow(_settings: Settings) -> FakeRun:
+        release.wait(timeout=30)
+        return fixture_run
+
+    app = make_app(Settings(as_of=AS_OF), slow, cwd=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.8)
+        assert app.screen.query_one("#keys-loading").display
+        status = str(app.screen.query_one("#summary", Static).render())
+        assert status.startswith("Reading and auditing") and status.endswith(" s")
+        # The UI answers while the worker is busy.
+        await pilot.press("slash", *"abc")
+        assert app.screen.query_one("#filter-text", Input).value == "abc"
+        release.set()
+        await settle(pilot)
+        assert not app.screen.query_one("#keys-loading").display
+        assert "12 keys" in str(app.screen.query_one("#summary", Static).render())
+        # The text typed meanwhile already filters the rows.
+        assert names_shown(app) == []
+
+
+async def test_triage_into_a_malformed_file_notifies_and_keeps_it(
+    fixture_run: FakeRun, tmp_path: Path
+) -> None:
+    target = tmp_path / "keyscope-suppressions.yaml"
+    original = "suppressions:\n  - rule: unused-scope\n    key: k\n    expires: 2024-13-01\n"
+    target.write_text(original, encoding="utf-8")
+    messages: list[Any] = []
+    app = app_for(fixture_run, tmp_path, suppressions=target)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        dialog = await open_triage(pilot)
+        dialog.query_one("#triage-reason", Input).value = "ok"
+        dialog.query_one("#triage-owner", Input).value = "me"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not [m for m in messages if isinstance(m, FindingTriaged)]
+        notes = " ".join(n.message for n in app._notifications)
+        assert str(target) in notes
+        assert target.read_text(encoding="utf-8") == original
+        assert isinstance(app.screen, KeyDetailScreen)
+
+
+async def test_a_secret_in_a_key_name_is_never_shown(tmp_path: Path) -> None:
+    canary = "sk_live_CANARYCANARY0123456789wxyz"
+    run = build_run(names={"key_acct0001": f"export job {canary}"})
+    app = app_for(run, tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        painted = rendered_table_text(app.screen.query_one(KeyTable))
+        assert "export job sk_live_…wxyz" in painted
+        await pilot.press("slash", *"export job", "enter", "enter")
+        await settle(pilot)
+        screen_text = app.export_screenshot()
+        assert "CANARY" not in screen_text and "CANARY" not in painted
+        assert "sk_live_…wxyz" in str(app.screen.query_one("#key-header", Static).render())

@@ -38,6 +38,15 @@ from keyscope.tui.messages import (
 
 __all__ = ["KeyscopeApp", "RunLoader", "make_app"]
 
+REPORTERS: dict[str, tuple[str, str]] = {
+    "html": ("keyscope.report.html", "render_html"),
+    "json": ("keyscope.report.json_report", "render_json"),
+    "md": ("keyscope.report.markdown", "render_markdown"),
+    "csv": ("keyscope.report.csv_report", "render_csv"),
+    "sarif": ("keyscope.report.sarif", "render_sarif"),
+}
+"""Export format -> the reporter ``keyscope audit`` uses for it (module, function)."""
+
 RunLoader = Callable[[Settings], Any]
 """Settings -> an AuditRun (``keyscope.pipeline.run_audit``, or a fake in tests)."""
 
@@ -237,22 +246,13 @@ class KeyscopeApp(App[int]):
     @work(thread=True, exit_on_error=False, group="export")
     def export_report(self, fmt: str, path: Path) -> None:
         """Render the loaded result with the audit's own reporter and write it atomically."""
+        import importlib
+
         from keyscope.output import write_atomic
 
-        result = self.context.result
-        if fmt == "html":
-            from keyscope.report.html import render_html
-
-            text = render_html(result)
-        elif fmt == "json":
-            from keyscope.report.json_report import render_json
-
-            text = render_json(result)
-        else:
-            from keyscope.report.markdown import render_markdown
-
-            text = render_markdown(result)
-        write_atomic(path, text)
+        module, function = REPORTERS[fmt]
+        render = getattr(importlib.import_module(module), function)
+        write_atomic(path, render(self.context.result))
         self.post_message(ReportExported(fmt, path))
 
     @on(ReportExported)

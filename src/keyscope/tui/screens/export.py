@@ -20,7 +20,13 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 __all__ = ["EXPORT_FORMATS", "ExportDialog", "ExportRequest", "check_export_path"]
 
-EXPORT_FORMATS = {"html": "HTML report", "json": "JSON result", "md": "Markdown summary"}
+EXPORT_FORMATS = {
+    "html": "HTML report",
+    "json": "JSON result (the scheduled job's contract)",
+    "md": "Markdown summary (tickets, chat)",
+    "csv": "CSV, one row per finding",
+    "sarif": "SARIF 2.1.0 (code scanning)",
+}
 """Format id -> label; the id is also the file extension."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from textual import on
@@ -9,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, LoadingIndicator
 
 from keyscope.tui.context import AuditContext
@@ -78,6 +80,9 @@ class KeysScreen(Screen[None]):
         self.context: AuditContext | None = None
         self.frame = KeyFrame.empty()
         self.key_sort = KeySort()
+        self._ticker: Timer | None = None
+        self._phase = ""
+        self._loading_since = time.monotonic()
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(Content.styled("keyscope: starting…", "dim"), id="summary")
@@ -94,13 +99,22 @@ class KeysScreen(Screen[None]):
     # ------------------------------------------------------------------ data down
 
     def show_loading(self, description: str) -> None:
-        """Show that the audit is being read (the table shows a spinner)."""
+        """Show that the audit is being read: a spinner and a ticking clock."""
         self.query_one("#keys-loading").display = True
-        self.query_one(SummaryBar).show_status(Content.styled(f"Loading {description}…", "italic"))
+        self._phase = f"Reading and auditing {safe(description, 200)}"
+        self._loading_since = time.monotonic()
+        self._tick()
+        if self._ticker is None:
+            self._ticker = self.set_interval(0.5, self._tick)
 
     def show_progress(self, phase: str, elapsed: float) -> None:
+        self._phase = safe(phase, 100)
+        self._tick()
+
+    def _tick(self) -> None:
+        elapsed = time.monotonic() - self._loading_since
         self.query_one(SummaryBar).show_status(
-            Content.styled(f"{safe(phase, 100)}… ({elapsed:.1f} s)", "italic")
+            Content.styled(f"{self._phase}… {elapsed:.1f} s", "italic")
         )
 
     def show_failure(self, message: str) -> None:
@@ -126,6 +140,9 @@ class KeysScreen(Screen[None]):
 
     def _stop_loading(self) -> None:
         self.query_one("#keys-loading").display = False
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
 
     def _refresh_rows(self, key_filter: KeyFilter) -> None:
         view = self.frame.view(key_filter, self.key_sort)
