@@ -1,0 +1,56 @@
+"""``keyscope browse`` on the command line (the app itself is tested with Pilot)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from keyscope.cli import build_parser, main
+from keyscope.commands.browse import build_app
+from keyscope.tui.app import KeyscopeApp
+
+
+def test_browse_refuses_without_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # as in a cron job, even under pytest -s
+    assert main(["browse"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "keyscope: error: keyscope browse needs a terminal; use keyscope audit in scripts and jobs"
+    )
+
+
+def test_browse_takes_the_audit_inputs() -> None:
+    args = build_parser().parse_args(
+        ["browse", "--spec", "s.yaml", "--keys", "k.yaml", "--usage", "a.jsonl", "--usage", "b.csv",
+         "--as-of", "2026-11-01", "--window-days", "30", "--suppressions", "sup.yaml"]
+    )  # fmt: skip
+    app = build_app(args)
+    assert isinstance(app, KeyscopeApp)
+    settings = app.settings
+    assert settings.spec is not None and settings.spec.name == "s.yaml"
+    assert [source.path.rsplit("/", 1)[-1] for source in settings.usage] == ["a.jsonl", "b.csv"]
+    assert settings.window_days == 30
+    assert settings.as_of is not None and settings.as_of.isoformat() == "2026-11-01T00:00:00+00:00"
+    assert app.suppressions_path.name == "sup.yaml"
+
+
+def test_live_and_snapshot_together_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from keyscope.errors import UsageError
+
+    args = build_parser().parse_args(["browse", "--live", "--snapshot", "snap"])
+    with pytest.raises(UsageError, match="leave out --snapshot"):
+        build_app(args)
+
+
+def test_help_does_not_import_textual() -> None:
+    code = (
+        "import sys; from keyscope.cli import build_parser; build_parser();"
+        " print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
