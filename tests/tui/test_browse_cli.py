@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from keyscope.cli import build_parser, main
 from keyscope.commands.browse import build_app
-from keyscope.tui.app import KeyscopeApp
+from keyscope.tui.app import KeyscopeApp, make_app
 
 
 def test_browse_refuses_without_a_terminal(
@@ -54,3 +55,23 @@ def test_help_does_not_import_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_suppressions_go_where_the_scheduled_audit_looks(tmp_path: Any) -> None:
+    from keyscope.settings import load_settings
+
+    config_dir = tmp_path / "audit"
+    config_dir.mkdir()
+    (config_dir / "keyscope.toml").write_text('spec = "s.yaml"\n', encoding="utf-8")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    settings = load_settings({}, config=config_dir / "keyscope.toml", env={}, cwd=work)
+    app = make_app(settings, cwd=work)
+    assert app.suppressions_path == config_dir.resolve() / "keyscope-suppressions.yaml"
+    # Once the file exists there, load_settings finds it: the next audit applies it.
+    app.suppressions_path.write_text("suppressions: []\n", encoding="utf-8")
+    again = load_settings({}, config=config_dir / "keyscope.toml", env={}, cwd=work)
+    assert again.suppressions == app.suppressions_path
+    assert make_app(load_settings({}, env={}, cwd=work), cwd=work).suppressions_path == (
+        work / "keyscope-suppressions.yaml"
+    )

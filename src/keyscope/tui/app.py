@@ -263,8 +263,15 @@ class KeyscopeApp(App[int]):
 
     @property
     def suppressions_path(self) -> Path:
-        """The file the scheduled audit reads suppressions from."""
-        return self.settings.suppressions or (self.cwd / SUPPRESSIONS_NAME)
+        """The file the scheduled audit reads suppressions from.
+
+        The configured one; else ``keyscope-suppressions.yaml`` beside the config file
+        (where ``load_settings`` looks for it), or in the working folder without one.
+        """
+        if self.settings.suppressions is not None:
+            return self.settings.suppressions
+        folder = self.settings.config_path.parent if self.settings.config_path else self.cwd
+        return folder / SUPPRESSIONS_NAME
 
     @on(TriageRequested)
     def _triage_requested(self, message: TriageRequested) -> None:
