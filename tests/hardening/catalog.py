@@ -166,6 +166,7 @@ CATALOG: dict[int | str, Entry] = {
         H + "test_secrets_canary.py::test_audit_stdout_and_stderr_never_show_a_canary",
         H + "test_secrets_canary.py::test_spec_command_never_shows_a_canary",
         H + "test_secrets_canary.py::test_a_cut_through_a_secret_leaves_no_fragment",
+        H + "test_secrets_canary.py::test_no_sink_cuts_through_a_secret_in_free_text",
         "tests/unit/test_openapi.py::test_descriptions_are_redacted_at_ingest",
     )),
     25: Entry((

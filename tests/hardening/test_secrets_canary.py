@@ -543,3 +543,29 @@ def test_a_cut_through_a_secret_leaves_no_fragment(offset: int) -> None:
     assert_clean(key.name, key.owner)
     assert set(key.redacted_fields) == {"name", "owner"}
     assert len(key.name) <= MAX_TEXT_CHARS + len("…[truncated]")
+
+
+@pytest.mark.parametrize("cut", [60, 80, 120, 200, 300, 400, 500, 2000])
+@pytest.mark.parametrize("offset", [6, 12, 18])
+def test_no_sink_cuts_through_a_secret_in_free_text(
+    world: World, cli: Callable[..., Any], tmp_path: Path, cut: int, offset: int
+) -> None:
+    """Every sink shortens long text at its own limit; a secret straddling any of those
+    limits (in a suppression reason, which the inventory loader never sees) leaves no
+    fragment in any format."""
+    world.write()
+    pad = cut - offset
+    reason = "a " * (pad // 2) + " " * (pad % 2) + CANARY_SK + " end"
+    world.suppressions_path.write_text(
+        "suppressions:\n  - rule: unused-scope\n    key: key_overpriv002\n"
+        f"    scope: refunds:write\n    reason: {json.dumps(reason)}\n"
+        f"    owner: {json.dumps(reason)}\n    expires: 2027-01-31\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    files = [out / f"r.{fmt}" for fmt in ("json", "html", "md", "csv", "sarif")]
+    flags = [arg for path in files for arg in (f"--{path.suffix[1:]}", str(path))]
+    outcome = cli("audit", *world.flags(), "--suppressions", str(world.suppressions_path), *flags)
+    assert outcome.code == 0, outcome.err
+    assert_clean(outcome.out, outcome.err, *(path.read_bytes() for path in files))
