@@ -81,8 +81,10 @@ class FilterBar(Widget):
     def on_mount(self) -> None:
         self._paint_chips()
 
-    def watch_key_filter(self, key_filter: KeyFilter) -> None:
-        self._paint_chips()
+    def watch_key_filter(self, old: KeyFilter, key_filter: KeyFilter) -> None:
+        if old.with_changes(text="") != key_filter.with_changes(text=""):
+            # Only facets have chips; a keystroke in the filter box repaints none.
+            self._paint_chips()
         text_input = self.query_one("#filter-text", Input)
         if text_input.value != key_filter.text:
             with text_input.prevent(Input.Changed):

@@ -7,6 +7,7 @@ rendered as a Rich ``Text``, never as markup, whatever the key's name says.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -16,7 +17,9 @@ from rich.text import Text
 from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual_fastdatatable import ArrowBackend
 from textual_fastdatatable.data_table import DataTable
 
@@ -113,6 +116,7 @@ class KeyTable(DataTable):
             id=id,
         )
         self._view = view
+        self._paint_styles: dict[str, Style] | None = None
 
     @property
     def view(self) -> KeyView:
@@ -209,6 +213,43 @@ class KeyTable(DataTable):
         lines = [list(Segment.apply_style(segments, style + component_style, post_style))]
         self._cell_render_cache[cache_key] = lines
         return lines
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Styles looked up from the DOM cost more than rendering a cell; during one
+        # paint they cannot change, so each is looked up once per paint, not per line.
+        self._paint_styles = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_styles = None
+
+    def _paint_style(self, name: str, lookup: Callable[[], Style]) -> Style:
+        styles = self._paint_styles
+        if styles is None:
+            return lookup()
+        style = styles.get(name)
+        if style is None:
+            style = styles[name] = lookup()
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        fixed_rows_height = self.fixed_rows + (self.header_height if self.show_header else 0)
+        if y >= fixed_rows_height:
+            y += scroll_y
+        base_style = self._paint_style("base", lambda: self.rich_style)
+        return self._render_line(y, scroll_x, scroll_x + self.size.width, base_style)
+
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        if row_index == -1:
+            component = "datatable--header"
+        elif row_index < self.fixed_rows:
+            component = "datatable--fixed"
+        elif self.zebra_stripes:
+            component = "datatable--odd-row" if row_index % 2 else "datatable--even-row"
+        else:
+            return base_style
+        return self._paint_style(component, lambda: self.get_component_styles(component).rich_style)
 
     def _set_tooltip_from_cell_at(self, coordinate: Coordinate) -> None:
         # The stock tooltip renders strings as markup; a clipped cell shows in full here
