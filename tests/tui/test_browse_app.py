@@ -225,6 +225,13 @@ async def test_untrusted_names_render_literally(fixture_run: FakeRun, tmp_path: 
         assert "⟨U+202E⟩" in "".join(
             table._get_cell_renderable(row, 0).plain for row in range(table.row_count)
         )
+        # A clipped cell shows in full, still literally, in its tooltip.
+        from rich.text import Text
+        from textual.coordinate import Coordinate
+
+        row = next(r for r in range(table.row_count) if table.view.cell(r, 0) == MARKUP_NAMES[1])
+        table._set_tooltip_from_cell_at(Coordinate(row, 0))
+        assert isinstance(table.tooltip, Text) and table.tooltip.plain == MARKUP_NAMES[1]
         # No cell became a hyperlink.
         for y in range(table.size.height):
             for segment in table.render_line(y):
