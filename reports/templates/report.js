@@ -170,6 +170,24 @@
       add(td, el("p", "empty", "No successful request in the window."));
     }
 
+    if (k.rp) {
+      add(td, el("h4", "", "Replay against the suggested scopes"));
+      var rp = k.rp, sentence;
+      if (!rp[0] && !rp[2]) {
+        sentence = "No successful request in the last " + data.days + " days to replay.";
+      } else {
+        sentence = "Replayed " + num(rp[0]) + " request" + (rp[0] === 1 ? "" : "s") + " of the last " + data.days +
+          " days against the suggested scopes: " + num(rp[1]) + " would have failed.";
+        if (rp[2]) { sentence += " " + num(rp[2]) + " could not be replayed (a route the spec does not describe, or an operation without a stated requirement)."; }
+      }
+      add(td, el("p", rp[1] ? "banner warn" : "", sentence));
+      if (rp[3].length) {
+        var rt = tableOf(["Operation the suggestion would refuse", "Requests", "First seen", "Last seen"], [false, true, false, false]);
+        rp[3].forEach(function (f) { rowOf(rt, [opName(f[0]), num(f[1]), when(f[2]), when(f[3])], [false, true, false, false]); });
+        add(td, rt);
+      }
+    }
+
     add(td, el("h4", "", "Excess scopes and what they unlock"));
     if (k.ex && k.ex.length) {
       var ul = add(td, el("ul", "compact"));

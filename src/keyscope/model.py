@@ -370,6 +370,23 @@ class DeniedRequests:
 
 
 @dataclass(frozen=True, slots=True)
+class Replay:
+    """The window's successful requests replayed against the suggested scopes.
+
+    ``requests + unreplayable`` is every successful request of the key in the window."""
+
+    requests: int
+    """Successful requests replayed (to spec operations whose requirement is known)."""
+    would_fail: int
+    """Of those, requests the suggested scopes would not have allowed (0 when sound)."""
+    failing_operations: tuple[OperationUse, ...] = ()
+    """The operations those requests called, sorted by operation."""
+    unreplayable: int = 0
+    """Successful requests that cannot be replayed: to routes no operation describes, or
+    to operations whose requirement the spec does not state.  Never counted as passing."""
+
+
+@dataclass(frozen=True, slots=True)
 class BlastRadius:
     """What a set of scopes can reach."""
 
@@ -411,6 +428,9 @@ class KeyAudit:
     capture: bool = False
     """Not an inventory key: the traffic of a HAR capture (``har:<file>``), audited to
     say which scopes a new key for that integration needs (``suggested_scopes``)."""
+    replay: Replay | None = None
+    """The window's successful requests replayed against ``suggested_scopes``; None for
+    revoked keys (not judged) and results built without it."""
 
     @property
     def risk_score(self) -> int:

@@ -27,6 +27,7 @@ from keyscope.model import (
     Finding,
     KeyAudit,
     OperationUse,
+    Replay,
     ScopeEvidence,
     SourceStats,
     SpecSummary,
@@ -165,11 +166,14 @@ def make_key(
     source_line: int = 1,
     extra_findings: Sequence[Finding] = (),
     unmatched: Sequence[tuple[str, str, int]] = (),
+    replay_failing: Sequence[tuple[str, int]] = (),
 ) -> KeyAudit:
     """A key's audit as the engine would conclude it, from what it holds and used.
 
     ``used`` maps scope -> successful requests; the suggestion is exactly the used
-    scopes (or the grants when confidence is insufficient).
+    scopes (or the grants when confidence is insufficient).  The replay passes every
+    used request, except the ``replay_failing`` ``(operation, count)`` pairs; unmatched
+    requests cannot be replayed.
     """
     used = used or {}
     granted = frozenset(CATALOG) if full_access else _expand(frozenset(scopes))
@@ -288,6 +292,17 @@ def make_key(
         requests=requests,
         last_seen=AS_OF - timedelta(days=2) if requests else None,
         daily=daily,
+        replay=None
+        if status != "active"
+        else Replay(
+            requests=requests,
+            would_fail=sum(count for _, count in replay_failing),
+            failing_operations=tuple(
+                OperationUse(op, count, START + timedelta(days=5), AS_OF - timedelta(days=3))
+                for op, count in sorted(replay_failing)
+            ),
+            unreplayable=sum(count for *_, count in unmatched),
+        ),
     )
 
 

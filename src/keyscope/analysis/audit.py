@@ -19,6 +19,9 @@ Per active key:
   the suggestion does not keep.  A key holding ``invoices:write`` that only reads
   invoices gets ``invoices:read`` suggested and ``invoices:write`` as excess.
 - **Blast radius** and **risk** before (effective grants) and after (the suggestion).
+- **Replay** (:mod:`keyscope.analysis.replay`): the window's successful requests
+  replayed against the suggestion; would-have-failed requests should be zero, and
+  requests whose requirement is unknown are counted apart, never as passing.
 - **Confidence** (:data:`CONFIDENCE_RULES` lists every reason).  ``insufficient`` means
   no removal advice at all: the suggestion keeps the grants and no ``unused-scope`` or
   ``dormant-key`` finding is raised.
@@ -39,6 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
+from keyscope.analysis.replay import replay_requests
 from keyscope.analysis.risk import (
     BlastRadiusCalculator,
     infer_access,
@@ -650,6 +654,7 @@ class _Auditor:
             last_seen=last_seen,
             daily=daily,
             assigned_scopes=frozenset(as_listed),
+            replay=replay_requests(uses, self.operations, suggested_effective, requests),
         )
 
     def _tally(self, usage: _KeyUsage) -> _Tally:
@@ -742,6 +747,7 @@ class _Auditor:
             daily=_by_day(usage.daily),
             assigned_scopes=nothing,
             capture=True,
+            replay=replay_requests(uses, self.operations, suggested_effective, requests),
         )
 
     def _revoked(

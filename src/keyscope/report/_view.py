@@ -164,6 +164,7 @@ def summary(result: AuditResult) -> dict[str, Any]:
     severities = Counter(finding.severity for finding in live)
     legacy = [audit for audit in active if audit.key.full_access]
     states = Counter(finding.baseline_state for finding in result.findings)
+    replays = [audit.replay for audit in active if audit.replay is not None]
     return {
         "keys": len(result.keys),
         "active_keys": len(active),
@@ -186,7 +187,36 @@ def summary(result: AuditResult) -> dict[str, Any]:
         "new": states.get("new", 0),
         "unchanged": states.get("unchanged", 0),
         "resolved": len(result.resolved_findings),
+        "replay_keys": len(replays),
+        "replayed": sum(replay.requests for replay in replays),
+        "would_fail": sum(replay.would_fail for replay in replays),
+        "failing_keys": sum(1 for replay in replays if replay.would_fail),
+        "unreplayable": sum(replay.unreplayable for replay in replays),
     }
+
+
+def replay_sentence(audit: KeyAudit, window_days: int) -> str:
+    """``Replayed 3,338 requests of the last 90 days against the suggested scopes: 0
+    would have failed.`` (plus what could not be replayed); empty without a replay.
+
+    Operation names are not included (the caller lists the failing operations in its
+    own format), so the sentence holds no untrusted text.
+    """
+    replay = audit.replay
+    if replay is None:
+        return ""
+    if not replay.requests and not replay.unreplayable:
+        return f"No successful request in the last {window_days} days to replay."
+    text = (
+        f"Replayed {replay.requests:,} request{'' if replay.requests == 1 else 's'} of the last "
+        f"{window_days} days against the suggested scopes: {replay.would_fail:,} would have failed."
+    )
+    if replay.unreplayable:
+        text += (
+            f" {replay.unreplayable:,} could not be replayed (a route the spec does not describe, "
+            "or an operation without a stated requirement)."
+        )
+    return text
 
 
 def finding_row(finding: Finding, names: dict[str, str]) -> dict[str, Any]:

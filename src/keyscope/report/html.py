@@ -299,6 +299,17 @@ def _detail(
             ]
             for denied in sorted(audit.denied, key=lambda d: (d.method, d.path))
         ]
+    if audit.replay is not None:
+        replay = audit.replay
+        detail["rp"] = [
+            replay.requests,
+            replay.would_fail,
+            replay.unreplayable,
+            [
+                [op(use.operation), use.count, offset(use.first_seen), offset(use.last_seen)]
+                for use in replay.failing_operations
+            ],
+        ]
     if audit.unmatched:
         detail["um"] = [
             [strings(f"{clean(row.method, 12)} {clean(row.path, 300)}"), row.count]
@@ -360,6 +371,8 @@ def _operations(result: AuditResult) -> list[str]:
         for excess in audit.excess:
             names.update(excess.unlocks_never_called)
         names.update(denied.operation for denied in audit.denied if denied.operation)
+        if audit.replay is not None:
+            names.update(use.operation for use in audit.replay.failing_operations)
     return sorted(names)
 
 
@@ -408,6 +421,11 @@ def _migrations(result: AuditResult) -> list[dict[str, Any]]:
                 else 0,
                 "before": audit.before.operations,
                 "after": audit.after.operations,
+                "replay": _view.replay_sentence(audit, result.window.days),
+                "replay_failing": [
+                    clean(use.operation, 300)
+                    for use in (audit.replay.failing_operations if audit.replay else ())
+                ][:20],
             }
         )
     return plans

@@ -28,6 +28,7 @@ from keyscope.model import (
     BlastRadius,
     Finding,
     KeyAudit,
+    Replay,
     SourceStats,
     Suppression,
 )
@@ -200,6 +201,39 @@ def _summary(result: AuditResult) -> dict[str, Any]:
             severity: sum(1 for f in live if f.severity == severity) for severity in SEVERITIES
         },
         "suppressed_findings": len(result.findings) - len(live),
+        "replay": _replay_summary(active),
+    }
+
+
+def _replay_summary(active: list[KeyAudit]) -> dict[str, int]:
+    """Totals of the active keys' replays (keys without one are left out)."""
+    replays = [audit.replay for audit in active if audit.replay is not None]
+    return {
+        "keys": len(replays),
+        "requests": sum(replay.requests for replay in replays),
+        "would_fail": sum(replay.would_fail for replay in replays),
+        "keys_with_failures": sum(1 for replay in replays if replay.would_fail),
+        "unreplayable": sum(replay.unreplayable for replay in replays),
+    }
+
+
+def _replay(replay: Replay | None, operation_ids: dict[str, str]) -> dict[str, Any] | None:
+    if replay is None:
+        return None
+    return {
+        "requests": replay.requests,
+        "would_fail": replay.would_fail,
+        "unreplayable": replay.unreplayable,
+        "failing_operations": [
+            {
+                "operation": use.operation,
+                "operation_id": operation_ids.get(use.operation),
+                "count": use.count,
+                "first_seen": _time(use.first_seen),
+                "last_seen": _time(use.last_seen),
+            }
+            for use in replay.failing_operations
+        ],
     }
 
 
@@ -277,6 +311,7 @@ def _key(audit: KeyAudit, operation_ids: dict[str, str]) -> dict[str, Any]:
             for row in audit.unmatched
         ],
         "daily": [[_day(day), count] for day, count in audit.daily],
+        "replay": _replay(audit.replay, operation_ids),
         "findings": [_finding(finding) for finding in audit.findings],
     }
 

@@ -77,6 +77,14 @@ def render_markdown(result: AuditResult) -> str:
         lines.append(f"| Suppressed findings | {summary['suppressed']} |")
     lines.append(f"| Legacy full-access keys to migrate | {summary['legacy_keys']} |")
     lines.append(f"| Excess scopes | {summary['excess_scopes']} |")
+    if summary["replay_keys"]:
+        lines.append(
+            f"| Requests replayed against the suggested scopes (last {window.days} days) | "
+            f"{summary['replayed']:,} |"
+        )
+        lines.append(f"| … would have failed | {summary['would_fail']:,} |")
+        if summary["unreplayable"]:
+            lines.append(f"| … could not be replayed | {summary['unreplayable']:,} |")
     if summary["has_baseline"]:
         lines.append(f"| New since baseline | {summary['new']} |")
         lines.append(f"| Resolved since baseline | {summary['resolved']} |")
@@ -93,8 +101,8 @@ def render_markdown(result: AuditResult) -> str:
             "and revoke the old one."
         )
         lines.append("")
-        lines.append("| Key | Name | Requests | Suggested scopes |")
-        lines.append("|---|---|---:|---|")
+        lines.append("| Key | Name | Requests | Suggested scopes | Replay |")
+        lines.append("|---|---|---:|---|---|")
         for audit in legacy[:_LIST]:
             lines.append(_legacy_row(audit))
         if len(legacy) > _LIST:
@@ -156,6 +164,21 @@ def render_markdown(result: AuditResult) -> str:
         lines.append("")
         lines.extend(f"- {md_text(warning, 400)}" for warning in result.suppression_warnings)
         lines.append("")
+    failing = [audit for audit in active if audit.replay is not None and audit.replay.would_fail]
+    if failing:
+        lines.append(f"### Replay: requests the suggested scopes would refuse ({len(failing)})")
+        lines.append("")
+        for audit in failing[:_LIST]:
+            assert audit.replay is not None
+            operations = ", ".join(
+                md_text(use.operation, 200) for use in audit.replay.failing_operations[:10]
+            )
+            lines.append(
+                f"- {md_text(audit.key.key_id, 80)}: {audit.replay.would_fail:,} requests "
+                f"({operations}); check the spec's scopes for these operations before replacing "
+                "the key."
+            )
+        lines.append("")
     lines.append(
         f"Spec {md_text(result.spec.source, 200)} sha256 {result.spec.sha256[:16]}…, "
         f"{result.spec.operations} operations, {result.spec.scopes} scopes."
@@ -171,7 +194,12 @@ def _legacy_row(audit: KeyAudit) -> str:
         plan = "unused in the window: set an expiry, then revoke"
     else:
         plan = f"not enough data ({audit.confidence}): re-run before replacing"
+    replay = audit.replay
+    if replay is None or kind != "replace":
+        proof = "n/a"
+    else:
+        proof = f"{replay.would_fail:,} of {replay.requests:,} would fail"
     return (
         f"| {md_text(audit.key.key_id, 80)} | {md_text(audit.key.name, 80)} | "
-        f"{audit.requests:,} | {plan} |"
+        f"{audit.requests:,} | {plan} | {proof} |"
     )

@@ -28,7 +28,7 @@ def render_text(result: AuditResult) -> str:
     names = {audit.key.key_id: audit.key.name for audit in result.keys}
     _header(result, lines)
     _findings(result, names, lines)
-    _suggestions(result.keys, lines)
+    _suggestions(result.keys, lines, result.window.days)
     _captures(result.keys, lines)
     _quality(result, lines)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -81,6 +81,18 @@ def _header(result: AuditResult, lines: list[str]) -> None:
     suppressed = len(result.findings) - len(live)
     extra = f"; {suppressed} suppressed" if suppressed else ""
     lines.append(f"findings: {counts}{extra}")
+    replays = [audit.replay for audit in active if audit.replay is not None]
+    if replays:
+        replayed = sum(replay.requests for replay in replays)
+        failing = sum(replay.would_fail for replay in replays)
+        failing_keys = sum(1 for replay in replays if replay.would_fail)
+        unreplayable = sum(replay.unreplayable for replay in replays)
+        lines.append(
+            f"replay: {replayed:,} successful requests of the last {window.days} days replayed "
+            f"against the suggested scopes: {failing:,} would have failed"
+            + (f" (on {failing_keys} keys)" if failing else "")
+            + (f"; {unreplayable:,} could not be replayed" if unreplayable else "")
+        )
     lines.append("")
 
 
@@ -116,7 +128,26 @@ def _findings(result: AuditResult, names: dict[str, str], lines: list[str]) -> N
         lines.append("")
 
 
-def _suggestions(audits: Iterable[KeyAudit], lines: list[str]) -> None:
+def _replay_line(audit: KeyAudit, window_days: int) -> str:
+    """``N requests of the last 90 days against the suggested scopes: 0 would have
+    failed``, with the failing operations and what could not be replayed."""
+    replay = audit.replay
+    if replay is None:
+        return ""
+    text = (
+        f"{replay.requests:,} requests of the last {window_days} days against the "
+        f"suggested scopes: {replay.would_fail:,} would have failed"
+    )
+    if replay.failing_operations:
+        shown = ", ".join(use.operation for use in replay.failing_operations[:5])
+        more = len(replay.failing_operations) - 5
+        text += f" ({_safe(shown, 400)}{f' and {more} more' if more > 0 else ''})"
+    if replay.unreplayable:
+        text += f"; {replay.unreplayable:,} could not be replayed (route or requirement unknown)"
+    return text
+
+
+def _suggestions(audits: Iterable[KeyAudit], lines: list[str], window_days: int) -> None:
     changes = [
         audit
         for audit in audits
@@ -150,6 +181,8 @@ def _suggestions(audits: Iterable[KeyAudit], lines: list[str]) -> None:
             f"{audit.before.sensitive_operations} -> {audit.after.sensitive_operations} sensitive"
         )
         lines.append(f"      reach:    {reach}")
+        if audit.replay is not None and audit.replay.requests + audit.replay.unreplayable:
+            lines.append(f"      replayed: {_replay_line(audit, window_days)}")
     lines.append("")
 
 
