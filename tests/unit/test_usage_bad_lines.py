@@ -485,3 +485,25 @@ def test_every_line_is_accounted_for(
     bad_numbers = [n for n, kind in enumerate(kinds, start=1) if _KINDS[kind][1] == "bad"]
     assert [example.line for example in usage.bad_line_examples] == bad_numbers[:5]
     assert CANARY.removeprefix("sk_live_")[:8] not in repr(usage)
+
+
+@pytest.mark.parametrize("name", ["endless.jsonl", "bomb.jsonl.gz", "endless.csv"])
+def test_37_a_line_of_many_mib_is_never_silently_dropped(tmp_path: Path, name: str) -> None:
+    """DuckDB's reader skips a line of tens of MiB without a reject; the count catches it."""
+    endless = b"x" * (80 << 20)
+    if name.endswith(".csv"):
+        data = (
+            b"timestamp,key_id,method,path,status\n"
+            + f"{IN_WINDOW},k,GET,/v1/invoices,200\n".encode()
+        )
+        data += endless + b"\n" + f"{IN_WINDOW},k,GET,/v1/invoices,200\n".encode()
+        bad_line = 3
+    else:
+        data = GOOD.encode() + b"\n" + endless + b"\n" + GOOD.encode() + b"\n"
+        bad_line = 2
+    usage = load(write_bytes(tmp_path / name, data))
+    (stats,) = usage.sources
+    assert (stats.lines, stats.bad_lines, stats.in_window) == (3, 1, 2)
+    assert _examples(usage) == [(bad_line, "line longer than 1 MiB")]
+    assert usage.incomplete_reasons
+    assert_accounted(usage)

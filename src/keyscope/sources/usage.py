@@ -48,6 +48,8 @@ import os
 import re
 import shutil
 import tempfile
+import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -420,6 +422,8 @@ class _LogReader:
         """(errors, scans) rejects tables of the reads so far (one pair per read_csv call)."""
         self.physical_lines: int | None = None
         """CSV only: non-blank physical lines after the header, counted apart."""
+        self.lines_seen = 0
+        """Lines DuckDB's line reader saw, blank ones and the header included (CSV)."""
         self._counter = 0
         self._jsonl_request_ids: list[str] | None = None
         self._ts_type = "VARCHAR"
@@ -462,6 +466,14 @@ class _LogReader:
     # ------------------------------------------------------------------ run
 
     def run(self) -> _PlanResult:
+        counter = _LineCounter(self.plan.files) if self.plan.kind in ("jsonl", "csv") else None
+        try:
+            return self._run(counter)
+        finally:
+            if counter is not None:
+                counter.cancel()
+
+    def _run(self, counter: _LineCounter | None) -> _PlanResult:
         plan = self.plan
         columns = self._columns(line_numbers=False)
         rows = self._rows_sql(columns)
@@ -484,6 +496,9 @@ class _LogReader:
                 detect_duplicates=False,
             )
         counts = self._reason_counts(table)
+        blank = counts.pop(_BLANK, (0, 0, 0))[0]
+        if plan.kind == "jsonl":
+            self.lines_seen = sum(raw for raw, _, _ in counts.values()) + blank + len(rejects)
         bad_by_reason = {reason: raw for reason, (raw, _, _) in counts.items() if reason != _OK}
         for reason, lines in _count_by(rejects, lambda entry: entry[2]).items():
             bad_by_reason[reason] = bad_by_reason.get(reason, 0) + lines
@@ -495,6 +510,15 @@ class _LogReader:
             # CSV: physical lines swallowed by a multi-line record are bad lines too.
             bad_by_reason[16] = self.physical_lines - records
             lines = self.physical_lines
+        skipped = 0
+        if counter is not None:
+            counted = counter.result()
+            if counted is not None and counted > self.lines_seen:
+                # DuckDB's reader skips a line of many MiB without a word (it refuses one of
+                # a few MiB properly); the independent count makes the loss visible.
+                skipped = counted - self.lines_seen
+                bad_by_reason[11] = bad_by_reason.get(11, 0) + skipped
+                lines += skipped
         bad = sum(bad_by_reason.values())
         stats = SourceStats(
             source=plan.display,
@@ -511,6 +535,8 @@ class _LogReader:
         self._execute(f"DROP TABLE {table}")
         self._drop_rejects()
         examples = self._examples(rejects, scan) if bad else []
+        if skipped:
+            examples = _long_line_examples(plan.files, examples)
         return _PlanResult(stats, groups, daily, days, examples)
 
     # ------------------------------------------------------------------ SQL
@@ -638,9 +664,7 @@ class _LogReader:
             """  # noqa: S608
         )
         return {
-            int(why): (int(raw), int(kept), int(in_window))
-            for why, raw, kept, in_window in result
-            if why != _BLANK
+            int(why): (int(raw), int(kept), int(in_window)) for why, raw, kept, in_window in result
         }
 
     def _groups(self, table: str) -> list[tuple[str, str, str, str, int, int, int, str | None]]:
@@ -866,7 +890,9 @@ class _LogReader:
                      {"WITH ORDINALITY" if line_numbers else ""}"""  # noqa: S608
             )
             if self.physical_lines is None:
-                physical += max(0, self._physical_lines(file) - 1)
+                filled, everything = self._physical_lines(file)
+                physical += max(0, filled - 1)  # the header is not a line of data
+                self.lines_seen += everything
         if self.physical_lines is None:
             self.physical_lines = physical
         missing = " ".join(
@@ -888,20 +914,20 @@ class _LogReader:
             missing_detail=f"CASE {missing} END",
         )
 
-    def _physical_lines(self, file: Path) -> int:
-        """Non-blank physical lines of a text file (a line ends at LF, CRLF or CR)."""
+    def _physical_lines(self, file: Path) -> tuple[int, int]:
+        """Non-blank and all physical lines of a text file (a line ends at LF, CRLF or CR)."""
         errors, scans = self._name("rj"), self._name("rs")
-        count = self._execute(
+        filled, everything = self._execute(
             f"""
-            SELECT count(line) FROM read_csv({_literal(str(file))}, {_LINES_OPTIONS},
-                                             {self._reader_options(errors, scans)})
-            WHERE trim(line, ' \t\r\n') <> ''
+            SELECT count(*) FILTER (WHERE trim(line, ' \t\r\n') <> ''), count(*)
+            FROM read_csv({_literal(str(file))}, {_LINES_OPTIONS},
+                          {self._reader_options(errors, scans)})
             """,  # noqa: S608
             where=redact(str(file)),
-        )[0][0]
+        )[0]
         refused = len({line for _, line, _ in self._refused((errors, scans))})
         self._drop_tables(errors, scans)
-        return int(count) + refused
+        return int(filled) + refused, int(everything) + refused
 
     def _drop_tables(self, *names: str) -> None:
         import duckdb
@@ -1057,6 +1083,92 @@ class _LogReader:
                 reason = _NOT_OBJECT if detail == _NOT_OBJECT else f"missing field {detail}"
             examples.append(BadLine(redact(str(file)), line, reason))
         return examples
+
+
+class _LineCounter:
+    """Counts the LF-ended lines of files in a background thread, as DuckDB reads them.
+
+    An independent count, so a line DuckDB's reader drops without a reject (it does so
+    for lines of many MiB) is still counted.  Reading is chunked (bounded memory) and
+    gzip-aware; file reads and zlib release the GIL, so it overlaps the DuckDB query.
+    """
+
+    def __init__(self, files: Sequence[Path]) -> None:
+        self._files = tuple(files)
+        self._stop = threading.Event()
+        self._total: int | None = None
+        self._thread = threading.Thread(target=self._count, name="keyscope-line-count", daemon=True)
+        self._thread.start()
+
+    def _count(self) -> None:
+        total = 0
+        try:
+            for file in self._files:
+                total += _count_lines(file, self._stop)
+        except (OSError, EOFError, zlib.error):
+            return  # DuckDB reports the unreadable file itself
+        if not self._stop.is_set():
+            self._total = total
+
+    def result(self) -> int | None:
+        """The number of lines, or None when the count failed."""
+        self._thread.join()
+        return self._total
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+
+def _count_lines(file: Path, stop: threading.Event) -> int:
+    """Lines ended by LF, plus a last line without one when it holds more than CRs."""
+    opener = gzip.open if file.name.lower().endswith(".gz") else open
+    lines = 0
+    open_line = False
+    with opener(file, "rb") as stream:
+        while not stop.is_set():
+            chunk = stream.read(8 << 20)
+            if not chunk:
+                break
+            ends = chunk.count(b"\n")
+            lines += ends
+            tail = chunk[chunk.rfind(b"\n") + 1 :] if ends else chunk
+            open_line = (open_line and not ends) or bool(tail.strip(b"\r"))
+    return lines + (1 if open_line else 0)
+
+
+def _long_line_examples(files: Sequence[Path], examples: list[BadLine]) -> list[BadLine]:
+    """Add the lines longer than the limit (found by a plain scan) to the examples."""
+    found = {(example.source, example.line) for example in examples}
+    extra: list[BadLine] = []
+    for file in files:
+        for number in _long_lines(file, MAX_LINE_BYTES, EXAMPLES_PER_SOURCE):
+            if (redact(str(file)), number) not in found:
+                extra.append(BadLine(redact(str(file)), number, _REASONS[11]))
+        if len(extra) >= EXAMPLES_PER_SOURCE:
+            break
+    rank = {redact(str(file)): index for index, file in enumerate(files)}
+    merged = sorted([*examples, *extra], key=lambda e: (rank.get(e.source, len(rank)), e.line))
+    return merged[:EXAMPLES_PER_SOURCE]
+
+
+def _long_lines(file: Path, limit: int, wanted: int) -> list[int]:
+    """Numbers of the first ``wanted`` lines longer than ``limit`` bytes (bounded memory)."""
+    opener = gzip.open if file.name.lower().endswith(".gz") else open
+    numbers: list[int] = []
+    number = 0
+    with opener(file, "rb") as stream:
+        while len(numbers) < wanted:
+            piece = stream.readline(limit + 1)
+            if not piece:
+                break
+            number += 1
+            if piece.endswith(b"\n"):
+                continue
+            if len(piece) > limit:
+                numbers.append(number)
+                while piece and not piece.endswith(b"\n"):  # the rest of the long line
+                    piece = stream.readline(8 << 20)
+    return numbers
 
 
 def _file_list(files: Sequence[Path]) -> str:
