@@ -14,7 +14,8 @@ DuckDB (one connection per :func:`load_usage` call, every core, no files left be
    without a timezone (unless the source names one), a status that is not an HTTP
    status, a method that is not a word, an empty or overlong key id.  Lines DuckDB
    itself refuses (invalid UTF-8, a line over 1 MiB, a CSV record with the wrong
-   number of fields) are counted from its rejects table.
+   number of fields) are counted from its rejects table, and an independent count of
+   line feeds (a background thread) catches the lines it drops without a word.
 3. **Aggregate** in one pass with grouping sets: per (key, method, path without query,
    status) the counts and first/last timestamps in the window; per (key, UTC day) the
    counts for the daily series; and, when the source has a ``request_id`` or
