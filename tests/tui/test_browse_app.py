@@ -601,3 +601,19 @@ async def test_a_secret_in_a_key_name_is_never_shown(tmp_path: Path) -> None:
         screen_text = app.export_screenshot()
         assert "CANARY" not in screen_text and "CANARY" not in painted
         assert "sk_live_…wxyz" in str(app.screen.query_one("#key-header", Static).render())
+
+
+async def test_cursor_stays_on_the_same_key_while_filtering(
+    fixture_run: FakeRun, tmp_path: Path
+) -> None:
+    app = app_for(fixture_run, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(KeyTable)
+        await pilot.press("down", "down", "down", "down")  # Reconciliation tool (5th by risk)
+        chosen = fixture_run.result.keys[table.audit_index_at_cursor()].key.name
+        assert chosen == "Reconciliation tool"
+        await pilot.press("x")  # has excess: the key stays, on another row
+        await pilot.pause()
+        assert fixture_run.result.keys[table.audit_index_at_cursor()].key.name == chosen
+        assert table.cursor_row != 4

@@ -139,6 +139,11 @@ class KeyView:
         """Position in ``AuditResult.keys`` of the key shown on ``row``."""
         return int(self.indices[row].as_py())
 
+    def row_of(self, audit_index: int) -> int | None:
+        """The row showing the key at ``audit_index``, or None when it is filtered out."""
+        position = pc.index(self.indices, pa.scalar(audit_index, type=self.indices.type)).as_py()
+        return None if position < 0 else int(position)
+
     def cell(self, row: int, column: int) -> object:
         """The value shown at ``row`` (of this view) and display ``column``."""
         return self.source.column(column)[self.indices[row].as_py()].as_py()

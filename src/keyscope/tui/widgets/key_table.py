@@ -123,7 +123,8 @@ class KeyTable(DataTable):
         return self._view
 
     def show(self, view: KeyView) -> None:
-        """Replace the rows with ``view``, keeping the cursor on the same row number."""
+        """Replace the rows with ``view``; the cursor stays on the same key if it is still shown."""
+        highlighted = self.audit_index_at_cursor()
         self._view = view
         self.backend = _ViewBackend(view)
         self._ordered_columns = None
@@ -132,7 +133,9 @@ class KeyTable(DataTable):
         self._require_update_dimensions = True
         # Recompute widths and the virtual size now, so the first paint is right.
         self._update_dimensions([])
-        row = min(self.cursor_row, max(view.row_count - 1, 0))
+        row = view.row_of(highlighted) if highlighted is not None else None
+        if row is None:
+            row = min(self.cursor_row, max(view.row_count - 1, 0))
         self.cursor_coordinate = Coordinate(row, 0)
         self.refresh()
 
