@@ -105,6 +105,8 @@ class Settings:
     snapshot: Path | None = None
     platform: Mapping[str, Any] = field(default_factory=dict)
     """The raw ``[platform]`` table, read by the live client."""
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    """``keyscope browse`` key bindings to remap: binding id -> keys (``[keymap]`` table)."""
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -115,6 +117,7 @@ _FILE_KEYS = {
     "sentinel_scopes", "implications", "write_implies_read", "scope_extensions",
     "scope_tag_prefix", "allow_external_refs", "risk_weights", "bad_line_threshold",
     "min_coverage", "suppressions", "baseline", "history", "snapshot", "platform",
+    "keymap",
 }  # fmt: skip
 
 _ENV = {
@@ -290,6 +293,12 @@ def _convert(name: str, value: Any, where: str, base: Path) -> Any:
     if name == "platform":
         if not isinstance(value, dict):
             raise fail("a table")
+        return dict(value)
+    if name == "keymap":
+        if not isinstance(value, dict) or not all(
+            isinstance(keys, str) and keys.strip() for keys in value.values()
+        ):
+            raise fail('a table of binding-id = "keys"')
         return dict(value)
     raise ConfigError(where, f"unknown setting {name!r}", name)  # pragma: no cover
 

@@ -75,3 +75,35 @@ def test_suppressions_go_where_the_scheduled_audit_looks(tmp_path: Any) -> None:
     assert make_app(load_settings({}, env={}, cwd=work), cwd=work).suppressions_path == (
         work / "keyscope-suppressions.yaml"
     )
+
+
+async def test_keymap_from_the_config_remaps_bindings(tmp_path: Any) -> None:
+    from keyscope.settings import load_settings
+    from keyscope.tui.widgets.key_table import KeyTable
+
+    from .conftest import build_run
+
+    (tmp_path / "keyscope.toml").write_text('[keymap]\nfacet-legacy = "L"\n', encoding="utf-8")
+    settings = load_settings({}, env={}, cwd=tmp_path)
+    assert settings.keymap == {"facet-legacy": "L"}
+    run = build_run()
+    app = make_app(settings, lambda _settings: run, cwd=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one(KeyTable)
+        await pilot.press("l")  # the old key does nothing now
+        await pilot.pause()
+        assert table.row_count == 12
+        await pilot.press("L")
+        await pilot.pause()
+        assert table.row_count == 2
+
+
+def test_a_bad_keymap_is_a_config_error(tmp_path: Any) -> None:
+    from keyscope.errors import ConfigError
+    from keyscope.settings import load_settings
+
+    (tmp_path / "keyscope.toml").write_text("[keymap]\nfacet-legacy = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="keymap: expected a table"):
+        load_settings({}, env={}, cwd=tmp_path)

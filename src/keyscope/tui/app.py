@@ -133,6 +133,9 @@ class KeyscopeApp(App[int]):
     def on_mount(self) -> None:
         from keyscope.tui.screens.keys import KeysScreen
 
+        if self.settings.keymap:
+            # Remaps bindings by their ids (``[keymap]`` in keyscope.toml).
+            self.set_keymap(dict(self.settings.keymap))
         self.install_screen(KeysScreen(), name="keys")
         self.push_screen("keys")
         self.load_audit()
