@@ -193,6 +193,15 @@ class RouteRule:
     """The normalized literal path, or an anchored regex over normalized paths."""
     operation: str
     """``Operation.key`` a match resolves to."""
+    prefix: str = "/"
+    """Literal text every matching path starts with (the literal segments before the
+    first parameter, slashes included): a cheap test before the regex."""
+    suffix: str = ""
+    """Literal text every matching path ends with (the literal segments after the last
+    parameter), empty when the template ends with a parameter."""
+    needs_regex: bool = True
+    """False when segment count, prefix and suffix already decide the match (one plain
+    ``{parameter}`` segment and literal ones); the regex is then never evaluated."""
 
 
 def route_rules(operations: Iterable[Operation]) -> tuple[RouteRule, ...]:
@@ -233,10 +242,23 @@ def route_rules(operations: Iterable[Operation]) -> tuple[RouteRule, ...]:
         literal = all(rank[0] == 0 for rank in ranks)
         if literal:
             template = "/" + "/".join(_encode(segment) for segment in segments)
+            prefix, suffix, needs_regex = template, "", False
         else:
             template = "\\A/" + "/".join(_segment_regex(segment) for segment in segments) + "\\z"
-        entries.append((len(segments), ranks, method, literal, template, key))
-    entries.sort(key=lambda entry: (entry[0], entry[1], entry[2], entry[5]))
+            kinds = [rank[0] for rank in ranks]
+            first = kinds.index(next(kind for kind in kinds if kind != 0))
+            last = len(kinds) - 1 - kinds[::-1].index(next(kind for kind in kinds if kind != 0))
+            head = [_encode(segment) for segment in segments[:first]]
+            tail = [_encode(segment) for segment in segments[last + 1 :]]
+            prefix = "/" + "".join(f"{segment}/" for segment in head)
+            suffix = "".join(f"/{segment}" for segment in tail)
+            # One plain parameter between literal segments: the segment count, prefix and
+            # suffix leave exactly one non-empty segment for it, so they decide the match.
+            needs_regex = not (first == last and kinds[first] == 2)
+        entries.append(
+            (len(segments), ranks, method, key, literal, template, prefix, suffix, needs_regex)
+        )
+    entries.sort(key=lambda entry: entry[:4])
     return tuple(
         RouteRule(
             priority=number,
@@ -245,8 +267,12 @@ def route_rules(operations: Iterable[Operation]) -> tuple[RouteRule, ...]:
             is_literal=literal,
             template=template,
             operation=key,
+            prefix=prefix,
+            suffix=suffix,
+            needs_regex=needs_regex,
         )
-        for number, (count, _ranks, method, literal, template, key) in enumerate(entries, 1)
+        for number, (count, _ranks, method, key, literal, template, prefix, suffix, needs_regex)
+        in enumerate(entries, 1)
     )
 
 
@@ -387,7 +413,9 @@ _STATUS_CLASS = (
 # What usage ingestion counts as a bad line rather than a request (docs/usage-formats.md):
 # checked per row for the cheap tests, per distinct (method, target) for the regexes.
 _VALID_ROW = (
-    "length(trim(key_id)) > 0 AND length(key_id) <= 256 AND status >= 100 AND status <= 599"
+    # trim() only for the rare id that starts with a space: it is costly on every row.
+    "key_id <> '' AND (substr(key_id, 1, 1) <> ' ' OR length(trim(key_id)) > 0) "
+    "AND length(key_id) <= 256 AND status >= 100 AND status <= 599"
 )
 _VALID_PAIR = (
     "regexp_like(method, '\\A[A-Za-z]{1,20}\\z') AND CASE WHEN substr(target, 1, 1) = '/' "
@@ -417,10 +445,11 @@ def _routes_values(rules: Sequence[RouteRule]) -> str:
         rank_key = f"{rule.priority:0{_RANK_DIGITS}d}{rule.operation}"
         rows.append(
             f"({_string(rule.method)}, {rule.segments}, {int(rule.is_literal)}, "
+            f"{_string(rule.prefix)}, {_string(rule.suffix)}, {int(rule.needs_regex)}, "
             f"{_string(rule.template)}, {_string(rank_key)})"
         )
     if not rows:  # a spec without operations: one row that can never match
-        rows = ["('', -1, 1, '', '')"]
+        rows = ["('', -1, 1, '', '', 0, '', '')"]
     return ",\n    ".join(rows)
 
 
@@ -471,8 +500,14 @@ requests AS (
   FROM logs
   WHERE {_VALID_ROW}
 ),
+grouped AS (
+  SELECT key_id, method, target, status_class, day,
+         count(*) AS requests, min(ts) AS first_seen, max(ts) AS last_seen
+  FROM requests
+  GROUP BY key_id, method, target, status_class, day
+),
 pairs AS (
-  SELECT method, target FROM (SELECT DISTINCT method, target FROM requests) AS distinct_pairs
+  SELECT method, target FROM (SELECT DISTINCT method, target FROM grouped) AS distinct_pairs
   WHERE {_VALID_PAIR}
 ),
 targets AS (SELECT DISTINCT target FROM pairs),
@@ -491,30 +526,47 @@ candidates AS (
 routes AS (
   SELECT * FROM (VALUES
     {routes}
-  ) AS r (method, segments, is_literal, template, rank_key)
+  ) AS r (method, segments, is_literal, prefix, suffix, needs_regex, template, rank_key)
 ),
 matches AS (
   SELECT c.method, c.path, substr(min(r.rank_key), {_RANK_DIGITS + 1}) AS operation
   FROM candidates AS c
   JOIN routes AS r ON r.method = c.method AND r.segments = c.segments
   WHERE CASE WHEN r.is_literal = 1 THEN c.path = r.template
+             WHEN substr(c.path, 1, length(r.prefix)) <> r.prefix THEN false
+             WHEN r.suffix <> ''
+                  AND substr(c.path, length(c.path) - length(r.suffix) + 1) <> r.suffix
+               THEN false
+             WHEN r.needs_regex = 0 THEN true
              ELSE regexp_like(c.path, r.template) END
   GROUP BY c.method, c.path
 ),
 resolved AS (
-  SELECT p.method, p.target, m.operation,
-         CASE WHEN m.operation IS NULL THEN p.target
-              ELSE substr(m.operation, strpos(m.operation, ' ') + 1) END AS path
-  FROM pairs AS p
-  JOIN normalized AS n ON p.target = n.target
-  LEFT JOIN matches AS m ON m.method = p.method AND m.path = n.path
-)
-SELECT q.key_id AS key_id, q.method AS method, s.path AS path, s.operation AS operation,
-       q.status_class AS status_class, q.day AS day, count(*) AS "count",
-       min(q.ts) AS first_seen, max(q.ts) AS last_seen
-FROM requests AS q
-JOIN resolved AS s ON s.method = q.method AND s.target = q.target
-GROUP BY q.key_id, q.method, s.path, s.operation, q.status_class, q.day
+  SELECT method, target, operation, path,
+         dense_rank() OVER (ORDER BY method, path, operation NULLS LAST) AS route
+  FROM (
+    SELECT p.method, p.target, m.operation,
+           CASE WHEN m.operation IS NULL THEN p.target
+                ELSE substr(m.operation, strpos(m.operation, ' ') + 1) END AS path
+    FROM pairs AS p
+    JOIN normalized AS n ON p.target = n.target
+    LEFT JOIN matches AS m ON m.method = p.method AND m.path = n.path
+  ) AS named
+),
+counted AS (
+  SELECT g.key_id, s.route, g.status_class, g.day, sum(g.requests) AS requests,
+         min(g.first_seen) AS first_seen, max(g.last_seen) AS last_seen
+  FROM grouped AS g
+  JOIN resolved AS s ON s.method = g.method AND s.target = g.target
+  GROUP BY g.key_id, s.route, g.status_class, g.day
+),
+named_routes AS (SELECT DISTINCT route, method, path, operation FROM resolved)
+SELECT c.key_id AS key_id, r.method AS method, r.path AS path, r.operation AS operation,
+       c.status_class AS status_class, c.day AS day, c.requests AS "count",
+       c.first_seen AS first_seen, c.last_seen AS last_seen
+FROM counted AS c
+JOIN named_routes AS r ON r.route = c.route
+ORDER BY c.key_id, c.route, c.status_class, c.day
 """  # noqa: S608 - generated from the spec; every value is an escaped literal
 
 
@@ -530,6 +582,7 @@ CREATE TEMP FUNCTION keyscope_url_decode(encoded STRING) AS ((
 """
 
 _BACKREFERENCE = re.compile(r"\$(\d)")
+_MATERIALIZE = frozenset({"grouped"})
 
 
 def aggregation_sql(
@@ -592,6 +645,9 @@ def render_sql(neutral: str, dialect: str, *, pretty: bool = False) -> str:
     from sqlglot import exp
 
     def adapt(node: exp.Expression) -> exp.Expression:
+        if dialect == "duckdb" and isinstance(node, exp.CTE) and node.alias in _MATERIALIZE:
+            # Used twice: DuckDB would otherwise compute the per-request work twice.
+            node.set("materialized", True)
         if dialect in ("duckdb", "bigquery") and isinstance(node, exp.RegexpReplace):
             replacement = node.args.get("replacement")
             if isinstance(replacement, exp.Literal) and "$" in replacement.this:
@@ -753,7 +809,7 @@ def aggregate_schema() -> pa.Schema:
 
 
 def _finish(table: pa.Table) -> pa.Table:
-    """Fixed schema, secrets redacted, rows sorted: the same input gives the same bytes."""
+    """Fixed schema and secrets redacted; the query sorted the rows (same input, same bytes)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -777,8 +833,7 @@ def _finish(table: pa.Table) -> pa.Table:
             lookup = pc.index_in(values, value_set=distinct)
             replaced = pa.array(masked, pa.string()).take(lookup)
             table = table.set_column(schema.get_field_index(name), schema.field(name), replaced)
-    order = [(name, "ascending") for name in AGGREGATE_COLUMNS]
-    return table.sort_by(order).combine_chunks()
+    return table.combine_chunks()
 
 
 def write_aggregate(
@@ -1028,23 +1083,27 @@ def _stats_sql(
         in_window.append(f'"timestamp" >= {_timestamp(window_start)}')
     if window_end is not None:
         in_window.append(f'"timestamp" < {_timestamp(window_end)}')
-    cut = _CUT
     group = "keyscope_source, " if by_source else ""
+    # Cheap checks per line; the method and path regexes once per distinct (method, target).
+    row_ok = (
+        'key_id IS NOT NULL AND method IS NOT NULL AND path IS NOT NULL AND status IS NOT NULL '
+        f'AND "timestamp" IS NOT NULL AND {_VALID_ROW}'
+    )
     neutral = f"""
-        SELECT {group}count(*) AS lines, coalesce(sum(1 - valid), 0) AS bad,
-               coalesce(sum(CASE WHEN valid = 1 AND {" AND ".join(in_window)} THEN 1 ELSE 0 END), 0)
-                 AS in_window
+        SELECT {group}sum(lines) AS lines,
+               sum(lines) - sum(CASE WHEN {_VALID_PAIR} THEN ok ELSE 0 END) AS bad,
+               sum(CASE WHEN {_VALID_PAIR} THEN ok_in_window ELSE 0 END) AS in_window
         FROM (
-          SELECT {group}"timestamp",
-                 CASE WHEN key_id IS NOT NULL AND method IS NOT NULL AND path IS NOT NULL
-                           AND status IS NOT NULL AND "timestamp" IS NOT NULL
-                           AND {_VALID_ROW}
-                           AND regexp_like(method, '\\A[A-Za-z]{{1,20}}\\z')
-                           AND CASE WHEN substr({cut}, 1, 1) = '/' THEN true
-                                    ELSE regexp_like({cut}, {_string(_URL_SCHEME)}) END
-                      THEN 1 ELSE 0 END AS valid
-          FROM {_PLACEHOLDER}
-        ) AS checked
+          SELECT {group}method, target, count(*) AS lines, sum(ok) AS ok,
+                 sum(CASE WHEN ok = 1 AND {" AND ".join(in_window)} THEN 1 ELSE 0 END)
+                   AS ok_in_window
+          FROM (
+            SELECT {group}"timestamp", method, {_CUT} AS target,
+                   CASE WHEN {row_ok} THEN 1 ELSE 0 END AS ok
+            FROM {_PLACEHOLDER}
+          ) AS checked
+          GROUP BY {group}method, target
+        ) AS per_route
         {"GROUP BY keyscope_source" if by_source else ""}
     """  # noqa: S608 - our own SQL
     text = sqlglot.transpile(neutral, read="trino", write=dialect)[0]
@@ -1179,7 +1238,8 @@ def spark_session(master: str = "local[*]") -> Any:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "8")
+        # Small local runs drown in tasks with the default 200; a cluster master keeps it.
+        .config("spark.sql.shuffle.partitions", "4" if master.startswith("local") else "200")
         .config(
             "spark.driver.extraJavaOptions",
             f"-Duser.timezone=UTC -Dlog4j2.configurationFile={_quiet_log4j().as_uri()}",

@@ -222,6 +222,26 @@ def test_duckdb_aggregate_of_tricky_logs(logs: dict[str, Path], isolated: Path) 
     assert not any("sk_live_" in str(value) for row in table.to_pylist() for value in row.values())
 
 
+def test_duckdb_counts_lines_like_usage_ingestion(logs: dict[str, Path]) -> None:
+    from datetime import UTC, datetime
+
+    from keyscope.aggregation import run_aggregation
+    from keyscope.settings import UsageSource
+    from keyscope.sources.openapi import load_spec
+
+    run = run_aggregation(
+        load_spec(SPEC),
+        [UsageSource(path=str(logs["tricky"]))],
+        window_start=datetime(2026, 8, 3, tzinfo=UTC),
+        window_end=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    (stats,) = run.sources
+    # 24 objects and one broken line (blank lines do not count): 6 bad, 2 outside.
+    assert (stats.lines, stats.bad_lines, stats.out_of_window, stats.in_window) == (25, 6, 2, 17)
+    # The repeated request (same request id) is one request.
+    assert sum(run.table.column("count").to_pylist()) == 16
+
+
 def test_audit_of_the_aggregate_equals_the_audit_of_the_logs(
     logs: dict[str, Path], isolated: Path
 ) -> None:

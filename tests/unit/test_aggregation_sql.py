@@ -333,6 +333,29 @@ def test_route_rules_put_concrete_templates_first_and_let_head_borrow_get(
     assert [rule.priority for rule in rules] == list(range(1, len(rules) + 1))
 
 
+def test_literal_prefix_and_suffix_spare_the_regex_when_they_decide() -> None:
+    spec = make_spec(
+        {"/invoices/{id}/lines": ("GET",), "/a/{x}/b/{y}": ("GET",), "/f/{n}.json": ("GET",),
+         "/{p}": ("GET",)},
+        (),
+    )  # fmt: skip
+    rules = {rule.operation: rule for rule in route_rules(spec.operations)}
+    lines = rules["GET /invoices/{id}/lines"]
+    assert (lines.prefix, lines.suffix, lines.needs_regex) == ("/invoices/", "/lines", False)
+    two = rules["GET /a/{x}/b/{y}"]
+    assert (two.prefix, two.suffix, two.needs_regex) == ("/a/", "", True)
+    mixed = rules["GET /f/{n}.json"]
+    assert (mixed.prefix, mixed.needs_regex) == ("/f/", True)
+    assert (rules["GET /{p}"].prefix, rules["GET /{p}"].needs_regex) == ("/", False)
+    matcher = RouteMatcher(spec)
+    requests = [("GET", path) for path in
+                ("/invoices/x/lines", "/invoices/x/line", "/a/1/b/2", "/a/1/c/2", "/f/x.json",
+                 "/f/x.jso", "/q")]  # fmt: skip
+    result = run_query(spec, requests)
+    for number, (method, path) in enumerate(requests):
+        assert result[number] == expected(matcher, method, path), path
+
+
 def test_duplicate_slots_keep_the_first_template_like_the_matcher() -> None:
     spec = make_spec({"/a/{x}": ("GET",), "/a/{y}": ("GET",)}, ())
     rules = route_rules(spec.operations)
