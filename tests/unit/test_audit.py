@@ -362,7 +362,7 @@ def test_denied_in_used_area_is_under_scoping() -> None:
 def test_denied_while_holding_the_scope_is_a_spec_mismatch() -> None:
     data = usage(hit("k", "GET /invoices"), hit("k", "GET /invoices/{id}", status=403, count=3))
     a = only(audit([key("k", "invoices:read")], data), "k")
-    assert rules(a) == {"denied-requests": [("GET /invoices/{id}", "medium")]}
+    assert rules(a) == {"spec-runtime-mismatch": [("GET /invoices/{id}", "medium")]}
     assert a.missing_scopes == frozenset()
 
 
@@ -667,7 +667,8 @@ def test_every_rule_is_documented_and_no_other_is_emitted() -> None:
     ]
     data = usage(
         hit("sync", "GET /invoices"),
-        hit("sync", "POST /payouts", status=403),
+        hit("sync", "POST /payouts", status=403),  # holds payouts:write: spec mismatch
+        hit("sync", "POST /refunds", status=403),  # lacks refunds:write: denied-requests
         hit("erp", "GET /invoices"),
         hit("erp", None, route="GET /legacy"),
         hit("stranger_0000000001", "GET /invoices"),

@@ -93,6 +93,10 @@ RULES: Mapping[str, str] = {
     "unused-scope": "A granted scope the key's successful usage never needed.",
     "dormant-key": "An active key with no successful request in the window.",
     "denied-requests": "401/403 answers: probing with a leaked key, or an under-scoped key.",
+    "spec-runtime-mismatch": (
+        "401/403 on an operation the key's grants satisfy per the spec: the spec's scope "
+        "tag (or the platform) is wrong."
+    ),
     "unknown-scope": "A granted scope the spec does not know (typo, renamed, removed).",
     "unmapped-route": "Successful traffic to a route no spec operation describes.",
     "insufficient-data": "Too little data to judge the key: no removal advice.",
@@ -1170,17 +1174,22 @@ class _Auditor:
         used_areas = {self.area_access(s)[0] for s in audit.used_scopes}
         groups: dict[str, list[DeniedRequests]] = defaultdict(list)
         subjects_missing: dict[str, frozenset[str]] = {}
+        mismatches: dict[str, list[DeniedRequests]] = defaultdict(list)
         for entry in audit.denied:
             if entry.operation is None:
                 groups["unmatched-routes"].append(entry)
                 continue
             operation = self.operations[entry.operation]
             missing = self._missing_for(operation, audit.granted_scopes)
-            # No scope missing: the key held one the spec says is enough, still denied.
-            subject = " ".join(sorted(missing)) if missing else entry.operation
+            if not missing:
+                # The key holds what the spec says is enough, and was still refused:
+                # evidence against the spec (or the platform), not probing.
+                mismatches[entry.operation].append(entry)
+                continue
+            subject = " ".join(sorted(missing))
             groups[subject].append(entry)
             subjects_missing[subject] = missing
-        findings = []
+        findings = self._mismatch_findings(audit, mismatches)
         for subject, entries in sorted(groups.items()):
             count = sum(entry.count for entry in entries)
             first = min(entry.first_seen for entry in entries)
@@ -1189,20 +1198,14 @@ class _Auditor:
                 {entry.operation or f"{entry.method} {entry.path}" for entry in entries}
             )
             span = f"{_plural(count, 'denied request')} ({_day(first)} to {_day(last)})"
-            missing = subjects_missing.get(subject)
             if subject == "unmatched-routes":
                 severity: Severity = "medium" if len(routes) >= 10 else "low"
                 message = (
                     f"{span} to {_plural(len(routes), 'route')} the spec does not describe: "
                     f"{_short_list(routes)}. Many distinct routes suggest scanning."
                 )
-            elif not missing:
-                severity = "medium"
-                message = (
-                    f"{span} to {subject} although the key holds a scope the spec says is "
-                    "enough: the spec and the platform disagree. Check the operation's scopes."
-                )
             else:
+                missing = subjects_missing[subject]
                 areas = {self.area_access(s)[0] for s in missing}
                 sensitive = any(self.weight(s) >= 10 or self.is_money_movement(s) for s in missing)
                 probing = audit.requests == 0 or not areas <= used_areas
@@ -1224,6 +1227,41 @@ class _Auditor:
                 )
             findings.append(
                 self.finding("denied-requests", severity, audit.key.key_id, subject, message)
+            )
+        return findings
+
+    def _mismatch_findings(
+        self, audit: _Facts, mismatches: Mapping[str, list[DeniedRequests]]
+    ) -> list[Finding]:
+        """``spec-runtime-mismatch``: one per operation the key was refused although its
+        effective grants meet the spec's requirement for it."""
+        findings = []
+        for operation_key, entries in sorted(mismatches.items()):
+            operation = self.operations[operation_key]
+            count = sum(entry.count for entry in entries)
+            first = min(entry.first_seen for entry in entries)
+            last = max(entry.last_seen for entry in entries)
+            if operation.public:
+                says = "the spec marks it public (no credentials needed)"
+            elif not operation.requirements:
+                says = "the spec states no scope requirement for it"
+            else:
+                held = self.serving_alternative(operation, audit.granted_scopes)
+                says = (
+                    f"the key holds {', '.join(sorted(held)) if held else 'no scope'}, which the "
+                    "spec says is enough"
+                )
+            findings.append(
+                self.finding(
+                    "spec-runtime-mismatch",
+                    "medium",
+                    audit.key.key_id,
+                    operation_key,
+                    f"{_plural(count, 'denied request')} ({_day(first)} to {_day(last)}) to "
+                    f"{operation_key}, although {says}: the spec's scope tag for this "
+                    "operation is likely wrong, or the platform misbehaves. Check the "
+                    "operation's scopes with the platform. Not counted as use, not probing.",
+                )
             )
         return findings
 

@@ -81,6 +81,15 @@ RULES: dict[str, tuple[str, str, str, str]] = {
         "Check who sends these requests. If the integration needs the scope, issue a "
         "new key that includes it; otherwise rotate the key.",
     ),
+    "spec-runtime-mismatch": (
+        "medium",
+        "Refused although the spec says the key may call it",
+        "The key got 401/403 on an operation whose scope requirement its grants meet per the "
+        "spec: the spec's scope tag for the operation is likely wrong, or the platform "
+        "misbehaves. Never counted as use, never treated as probing.",
+        "Check the operation's required scopes with the platform and correct the spec; until "
+        "then, least-privilege suggestions for this operation rest on a wrong tag.",
+    ),
     "unknown-scope": (
         "low",
         "Granted scope not in the catalog",
