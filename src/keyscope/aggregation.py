@@ -460,8 +460,13 @@ def _neutral_sql(
     window_end: datetime | None,
     logs_table: str,
     request_ids: bool,
+    zoned_text_times: bool = False,
 ) -> str:
-    """The whole aggregation in Trino's dialect, the source every dialect is made from."""
+    """The whole aggregation in Trino's dialect, the source every dialect is made from.
+
+    ``zoned_text_times`` writes first/last seen as ISO 8601 text in UTC (``...Z``): for
+    Trino, whose ``timestamp`` has no zone and which Hive tables cannot store with one.
+    """
     window = ['"timestamp" IS NOT NULL']
     if window_start is not None:
         window.append(f'"timestamp" >= {_timestamp(window_start)}')
@@ -493,6 +498,10 @@ def _neutral_sql(
         previous_cte = f"step{number}"
     routes = _routes_values(route_rules(spec.operations))
     step_text = ",\n".join(step_ctes)
+
+    def seen(column: str) -> str:
+        return f"to_iso8601(with_timezone({column}, 'UTC'))" if zoned_text_times else column
+
     return f"""WITH {logs},
 requests AS (
   SELECT key_id, upper(method) AS method, {_CUT} AS target,
@@ -563,7 +572,7 @@ counted AS (
 named_routes AS (SELECT DISTINCT route, method, path, operation FROM resolved)
 SELECT c.key_id AS key_id, r.method AS method, r.path AS path, r.operation AS operation,
        c.status_class AS status_class, c.day AS day, c.requests AS "count",
-       c.first_seen AS first_seen, c.last_seen AS last_seen
+       {seen("c.first_seen")} AS first_seen, {seen("c.last_seen")} AS last_seen
 FROM counted AS c
 JOIN named_routes AS r ON r.route = c.route
 ORDER BY c.key_id, c.route, c.status_class, c.day
@@ -623,6 +632,7 @@ def aggregation_sql(
         window_end=window_end,
         logs_table=_PLACEHOLDER,
         request_ids=request_ids,
+        zoned_text_times=dialect == "trino",
     )
     return render_sql(neutral, dialect, pretty=pretty).replace(_PLACEHOLDER, logs_table)
 

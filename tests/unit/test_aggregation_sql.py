@@ -397,6 +397,7 @@ def test_dialect_specific_spellings(sample_spec: ApiSpec) -> None:
     duck = aggregation_sql(sample_spec, "duckdb")
     assert " RLIKE " in spark and "URL_DECODE(" in spark
     assert "REGEXP_LIKE(" in trino and "URL_DECODE(" in trino
+    assert "TO_ISO8601(WITH_TIMEZONE(c.first_seen, 'UTC'))" in trino  # Hive has no zone
     assert "REGEXP_CONTAINS(" in bigquery and "keyscope_url_decode(" in bigquery
     assert bigquery.startswith("-- BigQuery has no url_decode")
     assert "CREATE TEMP FUNCTION keyscope_url_decode" in bigquery
