@@ -87,6 +87,8 @@ class KeyDetailScreen(Screen[None]):
         self.observed = observed_operations(audit)
         self.chosen = starting_scopes(audit)
         self.outcome: WhatIfOutcome | None = None
+        self.findings: tuple[Finding, ...] = audit.findings
+        """The key's findings as shown (a triaged one is marked suppressed)."""
 
     # ------------------------------------------------------------------ layout
 
@@ -310,8 +312,6 @@ class KeyDetailScreen(Screen[None]):
         """(Re)fill the findings table, e.g. after a triage marked one suppressed."""
         if findings is not None:
             self.findings = findings
-        elif not hasattr(self, "findings"):
-            self.findings = self.audit.findings
         table = self.query_one("#findings-table", DataTable)
         table.clear(columns=True)
         table.add_columns("Severity", "Rule", "Subject", "State", "Message")
