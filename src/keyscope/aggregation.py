@@ -47,7 +47,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from keyscope.errors import UsageError
+from keyscope.errors import KeyscopeError, UsageError
+from keyscope.redaction import redact
 
 if TYPE_CHECKING:
     import duckdb
@@ -1423,6 +1424,25 @@ def _run_spark(
     master: str,
 ) -> AggregateRun:
     session = spark_session(master)
+    try:
+        return _aggregate_on_spark(session, spec, sources, window_start, window_end)
+    except KeyscopeError:
+        raise
+    except Exception as error:  # Py4J and Spark errors: one line, never a Java trace
+        from keyscope.errors import LogParseError
+        from keyscope.sources.usage import _safe_error
+
+        where = ", ".join(sorted({redact(source.path) for source in sources}))
+        raise LogParseError(where, f"Spark could not aggregate: {_safe_error(error)}") from None
+
+
+def _aggregate_on_spark(
+    session: Any,
+    spec: ApiSpec,
+    sources: Sequence[UsageSource],
+    window_start: datetime | None,
+    window_end: datetime | None,
+) -> AggregateRun:
     query = aggregation_sql(
         spec,
         "spark",

@@ -462,3 +462,39 @@ def test_request_ids_count_a_repeated_request_once(sample_spec: ApiSpec) -> None
 def test_an_unknown_dialect_is_a_usage_error(sample_spec: ApiSpec) -> None:
     with pytest.raises(UsageError, match="unknown SQL dialect 'oracle'"):
         aggregation_sql(sample_spec, "oracle")
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def test_aggregate_files_are_recognized_by_their_columns(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from keyscope.aggregation import detect_aggregates, looks_like_aggregate
+    from keyscope.settings import UsageSource
+
+    aggregate = tmp_path / "agg.parquet"
+    columns = ("key_id", "method", "path", "status_class", "count", "first_seen", "last_seen")
+    pq.write_table(pa.table({name: ["x"] for name in columns}), aggregate)
+    log = tmp_path / "requests.parquet"
+    pq.write_table(
+        pa.table({name: ["x"] for name in ("timestamp", "key_id", "method", "path", "status")}),
+        log,
+    )
+    exported = tmp_path / "agg.csv"
+    exported.write_text("key_id;method;path;status;count;first_seen;last_seen\n", encoding="utf-8")
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet")
+    assert looks_like_aggregate(aggregate) and looks_like_aggregate(exported)
+    assert not looks_like_aggregate(log) and not looks_like_aggregate(broken)
+    sources = (
+        UsageSource(path=str(aggregate)),
+        UsageSource(path=str(log)),
+        UsageSource(path=str(tmp_path / "*.csv")),
+        UsageSource(path=str(aggregate), fields={"timestamp": "first_seen"}),  # a mapped log
+        UsageSource(path=str(aggregate), kind="parquet"),  # an explicit kind stays
+        UsageSource(path=str(tmp_path / "missing.parquet")),  # the reader will say so
+    )
+    kinds = [source.kind for source in detect_aggregates(sources)]
+    assert kinds == ["aggregate", None, "aggregate", None, "parquet", None]
