@@ -68,31 +68,29 @@ def _digest(entries: dict[tuple[str, str, str, str], int]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def child_sql(log: str, output: str) -> dict:
-    """keyscope aggregate --engine duckdb, as the command runs it."""
-    from keyscope.cli import main
+def _aggregate(engine: str, log: str, output: str, master: str = "local[*]") -> float:
+    """What ``keyscope aggregate --engine ENGINE`` does, timed (argparse aside)."""
+    from keyscope.aggregation import run_aggregation, write_aggregate
+    from keyscope.settings import UsageSource
+    from keyscope.sources.openapi import load_spec
 
+    start, end = _window()
     started = time.perf_counter()
-    code = main(
-        [
-            "aggregate",
-            "--engine",
-            "duckdb",
-            "--spec",
-            str(SPEC),
-            "--usage",
-            log,
-            "--as-of",
-            AS_OF,
-            "--window-days",
-            str(WINDOW_DAYS),
-            "--output",
-            output,
-        ]
+    result = run_aggregation(
+        load_spec(SPEC),
+        [UsageSource(path=log)],
+        engine=engine,
+        window_start=start,
+        window_end=end,
+        spark_master=master,
     )
-    seconds = time.perf_counter() - started
-    if code != 0:
-        raise SystemExit(f"keyscope aggregate exited {code}")
+    write_aggregate(result.table, Path(output))
+    return time.perf_counter() - started
+
+
+def child_sql(log: str, output: str) -> dict:
+    """keyscope aggregate --engine duckdb: the generated SQL on the embedded DuckDB."""
+    seconds = _aggregate("duckdb", log, output)
     import pyarrow.parquet as pq
 
     table = pq.read_table(output)
@@ -144,33 +142,12 @@ def child_python(log: str, kind: str | None = None) -> dict:
 def child_spark(log: str, output: str) -> dict:
     """keyscope aggregate --engine spark in local mode; JVM start-up timed apart."""
     from keyscope.aggregation import spark_session
-    from keyscope.cli import main
 
     started = time.perf_counter()
     session = spark_session("local[*]")
     startup = time.perf_counter() - started
-    started = time.perf_counter()
-    code = main(
-        [
-            "aggregate",
-            "--engine",
-            "spark",
-            "--spec",
-            str(SPEC),
-            "--usage",
-            log,
-            "--as-of",
-            AS_OF,
-            "--window-days",
-            str(WINDOW_DAYS),
-            "--output",
-            output,
-        ]
-    )
-    seconds = time.perf_counter() - started
+    seconds = _aggregate("spark", log, output)
     session.stop()
-    if code != 0:
-        raise SystemExit(f"keyscope aggregate --engine spark exited {code}")
     return {"seconds": seconds, "startup": startup}
 
 
