@@ -218,12 +218,6 @@ def test_a_huge_valid_log_streams_in_bounded_memory(world: World, tmp_path: Path
     assert measured.rss_mb < 1024, measured
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="usage: one line of 64 MiB or more (a gzip bomb without line breaks, or a plain "
-    "file) is silently dropped: the source reads 0 lines and 0 bad lines and the run is "
-    "complete (memory is now bounded; the loss is not reported)",
-)
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("kind", ["gzip-512MiB", "plain-100MiB"])
 def test_a_usage_gzip_bomb_is_refused_in_bounded_memory(
