@@ -16,8 +16,11 @@ from collections.abc import Sequence
 
 from keyscope import __version__
 
-COMMANDS = ("spec", "audit", "browse", "fetch", "sandbox", "plan", "apply", "aggregate")
-"""Subcommand modules under ``keyscope.commands``, in the order ``--help`` lists them."""
+COMMANDS = (
+    "spec", "audit", "browse", "fetch", "sandbox", "plan", "apply", "aggregate", "spec-diff",
+)  # fmt: skip
+"""Subcommands, in the order ``--help`` lists them; each is the module
+``keyscope.commands.<name>`` (a ``-`` in the name is ``_`` in the module's)."""
 
 EXIT_CODES_HELP = """exit codes:
   0  no finding at or above --fail-on     1  findings at or above --fail-on
@@ -40,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"keyscope.commands.{name}").add_parser(subparsers)
+        module = importlib.import_module(f"keyscope.commands.{name.replace('-', '_')}")
+        module.add_parser(subparsers)
     return parser
 
 
