@@ -255,6 +255,7 @@ def _gzip_variant(name: str) -> bytes:
     return {
         "cut.jsonl.gz": data[: len(data) // 2],
         "corrupt.jsonl.gz": data[:20] + bytes(range(256)) * 4 + data[-8:],
+        "corrupt.csv.gz": data[:20] + bytes(range(256)) * 4 + data[-8:],
         "not-gzip.jsonl.gz": b"plain text, not gzip\n",
     }[name]
 
@@ -265,12 +266,14 @@ def _gzip_variant(name: str) -> bytes:
     [
         "cut.jsonl.gz",
         "not-gzip.jsonl.gz",
+        "corrupt.jsonl.gz",
         pytest.param(
-            "corrupt.jsonl.gz",
+            "corrupt.csv.gz",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="usage: a corrupt gzip stream raises zlib.error from _first_lines "
-                "(it catches OSError/EOFError only): internal error, exit 70",
+                reason="aggregation.looks_like_aggregate reads a .csv.gz header and catches "
+                "OSError/ValueError but not zlib.error: a corrupt gzip CSV is an internal "
+                "error, exit 70",
             ),
         ),
     ],
