@@ -25,14 +25,24 @@ Route matching in SQL mirrors :mod:`keyscope.analysis.routes` rule for rule:
   :func:`~keyscope.analysis.routes.normalize_request_path` returns.
 - **The matching table** (:func:`route_rules`): one row per method and template (``HEAD``
   rows borrow ``GET`` operations when a template has no ``HEAD``), holding the number of
-  segments, the template as a literal path or an anchored regex, and a ``priority``: the
-  templates sorted by their per-segment specificity (literal before mixed before
-  parameter, mixed ones by most literal characters, fewest parameters, then their
-  text).  The matcher's depth-first walk returns the first complete match in exactly
-  that order, so "the matching row with the lowest priority" is its answer, backtracking
-  included.  Templates the matcher's trie merges (``/a/{x}`` and ``/a/{y}``) keep only
-  the row of the one the matcher keeps.
+  segments, the template as a literal path or an anchored regex, the literal prefix and
+  suffix (cheap tests; when they and the segment count decide, the regex is never run),
+  and a ``priority``: the templates sorted by their per-segment specificity (literal
+  before mixed before parameter, mixed ones by most literal characters, fewest
+  parameters, then their text).  The matcher's depth-first walk returns the first
+  complete match in exactly that order, so "the matching row with the lowest priority"
+  is its answer, backtracking included.  Templates the matcher's trie merges (``/a/{x}``
+  and ``/a/{y}``) keep only the row of the one the matcher keeps.
 - The method is compared upper-cased; a parameter matches one non-empty segment.
+- Matching runs once per distinct (method, target), after the requests are grouped per
+  key, method, target, status class and UTC day.
+
+The aggregate's ``path`` is the operation's template when a route matched and the
+target as logged (query cut off) when none did, which is what usage ingestion makes of
+the raw line: reading the aggregate gives the audit of the logs (the integration tests
+compare the two).  Lines usage ingestion calls bad (an empty key id, a method that is
+not a word, a status outside 100-599, a path that is neither a path nor a URL) are left
+out.
 
 Regexes use only what RE2 (DuckDB, BigQuery), Java (Spark) and Trino agree on:
 ``\\A``/``\\z`` anchors, classes, ``(?:...)``, ``+`` and ``(?s)``.
@@ -272,8 +282,17 @@ def route_rules(operations: Iterable[Operation]) -> tuple[RouteRule, ...]:
             suffix=suffix,
             needs_regex=needs_regex,
         )
-        for number, (count, _ranks, method, key, literal, template, prefix, suffix, needs_regex)
-        in enumerate(entries, 1)
+        for number, (
+            count,
+            _ranks,
+            method,
+            key,
+            literal,
+            template,
+            prefix,
+            suffix,
+            needs_regex,
+        ) in enumerate(entries, 1)
     )
 
 
@@ -1086,7 +1105,7 @@ def _stats_sql(
     *,
     by_source: bool = False,
 ) -> str:
-    """Lines, bad lines and lines in the window of canonical rows (per ``keyscope_source``)."""
+    """Lines, bad lines, lines in the window and lines with a request id (per source)."""
     import sqlglot
 
     in_window = ['"timestamp" IS NOT NULL']
@@ -1097,19 +1116,21 @@ def _stats_sql(
     group = "keyscope_source, " if by_source else ""
     # Cheap checks per line; the method and path regexes once per distinct (method, target).
     row_ok = (
-        'key_id IS NOT NULL AND method IS NOT NULL AND path IS NOT NULL AND status IS NOT NULL '
+        "key_id IS NOT NULL AND method IS NOT NULL AND path IS NOT NULL AND status IS NOT NULL "
         f'AND "timestamp" IS NOT NULL AND {_VALID_ROW}'
     )
     neutral = f"""
         SELECT {group}sum(lines) AS lines,
                sum(lines) - sum(CASE WHEN {_VALID_PAIR} THEN ok ELSE 0 END) AS bad,
-               sum(CASE WHEN {_VALID_PAIR} THEN ok_in_window ELSE 0 END) AS in_window
+               sum(CASE WHEN {_VALID_PAIR} THEN ok_in_window ELSE 0 END) AS in_window,
+               sum(with_id) AS with_request_id
         FROM (
           SELECT {group}method, target, count(*) AS lines, sum(ok) AS ok,
                  sum(CASE WHEN ok = 1 AND {" AND ".join(in_window)} THEN 1 ELSE 0 END)
-                   AS ok_in_window
+                   AS ok_in_window,
+                 count(request_id) AS with_id
           FROM (
-            SELECT {group}"timestamp", method, {_CUT} AS target,
+            SELECT {group}"timestamp", method, {_CUT} AS target, request_id,
                    CASE WHEN {row_ok} THEN 1 ELSE 0 END AS ok
             FROM {_PLACEHOLDER}
           ) AS checked
@@ -1151,44 +1172,75 @@ def _display(source: UsageSource, files: list[Path]) -> str:
     return redact(str(files[0])) if len(files) == 1 else redact(source.path)
 
 
+DUCKDB_MEMORY_LIMIT = "1536MB"
+"""DuckDB's memory cap for ``keyscope aggregate``; beyond it, it spills to a temporary
+folder (ten million lines then take about 1.5 GB instead of twice that)."""
+
+
 def _run_duckdb(
     spec: ApiSpec,
     sources: Sequence[UsageSource],
     window_start: datetime | None,
     window_end: datetime | None,
 ) -> AggregateRun:
+    import shutil
+    import tempfile
+
     import duckdb
 
     from keyscope.errors import LogParseError
     from keyscope.sources.usage import _safe_error
 
-    query = aggregation_sql(
-        spec,
-        "duckdb",
-        window_start=window_start,
-        window_end=window_end,
-        logs_table="keyscope_logs",
-        request_ids=True,
-        pretty=False,
+    plans = _plans(sources)
+    spill = tempfile.mkdtemp(prefix="keyscope-aggregate-")
+    connection = duckdb.connect(
+        ":memory:",
+        config={
+            # The query sorts its result; insertion order buys nothing and costs memory.
+            "preserve_insertion_order": False,
+            "memory_limit": DUCKDB_MEMORY_LIMIT,
+            "temp_directory": spill,
+            # Its bar would be drawn over stdout, where --print-sql output and pipes go.
+            "enable_progress_bar": False,
+        },
     )
-    connection = duckdb.connect(":memory:", config={"preserve_insertion_order": False})
     try:
         connection.execute("SET TimeZone = 'UTC'")
-        selects, stats = [], []
-        for number, (source, kind, files) in enumerate(_plans(sources)):
-            display = _display(source, files)
+        # Each file is read and parsed once into one table: the line statistics and the
+        # query then scan parsed rows (a view would parse every timestamp several times).
+        for number, (source, kind, files) in enumerate(plans):
             select = _duckdb_source(connection, source, files, kind)
-            view = f"keyscope_source_{number}"
+            rows = f"SELECT {number} AS keyscope_source, * FROM ({select}) AS source_rows"  # noqa: S608
+            statement = (
+                f"CREATE TEMP TABLE keyscope_logs AS {rows}"
+                if number == 0
+                else f"INSERT INTO keyscope_logs {rows}"
+            )
             try:
-                connection.execute(f"CREATE TEMP VIEW {view} AS {select}")
-                lines, bad, in_window = connection.execute(
-                    _stats_sql("duckdb", view, window_start, window_end)
-                ).fetchone()  # type: ignore[misc]
+                connection.execute(statement)
             except duckdb.Error as error:
-                raise LogParseError(display, f"cannot read: {_safe_error(error)}") from None
-            stats.append(_stats(display, kind, int(lines), int(bad), int(in_window)))
-            selects.append(f"SELECT * FROM {view}")  # noqa: S608 - our own view names
-        connection.execute("CREATE TEMP VIEW keyscope_logs AS " + " UNION ALL ".join(selects))
+                raise LogParseError(
+                    _display(source, files), f"cannot read: {_safe_error(error)}"
+                ) from None
+        counted = {
+            int(number): (int(lines), int(bad), int(in_window), int(ids))
+            for number, lines, bad, in_window, ids in connection.execute(
+                _stats_sql("duckdb", "keyscope_logs", window_start, window_end, by_source=True)
+            ).fetchall()
+        }
+        stats = [
+            _stats(_display(source, files), kind, *counted.get(number, (0, 0, 0, 0))[:3])
+            for number, (source, kind, files) in enumerate(plans)
+        ]
+        query = aggregation_sql(
+            spec,
+            "duckdb",
+            window_start=window_start,
+            window_end=window_end,
+            logs_table="keyscope_logs",
+            request_ids=any(entry[3] for entry in counted.values()),
+            pretty=False,
+        )
         try:
             table = connection.sql(query).to_arrow_table()
         except duckdb.Error as error:
@@ -1197,6 +1249,7 @@ def _run_duckdb(
             ) from None
     finally:
         connection.close()
+        shutil.rmtree(spill, ignore_errors=True)
     return AggregateRun(table=_finish(table), sources=tuple(stats))
 
 
@@ -1443,15 +1496,6 @@ def _aggregate_on_spark(
     window_start: datetime | None,
     window_end: datetime | None,
 ) -> AggregateRun:
-    query = aggregation_sql(
-        spec,
-        "spark",
-        window_start=window_start,
-        window_end=window_end,
-        logs_table="keyscope_logs",
-        request_ids=True,
-        pretty=False,
-    )
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -1468,15 +1512,24 @@ def _aggregate_on_spark(
     try:
         logs.createOrReplaceTempView("keyscope_logs")
         counted = {
-            int(row[0]): (int(row[1]), int(row[2]), int(row[3]))
+            int(row[0]): (int(row[1]), int(row[2]), int(row[3]), int(row[4]))
             for row in session.sql(
                 _stats_sql("spark", "keyscope_logs", window_start, window_end, by_source=True)
             ).collect()
         }
         stats = [
-            _stats(_display(source, files), kind, *counted.get(number, (0, 0, 0)))
+            _stats(_display(source, files), kind, *counted.get(number, (0, 0, 0, 0))[:3])
             for number, (source, kind, files) in enumerate(plans)
         ]
+        query = aggregation_sql(
+            spec,
+            "spark",
+            window_start=window_start,
+            window_end=window_end,
+            logs_table="keyscope_logs",
+            request_ids=any(entry[3] for entry in counted.values()),
+            pretty=False,
+        )
         table = session.sql(query).toArrow()
     finally:
         logs.unpersist()
