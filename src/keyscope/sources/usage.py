@@ -475,6 +475,10 @@ class _LogReader:
                 counter.cancel()
 
     def _run(self, counter: _LineCounter | None) -> _PlanResult:
+        if counter is not None and self.plan.kind == "jsonl":
+            fast = self._fast_jsonl(counter)
+            if fast is not None:
+                return fast
         plan = self.plan
         columns = self._columns(line_numbers=False)
         rows = self._rows_sql(columns)
@@ -540,14 +544,84 @@ class _LogReader:
             examples = _long_line_examples(plan.files, examples)
         return _PlanResult(stats, groups, daily, days, examples)
 
+    def _fast_jsonl(self, counter: _LineCounter) -> _PlanResult | None:
+        """The common case of JSON lines: every line good, read by DuckDB's JSON reader.
+
+        DuckDB's parallel JSON reader pulls the fields out about twice as fast as one
+        JSON parse per text line, but it refuses a whole file for one bad line and skips
+        blank ones silently.  So its result is kept only when it proves the file clean:
+        the read succeeded (no malformed line, invalid UTF-8, duplicate key...), every
+        row passed the same checks as the checked path (the same SQL from the columns
+        on), and its rows equal the independent count of lines, none of them near the
+        length limit.  Otherwise None, and the checked path reads the file again.
+        """
+        wanted = [self.fields[name] for name in CANONICAL_FIELDS]
+        if any(name.startswith("$") for name in wanted) or len(set(wanted)) != len(wanted):
+            return None  # JSON paths and shared columns are the checked path's business
+        if self._jsonl_request_ids is None:
+            self._jsonl_request_ids = self._check_jsonl_fields(wanted)
+        if self._jsonl_request_ids:
+            return None  # de-duplication reads the request ids line by line
+        names = [f"c_{canonical}" for canonical in CANONICAL_FIELDS]
+        column_types = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in wanted)
+        renamed = ", ".join(
+            f"{_identifier(name)} AS {alias}" for name, alias in zip(wanted, names, strict=True)
+        )
+        source = f"""(
+            SELECT {renamed}, filename
+            FROM read_json({_file_list(self.plan.files)}, format = 'newline_delimited',
+                           columns = {{{column_types}}}, compression = 'auto',
+                           maximum_object_size = {MAX_LINE_BYTES}, filename = true)
+        )"""  # noqa: S608 - file and field names are escaped literals
+        columns = _Columns(
+            source=source,
+            blank="false",
+            parsed="true",
+            timestamp="c_timestamp",
+            key_id="c_key_id",
+            method="c_method",
+            path="c_path",
+            status="c_status",
+            request_id=None,
+            file="filename",
+        )
+        self._ts_type = "VARCHAR"
+        table = self._name("g")
+        try:
+            self._aggregate_clean(table, self._rows_sql(columns, strip_query=False))
+        except LogParseError:
+            self._drop_tables(table)
+            return None  # a line the JSON reader refused: the checked path finds it
+        counts = self._reason_counts(table)
+        good_raw, good, in_window = counts.get(_OK, (0, 0, 0))
+        if set(counts) != {_OK} or not counter.plain() or counter.result() != good_raw:
+            self._drop_tables(table)
+            return None
+        self.lines_seen = good_raw
+        stats = SourceStats(
+            source=self.plan.display,
+            kind=self.plan.kind,
+            lines=good_raw,
+            bad_lines=0,
+            in_window=in_window,
+            out_of_window=good - in_window,
+            duplicates=0,
+        )
+        groups = self._groups(table, strip_query=True)
+        daily, days = self._daily(table, checked=True)
+        self._execute(f"DROP TABLE {table}")
+        return _PlanResult(stats, groups, daily, days, [])
+
     # ------------------------------------------------------------------ SQL
 
-    def _rows_sql(self, columns: _Columns) -> str:
+    def _rows_sql(self, columns: _Columns, *, strip_query: bool = True) -> str:
         """One row per line: its reason code and fields, the day if it is in the window.
 
         Layered so each source expression is evaluated once: the innermost SELECT pulls
         the raw fields out, the next derives typed values from those columns, then the
-        reason code, then the day.
+        reason code, then the day.  With ``strip_query`` false the path keeps its query
+        (the path check gives the same answer either way) and :meth:`_groups` cuts it
+        from the few distinct paths instead of every line.
         """
         ts_us = _timestamp_us("ts_text", self.timezone, typed=self._ts_type)
         naive = _timestamp_naive("ts_text", typed=self._ts_type)
@@ -575,7 +649,8 @@ class _LogReader:
                          ELSE 0 END AS reason,
                        *
                 FROM (
-                    SELECT *, {ts_us} AS ts_us, {_strip_query("raw_path")} AS path,
+                    SELECT *, {ts_us} AS ts_us,
+                           {_strip_query("raw_path") if strip_query else "raw_path"} AS path,
                            {_STATUS_CODE.format("status_text")} AS status_code
                     FROM (
                         SELECT {columns.blank} AS blank_line, {columns.parsed} AS parsed,
@@ -642,6 +717,32 @@ class _LogReader:
             """  # noqa: S608
         )
 
+    def _aggregate_clean(self, table: str, rows: str) -> None:
+        """The table :meth:`_aggregate` makes, for lines believed clean (no de-duplication).
+
+        The daily set leaves the method out: it is there only so groups with a malformed
+        method can be dropped, and the fast path keeps its result only when there are
+        none.  Fewer grouping columns is about a quarter less CPU on 10 million lines.
+        """
+        self._execute(
+            f"""
+            CREATE TEMP TABLE {table} AS
+            SELECT grouping(reason) = 0 AS is_main, grouping(day) = 0 AS is_daily, false AS is_dup,
+                   reason, key_id, method, path, status, day, klass, NULL::VARCHAR AS bad_file,
+                   NULL::UBIGINT AS dup_hash,
+                   count(*) AS n, count(*) AS raw, count(day) AS n_in,
+                   min(ts_in) AS first_us, max(ts_in) AS last_us
+            FROM (
+                SELECT *,
+                       CASE WHEN status < 400 THEN 0 WHEN status IN (401, 403) THEN 1 ELSE 2
+                       END AS klass,
+                       CASE WHEN day IS NOT NULL THEN ts_us END AS ts_in
+                FROM ({rows})
+            )
+            GROUP BY GROUPING SETS ((reason, key_id, method, path, status), (key_id, day, klass))
+            """  # noqa: S608
+        )
+
     def _files_with_bad_rows(self, table: str, counts: dict[int, tuple[int, int, int]]) -> set[str]:
         """Files the example pass must read: those with bad rows (all when unknown)."""
         everything = {str(file) for file in self.plan.files}
@@ -668,10 +769,14 @@ class _LogReader:
             int(why): (int(raw), int(kept), int(in_window)) for why, raw, kept, in_window in result
         }
 
-    def _groups(self, table: str) -> list[tuple[str, str, str, str, int, int, int, str | None]]:
+    def _groups(
+        self, table: str, *, strip_query: bool = False
+    ) -> list[tuple[str, str, str, str, int, int, int, str | None]]:
+        # Groups that differ only in the query are folded together by _assemble.
+        path = _strip_query("path") if strip_query else "path"
         result = self._execute(
             f"""
-            SELECT key_id, upper(method), path, status, n_in, first_us, last_us
+            SELECT key_id, upper(method), {path}, status, n_in, first_us, last_us
             FROM {table}
             WHERE is_main AND reason = 0 AND n_in > 0 AND {_VALID}
             """  # noqa: S608
@@ -681,12 +786,15 @@ class _LogReader:
             for key_id, method, path, status, n_in, first, last in result
         ]
 
-    def _daily(self, table: str) -> tuple[list[tuple[str, int, int, int]], set[int]]:
+    def _daily(
+        self, table: str, *, checked: bool = False
+    ) -> tuple[list[tuple[str, int, int, int]], set[int]]:
+        # checked: every group's method and key id already passed (the fast path).
         result = self._execute(
             f"""
             SELECT key_id, day, sum(n) FILTER (WHERE klass = 0), sum(n) FILTER (WHERE klass = 1)
             FROM {table}
-            WHERE is_daily AND day IS NOT NULL AND {_VALID}
+            WHERE is_daily AND day IS NOT NULL AND {"true" if checked else _VALID}
             GROUP BY key_id, day
             """  # noqa: S608
         )
@@ -1098,43 +1206,84 @@ class _LineCounter:
         self._files = tuple(files)
         self._stop = threading.Event()
         self._total: int | None = None
+        self._unusual = False
         self._thread = threading.Thread(target=self._count, name="keyscope-line-count", daemon=True)
         self._thread.start()
 
     def _count(self) -> None:
         total = 0
+        unusual = False
         try:
             for file in self._files:
-                total += _count_lines(file, self._stop)
+                lines, odd = _count_lines(file, self._stop)
+                total += lines
+                unusual = unusual or odd
         except (OSError, EOFError, zlib.error):
             return  # DuckDB reports the unreadable file itself
         if not self._stop.is_set():
             self._total = total
+            self._unusual = unusual
 
     def result(self) -> int | None:
         """The number of lines, or None when the count failed."""
         self._thread.join()
         return self._total
 
+    def plain(self) -> bool:
+        """True when the count succeeded and no line is near the length limit or starts
+        with a byte-order mark: the files the fast JSON-lines path may read."""
+        return self.result() is not None and not self._unusual
+
     def cancel(self) -> None:
         self._stop.set()
 
 
-def _count_lines(file: Path, stop: threading.Event) -> int:
-    """Lines ended by LF, plus a last line without one when it holds more than CRs."""
+def _count_lines(file: Path, stop: threading.Event) -> tuple[int, bool]:
+    """Lines ended by LF, plus a last line without one when it holds more than CRs; and
+    whether the file is unusual (a byte-order mark, or a line near the length limit).
+
+    The long-line test jumps from line feed to line feed at most a limit apart (a few
+    ``rfind`` calls per chunk), so it costs next to nothing.
+    """
     opener = gzip.open if file.name.lower().endswith(".gz") else open
+    limit = MAX_LINE_BYTES - 16  # a margin: CRs and off-by-ones go to the checked path
     lines = 0
     open_line = False
+    unusual = False
+    since_feed = 0  # bytes of the current line read so far (before this chunk)
+    first = True
     with opener(file, "rb") as stream:
         while not stop.is_set():
             chunk = stream.read(8 << 20)
             if not chunk:
                 break
+            if first:
+                unusual = chunk.startswith(b"\xef\xbb\xbf")
+                first = False
             ends = chunk.count(b"\n")
             lines += ends
-            tail = chunk[chunk.rfind(b"\n") + 1 :] if ends else chunk
+            last = chunk.rfind(b"\n")
+            if not unusual:
+                unusual = _has_long_line(chunk, since_feed, limit)
+            since_feed = since_feed + len(chunk) if last < 0 else len(chunk) - last - 1
+            tail = chunk[last + 1 :] if ends else chunk
             open_line = (open_line and not ends) or bool(tail.strip(b"\r"))
-    return lines + (1 if open_line else 0)
+    return lines + (1 if open_line else 0), unusual or since_feed > limit
+
+
+def _has_long_line(chunk: bytes, since_feed: int, limit: int) -> bool:
+    """Whether a line in ``chunk`` (the first one ``since_feed`` bytes along) passes ``limit``."""
+    position = chunk.find(b"\n")
+    if position < 0:
+        return since_feed + len(chunk) > limit
+    if since_feed + position > limit:
+        return True
+    while position + limit + 2 < len(chunk):
+        # The last line feed within reach; none means a line longer than the limit.
+        position = chunk.rfind(b"\n", position + 1, position + limit + 2)
+        if position < 0:
+            return True
+    return False
 
 
 def _long_line_examples(files: Sequence[Path], examples: list[BadLine]) -> list[BadLine]:
