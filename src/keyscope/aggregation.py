@@ -1200,12 +1200,12 @@ def _run_duckdb(
             "preserve_insertion_order": False,
             "memory_limit": DUCKDB_MEMORY_LIMIT,
             "temp_directory": spill,
-            # Its bar would be drawn over stdout, where --print-sql output and pipes go.
-            "enable_progress_bar": False,
         },
     )
     try:
         connection.execute("SET TimeZone = 'UTC'")
+        # DuckDB would draw a progress bar over the terminal on long queries.
+        connection.execute("SET enable_progress_bar = false")
         # Each file is read and parsed once into one table: the line statistics and the
         # query then scan parsed rows (a view would parse every timestamp several times).
         for number, (source, kind, files) in enumerate(plans):
