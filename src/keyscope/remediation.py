@@ -7,7 +7,14 @@ active key the audit could judge (confidence above ``insufficient``):
   ``create`` a key with the suggested scopes (named after the old one), a ``dual-run``
   note (run both, confirm no denied requests on the new key), and ``revoke`` the old
   key once the dual run is over (``wait_days`` after the create step was applied);
-* a dormant key (no successful request in the window) gets a ``revoke`` step;
+* a dormant key (no successful request in the window) is **time-boxed** rather than
+  revoked at once (``dormant="expire"``, the default): ``expire`` sets its
+  ``expires_at`` to ``as_of`` + ``expire_after_days`` (the key keeps working until
+  then, so an unknown consumer has time to surface), a ``recheck`` note says to re-run
+  the audit the day before, and ``revoke`` is due once the expiry has passed.  With
+  ``dormant="downgrade"`` a scoped key holding write scopes also gets a read-only
+  replacement (``create`` with the read scopes it held) to hand to a consumer that
+  turns up; ``dormant="revoke"`` keeps the immediate ``revoke`` step;
 * a key whose name held a secret, hides characters, or is empty gets a ``rename``.
 
 Revoked keys and keys with too little data never get a step.  Every step has a stable
@@ -16,8 +23,9 @@ id (``create:key_…``), and the plan records the digest of the inputs it came f
 
 Applying (:class:`PlanApplier`) is safe by default: a dry run makes no call at all;
 ``--execute`` checks that the inputs are unchanged, that the platform still matches
-what the plan saw, that no revoke targets the key keyscope itself is using, then asks
-for confirmation.  Each change carries an ``Idempotency-Key`` written to the journal
+what the plan saw, that no revoke or expiry targets the key keyscope itself is using,
+and that no expiry it would set has already passed, then asks for confirmation.  Each
+change carries an ``Idempotency-Key`` written to the journal
 (``<plan>.journal.jsonl``, append-only, fsynced) *before* the first attempt, so a
 retry after a timeout or a crash reuses it and the platform replays its answer
 instead of acting twice.  The run stops at the first failure.  New secrets go only to
@@ -58,6 +66,8 @@ if TYPE_CHECKING:
     from keyscope.sources.live import ApiResponse, PlatformClient
 
 __all__ = [
+    "DEFAULT_EXPIRE_AFTER_DAYS",
+    "DORMANT_MODES",
     "PLAN_SCHEMA",
     "ApplyReport",
     "IncompleteDataError",
@@ -73,20 +83,29 @@ __all__ = [
     "describe_step",
     "digest_inputs",
     "digest_settings",
+    "dormant_expiry",
     "due_steps",
     "journal_path",
     "load_plan",
     "plan_to_json",
     "read_journal",
+    "refuse_stale",
 ]
 
 PLAN_SCHEMA = 1
 DEFAULT_DUAL_RUN_DAYS = 14
+DEFAULT_EXPIRE_AFTER_DAYS = 30
+"""Days from ``as_of`` to the expiry a plan sets on a dormant key (``--expire-after-days``)."""
+DORMANT_MODES = ("expire", "downgrade", "revoke")
+"""What a plan does with a dormant key (``--dormant``); the first is the default."""
 _MAX_NAME = 200
 _MAX_PLAN_BYTES = 32 * 1024 * 1024
-_STEP_ORDER = {"rename": 0, "create": 1, "dual-run": 2, "revoke": 3}
+_STEP_ORDER = {"rename": 0, "create": 1, "dual-run": 2, "expire": 3, "recheck": 4, "revoke": 5}
+_MIN_EXPIRY_LEAD = timedelta(days=1)
+"""An expiry closer than this when the step is applied is refused: it would cut the key
+off nearly at once, which is the revoke the time box exists to avoid."""
 
-Action = Literal["create", "revoke", "rename", "dual-run"]
+Action = Literal["create", "revoke", "rename", "dual-run", "expire", "recheck"]
 
 
 class PlanError(SourceError):
@@ -134,10 +153,12 @@ class PlanStep:
     """Days after ``after_step`` was applied before this step is due."""
     expect: KeyState | None = None
     """The key as the plan saw it (None for notes)."""
+    expires_at: datetime | None = None
+    """``expire``: the expiry to set (UTC)."""
 
     @property
     def changes_platform(self) -> bool:
-        return self.action != "dual-run"
+        return self.action not in ("dual-run", "recheck")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +197,8 @@ class RemediationPlan:
     base_url: str = ""
     """The platform the inputs came from, when known; ``apply`` refuses another one."""
     dual_run_days: int = DEFAULT_DUAL_RUN_DAYS
+    expire_after_days: int = DEFAULT_EXPIRE_AFTER_DAYS
+    dormant: str = DORMANT_MODES[0]
     tool_version: str = __version__
     source: str = ""
     """The plan file, once read."""
@@ -271,12 +294,19 @@ def check_inputs(plan: RemediationPlan) -> None:
 # --------------------------------------------------------------------------- building
 
 
+def dormant_expiry(as_of: datetime, expire_after_days: int = DEFAULT_EXPIRE_AFTER_DAYS) -> datetime:
+    """The expiry a plan sets on a dormant key: ``as_of`` plus ``expire_after_days`` (UTC)."""
+    return as_of.astimezone(UTC) + timedelta(days=expire_after_days)
+
+
 def build_plan(
     result: AuditResult,
     inputs: InputDigest,
     *,
     dual_run_days: int = DEFAULT_DUAL_RUN_DAYS,
     base_url: str = "",
+    dormant: str = DORMANT_MODES[0],
+    expire_after_days: int = DEFAULT_EXPIRE_AFTER_DAYS,
 ) -> RemediationPlan:
     """Derive the remediation steps from one audit result (pure).
 
@@ -285,15 +315,43 @@ def build_plan(
         inputs: Digest of the files the audit read.
         dual_run_days: Days both keys run side by side before the old one is revoked.
         base_url: The platform the data came from, when known.
+        dormant: What to do with a dormant key: ``expire`` (time-box it: an expiry
+            ``expire_after_days`` after ``as_of``, a re-check, then revoke), ``downgrade``
+            (the same, plus a read-only replacement for a scoped key holding write
+            scopes) or ``revoke`` (at once).
+        expire_after_days: Days from ``as_of`` to a dormant key's expiry (1 or more).
+
+    Raises:
+        ValueError: an unknown ``dormant`` mode or an ``expire_after_days`` below 1.
     """
+    if dormant not in DORMANT_MODES:
+        raise ValueError(f"dormant must be one of {', '.join(DORMANT_MODES)}, not {dormant!r}")
+    if expire_after_days < 1:
+        raise ValueError("expire_after_days must be 1 or more")
+    box = _TimeBox(
+        mode=dormant,
+        days=expire_after_days,
+        since=result.as_of.astimezone(UTC),
+        expires_at=dormant_expiry(result.as_of, expire_after_days),
+    )
     steps: list[PlanStep] = []
     for audit in result.keys:
-        steps.extend(_steps_for(audit, result.window.days, dual_run_days))
+        steps.extend(_steps_for(audit, result.window.days, dual_run_days, box))
     steps.sort(key=lambda step: (step.key_id, _STEP_ORDER[step.action]))
     return RemediationPlan(
         as_of=result.as_of, inputs=inputs, steps=tuple(steps), base_url=base_url,
-        dual_run_days=dual_run_days,
+        dual_run_days=dual_run_days, expire_after_days=expire_after_days, dormant=dormant,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _TimeBox:
+    """How a plan treats dormant keys."""
+
+    mode: str
+    days: int
+    since: datetime
+    expires_at: datetime
 
 
 def _state_of(audit: KeyAudit) -> KeyState:
@@ -306,7 +364,9 @@ def _state_of(audit: KeyAudit) -> KeyState:
     )
 
 
-def _steps_for(audit: KeyAudit, window_days: int, dual_run_days: int) -> list[PlanStep]:
+def _steps_for(
+    audit: KeyAudit, window_days: int, dual_run_days: int, box: _TimeBox
+) -> list[PlanStep]:
     key = audit.key
     if key.status != "active" or audit.confidence == "insufficient":
         return []
@@ -314,17 +374,9 @@ def _steps_for(audit: KeyAudit, window_days: int, dual_run_days: int) -> list[Pl
     key_id = key.key_id
     rules = {finding.rule for finding in audit.findings}
     steps: list[PlanStep] = []
-    if audit.requests == 0:
-        kind = "legacy full-access key" if key.full_access else "key"
-        steps.append(
-            PlanStep(
-                f"revoke:{key_id}", "revoke", key_id,
-                f"dormant-key: this {kind} made no successful request in {window_days} days",
-                expect=state,
-            )
-        )  # fmt: skip
-        return steps
     new_name = _clean_name(state.name, key_id)
+    if audit.requests == 0 and box.mode == "revoke":
+        return _dormant_steps(audit, state, new_name, window_days, box)
     # The inventory already shows a secret-bearing name redacted; the platform still
     # holds the secret in it until the key is renamed.
     secret_in_name = "name" in key.redacted_fields or any(
@@ -340,6 +392,9 @@ def _steps_for(audit: KeyAudit, window_days: int, dual_run_days: int) -> list[Pl
         steps.append(
             PlanStep(f"rename:{key_id}", "rename", key_id, why, name=new_name, expect=state)
         )
+    if audit.requests == 0:
+        # Time-boxed, the key lives on until its expiry: a secret in its name must go now.
+        return steps + _dormant_steps(audit, state, new_name, window_days, box)
     replace_it = (key.full_access or bool(audit.excess_scopes)) and bool(audit.suggested_scopes)
     if replace_it:
         scopes = tuple(sorted(audit.suggested_scopes))
@@ -375,6 +430,69 @@ def _steps_for(audit: KeyAudit, window_days: int, dual_run_days: int) -> list[Pl
     return steps
 
 
+def _dormant_steps(
+    audit: KeyAudit, state: KeyState, new_name: str, window_days: int, box: _TimeBox
+) -> list[PlanStep]:
+    """Time-box a dormant key (or revoke it at once with ``dormant="revoke"``)."""
+    key_id = audit.key.key_id
+    kind = "legacy full-access key" if audit.key.full_access else "key"
+    why = f"dormant-key: this {kind} made no successful request in {window_days} days"
+    if box.mode == "revoke":
+        return [PlanStep(f"revoke:{key_id}", "revoke", key_id, why, expect=state)]
+    expire_id = f"expire:{key_id}"
+    expiry_day = box.expires_at.date().isoformat()
+    recheck_day = (box.expires_at - timedelta(days=1)).date().isoformat()
+    steps: list[PlanStep] = []
+    reads = _read_only_scopes(audit) if box.mode == "downgrade" else ()
+    if reads:
+        steps.append(
+            PlanStep(
+                f"create:{key_id}", "create", key_id,
+                f"{why}; a read-only replacement ({', '.join(reads)}) to hand to a consumer "
+                f"that turns up before {expiry_day}, instead of its write scopes",
+                name=_suffixed(new_name, " (read-only)"), scopes=reads, expect=state,
+            )
+        )  # fmt: skip
+    steps.append(
+        PlanStep(
+            expire_id, "expire", key_id,
+            f"{why}: time-boxed instead of revoked now; it keeps working until {expiry_day}, "
+            "so a consumer nobody knew about can still surface",
+            expires_at=box.expires_at, expect=state,
+        )
+    )  # fmt: skip
+    steps.append(
+        PlanStep(
+            f"recheck:{key_id}", "recheck", key_id,
+            f"re-run keyscope audit on {recheck_day}: if {key_id} made no successful request "
+            f"since {box.since.date().isoformat()}, let it expire on {expiry_day} and revoke it "
+            f"(revoke:{key_id}); if it did, someone depends on it: extend its expiry and plan "
+            "a least-privilege replacement",
+            after_step=expire_id, wait_days=box.days - 1,
+        )
+    )  # fmt: skip
+    steps.append(
+        PlanStep(
+            f"revoke:{key_id}", "revoke", key_id,
+            f"expired on {expiry_day} (time box of {box.days} days) with no use found by the "
+            "re-check",
+            after_step=expire_id, wait_days=box.days, expect=state,
+        )
+    )  # fmt: skip
+    return steps
+
+
+def _read_only_scopes(audit: KeyAudit) -> tuple[str, ...]:
+    """The read scopes a scoped key holding write scopes effectively has; else ``()``."""
+    from keyscope.analysis.risk import infer_access
+
+    if audit.key.full_access or not any(
+        infer_access(scope) == "write" for scope in audit.key.scopes
+    ):
+        return ()
+    return tuple(sorted(s for s in audit.granted_scopes if infer_access(s) == "read"))
+
+
 _INVISIBLE_OR_CONTROL = re.compile(f"{SUSPICIOUS.pattern}|[\\x00-\\x1f\\x7f-\\x9f]")
 
 
@@ -385,7 +503,10 @@ def _clean_name(name: str, key_id: str) -> str:
 
 
 def _replacement_name(name: str, key_id: str) -> str:
-    suffix = " (least privilege)"
+    return _suffixed(name, " (least privilege)")
+
+
+def _suffixed(name: str, suffix: str) -> str:
     return name[: _MAX_NAME - len(suffix)] + suffix
 
 
@@ -401,6 +522,8 @@ def plan_to_json(plan: RemediationPlan) -> str:
         "as_of": plan.as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "base_url": plan.base_url,
         "dual_run_days": plan.dual_run_days,
+        "dormant": plan.dormant,
+        "expire_after_days": plan.expire_after_days,
         "inputs": plan.inputs.to_json(),
         "steps": [_step_json(step) for step in plan.steps],
     }
@@ -421,6 +544,8 @@ def _step_json(step: PlanStep) -> dict[str, Any]:
     if step.after_step:
         data["after_step"] = step.after_step
         data["wait_days"] = step.wait_days
+    if step.expires_at is not None:
+        data["expires_at"] = _stamp(step.expires_at)
     if step.expect is not None:
         data["expect"] = step.expect.to_json()
     return data
@@ -465,6 +590,12 @@ def load_plan(path: Path) -> RemediationPlan:
         dual = payload.get("dual_run_days", DEFAULT_DUAL_RUN_DAYS)
         if not isinstance(dual, int) or isinstance(dual, bool) or dual < 0:
             raise _Bad("dual_run_days", "a non-negative whole number")
+        expire_days = payload.get("expire_after_days", DEFAULT_EXPIRE_AFTER_DAYS)
+        if not isinstance(expire_days, int) or isinstance(expire_days, bool) or expire_days < 1:
+            raise _Bad("expire_after_days", "a whole number of days, 1 or more")
+        dormant = payload.get("dormant", DORMANT_MODES[0])
+        if dormant not in DORMANT_MODES:
+            raise _Bad("dormant", " or ".join(DORMANT_MODES))
     except _Bad as bad:
         raise PlanError(where, f"{bad.place}: expected {bad.expected}", bad.place) from None
     except (KeyError, TypeError, ValueError) as error:
@@ -481,6 +612,7 @@ def load_plan(path: Path) -> RemediationPlan:
     return RemediationPlan(
         as_of=as_of, inputs=inputs, steps=steps, base_url=str(payload.get("base_url", "")),
         dual_run_days=dual, tool_version=str(payload.get("tool_version", "")), source=where,
+        expire_after_days=expire_days, dormant=dormant,
     )  # fmt: skip
 
 
@@ -489,6 +621,17 @@ class _Bad(Exception):
         super().__init__(place)
         self.place = place
         self.expected = expected
+
+
+def _utc_time(value: Any, place: str) -> datetime:
+    """An RFC 3339 time with a zone (``2026-12-01T00:00:00Z``), in UTC."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _Bad(place, "an RFC 3339 time such as 2026-12-01T00:00:00Z") from None
+    if not isinstance(value, str) or moment.tzinfo is None:
+        raise _Bad(place, "an RFC 3339 time with a zone, such as 2026-12-01T00:00:00Z")
+    return moment.astimezone(UTC)
 
 
 def _text(data: Any, name: str, place: str = "") -> str:
@@ -518,7 +661,7 @@ def _step_from(entry: Any, index: int) -> PlanStep:
         raise _Bad(f"steps[{index}]", "an object")
     action = _text(entry, "action", place)
     if action not in _STEP_ORDER:
-        raise _Bad(f"{place}action", "create, revoke, rename or dual-run")
+        raise _Bad(f"{place}action", "create, revoke, rename, expire, dual-run or recheck")
     expect = None
     if "expect" in entry:
         raw = entry["expect"]
@@ -532,12 +675,17 @@ def _step_from(entry: Any, index: int) -> PlanStep:
     wait = entry.get("wait_days", 0)
     if not isinstance(wait, int) or isinstance(wait, bool) or wait < 0:
         raise _Bad(f"{place}wait_days", "a non-negative whole number")
+    expires_at = None
+    if "expires_at" in entry:
+        expires_at = _utc_time(entry["expires_at"], f"{place}expires_at")
     step = PlanStep(
         step_id=_text(entry, "id", place), action=action, key_id=_text(entry, "key_id", place),  # type: ignore[arg-type]
         reason=str(entry.get("reason", "")), name=str(entry.get("name", "")),
         scopes=tuple(_texts(entry, "scopes", place)), after_step=str(entry.get("after_step", "")),
-        wait_days=wait, expect=expect,
+        wait_days=wait, expect=expect, expires_at=expires_at,
     )  # fmt: skip
+    if step.action == "expire" and step.expires_at is None:
+        raise _Bad(f"{place}expires_at", "the expiry to set for an expire step")
     if step.action == "create" and (not step.scopes or not step.name):
         raise _Bad(f"{place}scopes", "a name and at least one scope for a create step")
     if step.action == "rename" and not step.name.strip():
@@ -692,6 +840,9 @@ class ApplyReport:
     created: list[tuple[str, str]] = field(default_factory=list)
     """``(step id, new key id)``."""
     notes: list[str] = field(default_factory=list)
+    stale: list[tuple[str, str]] = field(default_factory=list)
+    """``(step id, why)``: an expiry that has passed (or is under a day away); never
+    applied: ``apply --execute`` refuses the plan while one is left in (exit 3)."""
 
 
 def due_steps(
@@ -712,11 +863,15 @@ def due_steps(
         if step.step_id in skipped:
             report.skipped.append(step.step_id)
             continue
-        if step.action == "dual-run":
+        if not step.changes_platform:
             report.notes.append(f"{step.step_id}: {step.reason}")
             continue
         if record.state == "done":
             report.already.append(step.step_id)
+            continue
+        if step.expires_at is not None and step.expires_at - now < _MIN_EXPIRY_LEAD:
+            # Applying it now would cut the key off (nearly) at once: the time box is gone.
+            report.stale.append((step.step_id, _stale_expiry(step)))
             continue
         if step.after_step:
             before = records.get(step.after_step, StepRecord())
@@ -729,6 +884,25 @@ def due_steps(
                 continue
         due.append(step)
     return due, report
+
+
+def _stale_expiry(step: PlanStep) -> str:
+    assert step.expires_at is not None
+    return (
+        f"step {step.step_id} would set an expiry ({_stamp(step.expires_at)}) that has passed "
+        "or is less than a day away; run keyscope plan again (or leave it out with "
+        f"--skip {step.step_id})"
+    )
+
+
+def refuse_stale(plan: RemediationPlan, report: ApplyReport) -> None:
+    """Refuse to apply a plan that still holds an expiry that has passed.
+
+    Raises:
+        PlanError: the first such step, naming it (exit 3).
+    """
+    if report.stale:
+        raise PlanError(plan.source, f"stale plan: {report.stale[0][1]}")
 
 
 class IncompleteDataError(KeyscopeError):
@@ -807,11 +981,16 @@ class PlanApplier:
             )
         own = self.client.current_key_id()
         for step in self.plan.steps:
-            if step.action == "revoke" and step.key_id == own and step.step_id not in self.skip:
+            if (
+                step.action in ("revoke", "expire")
+                and step.key_id == own
+                and step.step_id not in self.skip
+            ):
+                verb = "revoke" if step.action == "revoke" else "set an expiry on"
                 raise UsageError(
-                    f"refusing step {step.step_id}: it would revoke {own}, the key keyscope is "
-                    f"using right now; leave it out with --skip {step.step_id} and revoke it "
-                    "with another key"
+                    f"refusing step {step.step_id}: it would {verb} {own}, the key keyscope is "
+                    f"using right now; leave it out with --skip {step.step_id} and "
+                    f"{step.action} it with another key"
                 )
         listing = self.client.fetch_all(settings.paths.keys, what="keys")
         if not listing.complete:
@@ -832,13 +1011,13 @@ class PlanApplier:
         if expected is None:
             return
         if live is None:
-            if step.action == "revoke":
-                return  # gone already: the revoke will count as done
+            if step.action in ("revoke", "expire"):
+                return  # gone already: the revoke (or expiry) will count as done
             raise PlanError(
                 self.plan.source,
                 f"stale plan: key {step.key_id} no longer exists (step {step.step_id})",
             )
-        if step.action == "revoke" and live.get("status") == "revoked":
+        if step.action in ("revoke", "expire") and live.get("status") == "revoked":
             return
         scopes = live.get("scopes")
         full_access = bool(live.get("full_access")) or scopes is None
@@ -886,6 +1065,8 @@ class PlanApplier:
             )
             paths = self.client.settings.paths
             for step in due:
+                if step.expires_at is not None and step.expires_at - self.now() < _MIN_EXPIRY_LEAD:
+                    raise PlanError(self.plan.source, f"stale plan: {_stale_expiry(step)}")
                 record = records.get(step.step_id, StepRecord())
                 # A step whose answer never came (timeout, crash) keeps its key: the
                 # platform replays instead of acting twice.  A failed one gets a new key.
@@ -940,6 +1121,13 @@ class PlanApplier:
             return "POST", paths.keys, {"name": step.name, "scopes": list(step.scopes)}
         if step.action == "rename":
             return "PATCH", key_path(paths.key, step.key_id), {"name": step.name}
+        if step.action == "expire":
+            assert step.expires_at is not None
+            return (
+                "PATCH",
+                key_path(paths.key, step.key_id),
+                {"expires_at": _stamp(step.expires_at)},
+            )
         return "POST", key_path(paths.revoke, step.key_id), None
 
     def _interpret(
@@ -953,8 +1141,12 @@ class PlanApplier:
                 # Revoked already (or gone): the goal state holds either way.
                 return _Outcome(note="already revoked or gone (404)")
             return _Outcome(error=f"HTTP {status}{_detail(response)}")
+        if step.action == "expire" and status == 404:
+            return _Outcome(note="the key is gone (404): nothing left to expire")
         if not 200 <= status < 300:
             return _Outcome(error=f"HTTP {status}{_detail(response)}")
+        if step.action == "expire":
+            return _Outcome(note=f"expires {_stamp(step.expires_at)}" if step.expires_at else "")
         if step.action == "rename":
             return _Outcome()
         try:
@@ -997,6 +1189,8 @@ def describe_step(step: PlanStep) -> str:
         return f"create key {step.name!r} with {', '.join(step.scopes)} (replaces {step.key_id})"
     if step.action == "rename":
         return f"rename {step.key_id} to {step.name!r}"
+    if step.action == "expire" and step.expires_at is not None:
+        return f"set {step.key_id} to expire at {_stamp(step.expires_at)} (it works until then)"
     if step.action == "revoke":
         when = f" {step.wait_days} days after {step.after_step}" if step.after_step else ""
         return f"revoke {step.key_id}{when}"

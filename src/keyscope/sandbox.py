@@ -10,11 +10,15 @@ platform's behaviour:
   key (``key_id``).  Every other call needs ``Authorization: Bearer <access token>``
   and the scope it documents (``api_keys:read`` / ``api_keys:write``).
 * Lists page with opaque cursors: ``{"data", "has_more", "next_cursor"}``.
-* Changes (create, rename, revoke) honour ``Idempotency-Key`` like Stripe: a replay
+* Changes (create, rename or set an expiry, revoke) honour ``Idempotency-Key`` like
+  Stripe: a replay
   returns the stored answer (``Idempotent-Replayed: true``); the same key with other
   parameters is ``422 idempotency_key_reused``.  Creating a key returns its secret once.
   Revoking a revoked key answers 200 and changes nothing (the spec's documented
   behaviour), or 404 when started with ``revoked_status=404`` (platforms differ).
+  ``PATCH /v1/api-keys/{id}`` takes ``name``, ``expires_at`` (RFC 3339, in the future)
+  or both; once a key's ``expires_at`` has passed, its API key and its access tokens are
+  refused (401 ``key_expired``), as Stripe treats an expired key.
 * Rate limiting: a token bucket per credential; over it, ``429`` with ``Retry-After``.
 
 Fault injection, per server (:meth:`Sandbox.add_fault`, ``--fault``) or per request
@@ -460,6 +464,8 @@ class Sandbox:
             key = self.data.keys.get(key_id or "")
             if key is None or key["status"] != "active":
                 return _error(401, "invalid_api_key", "the API key is not valid")
+            if _expired(key):
+                return _error(401, "key_expired", "the API key has expired")
             token = "sbx_at_" + secrets.token_urlsafe(24)
             self._tokens[token] = _Token(key["id"], time.monotonic() + self.token_ttl)
         return _json(
@@ -483,6 +489,8 @@ class Sandbox:
             key = self.data.keys.get(entry.key_id)
             if key is None or key["status"] != "active":
                 return _error(401, "key_revoked", "the key behind this token was revoked")
+            if _expired(key):
+                return _error(401, "key_expired", "the key behind this token has expired")
             return entry.key_id
 
     def _require_scope(self, key_id: str, scope: str) -> _Answer | None:
@@ -605,7 +613,7 @@ class Sandbox:
             if rest == ["api-keys"] and method == "POST":
                 return self._create(payload)
             if len(rest) == 2 and method == "PATCH":
-                return self._rename(rest[1], payload)
+                return self._update(rest[1], payload)
             if len(rest) == 3 and rest[2] == "revoke" and method == "POST":
                 return self._revoke(rest[1])
         return _error(405, "not_allowed", "method or route not supported")
@@ -639,14 +647,29 @@ class Sandbox:
         self._secrets[_digest(secret)] = key_id
         return _json(201, {**key, "secret": secret})
 
-    def _rename(self, key_id: str, payload: dict[str, Any]) -> _Answer:
+    def _update(self, key_id: str, payload: dict[str, Any]) -> _Answer:
+        """Rename a key, set its expiry, or both (at least one of them)."""
         key = self.data.keys.get(key_id)
         if key is None:
             return _error(404, "not_found", "no such key")
-        name = payload.get("name")
+        if "name" not in payload and "expires_at" not in payload:
+            return _error(422, "invalid_request", "give name, expires_at or both")
+        name = payload.get("name", key["name"])
         if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
             return _error(422, "invalid_name", f"name must be 1..{_MAX_NAME} characters")
+        expires_at = key.get("expires_at")
+        if "expires_at" in payload:
+            moment = _parse_time(payload["expires_at"])
+            if moment is None:
+                return _error(
+                    422, "invalid_expires_at", "expires_at must be an RFC 3339 time with a zone"
+                )
+            if moment <= datetime.now(UTC):
+                return _error(422, "invalid_expires_at", "expires_at must be in the future")
+            expires_at = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         key["name"] = name
+        if expires_at is not None:
+            key["expires_at"] = expires_at
         return _json(200, key)
 
     def _revoke(self, key_id: str) -> _Answer:
@@ -659,6 +682,23 @@ class Sandbox:
             return _json(200, key)
         key["status"] = "revoked"
         return _json(200, key)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 time with a zone, in UTC; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
+
+
+def _expired(key: Mapping[str, Any]) -> bool:
+    """True once the key's ``expires_at`` (if any) has passed."""
+    moment = _parse_time(key.get("expires_at"))
+    return moment is not None and moment <= datetime.now(UTC)
 
 
 def _digest(secret: str) -> str:

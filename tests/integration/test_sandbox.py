@@ -450,9 +450,16 @@ def test_a_redirect_elsewhere_is_refused_without_dialling_it(
 
 
 def planned(snapshot: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
-    """``keyscope plan`` over ``./snap`` (a copy of the session's pristine snapshot)."""
+    """``keyscope plan`` over ``./snap`` (a copy of the session's pristine snapshot).
+
+    Dormant keys are revoked at once here (``--dormant revoke``): these tests exercise
+    immediate revokes; the default time box is tested in ``test_dormant_expiry.py``.
+    """
     assert snapshot.name == "snap" and (snapshot / "manifest.json").is_file()
-    code, out, err = run_cli(capsys, "plan", "--snapshot", "snap", "--output", "plan.json", *extra)
+    code, out, err = run_cli(
+        capsys, "plan", "--snapshot", "snap", "--output", "plan.json", "--dormant", "revoke",
+        *extra,
+    )  # fmt: skip
     assert code == 0, err
     assert "remediation plan as of 2026-11-01" in out
     return json.loads((snapshot.parent / "plan.json").read_text())
@@ -715,7 +722,7 @@ def test_the_api_key_never_reaches_argv_output_or_files(
     steps = [
         ["fetch", "--output", "snap", "--as-of", AS_OF],
         ["audit", "--snapshot", "snap", "--format", "json", "-o", "audit.json"],
-        ["plan", "--snapshot", "snap", "--output", "plan.json"],
+        ["plan", "--snapshot", "snap", "--output", "plan.json", "--dormant", "revoke"],
         ["apply", "plan.json", "--execute", "--yes", "--secrets-file", "s.jsonl",
          "--skip", "revoke:key_keyscopeauditor1"],
         ["apply", "plan.json", "--execute", "--yes"],  # refused (self-revoke): an error path too

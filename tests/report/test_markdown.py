@@ -21,7 +21,10 @@ def test_summary_legacy_keys_and_riskiest(result) -> None:
         "| key\\_legacy\\_busy | Old checkout plugin | 6,200 | checkout\\:write, payments\\:read |"
         in text
     )
-    assert "unused in the window: set an expiry, then revoke" in text
+    assert (
+        "unused in the window: expire it on 2026-12-01, re-check on 2026-11-30, then revoke"
+        in text
+    )
     assert "not enough data (insufficient)" in text
     riskiest = text.split("### Riskiest over-privileged keys")[1]
     assert riskiest.index("key\\_legacy\\_dormant") < riskiest.index("key\\_recon")

@@ -126,9 +126,11 @@ def test_a_legacy_full_access_key_is_replaced(inputs) -> None:  # type: ignore[n
 
 
 def test_a_dormant_key_is_revoked_without_replacement(inputs) -> None:  # type: ignore[no-untyped-def]
+    # --dormant revoke: at once (the default time-boxes it: tests/unit/test_dormant_plan.py).
     plan = build_plan(
         result_of(audit_of("key_idle", requests=0, suggested=(), excess=("invoices:write",))),
         inputs,
+        dormant="revoke",
     )
     assert [(s.step_id, s.after_step) for s in plan.steps] == [("revoke:key_idle", "")]
     assert "dormant-key" in plan.steps[0].reason
@@ -181,7 +183,7 @@ def test_plans_are_deterministic_and_sorted(inputs) -> None:  # type: ignore[no-
         ids,
         key=lambda i: (
             i.split(":")[1],
-            ["rename", "create", "dual-run", "revoke"].index(i.split(":")[0]),
+            ["rename", "create", "dual-run", "expire", "recheck", "revoke"].index(i.split(":")[0]),
         ),
     )
 
@@ -272,7 +274,10 @@ def test_a_plan_is_stale_once_any_input_changes(tmp_path: Path, inputs) -> None:
 
 def test_due_steps_follow_the_journal_and_the_dual_run(tmp_path: Path, inputs) -> None:  # type: ignore[no-untyped-def]
     plan = build_plan(
-        result_of(audit_of("key_a"), audit_of("key_b", requests=0)), inputs, dual_run_days=14
+        result_of(audit_of("key_a"), audit_of("key_b", requests=0)),
+        inputs,
+        dual_run_days=14,
+        dormant="revoke",
     )
     journal = journal_path(tmp_path / "plan.json")
     assert journal.name == "plan.journal.jsonl"

@@ -22,8 +22,9 @@ DESCRIPTION = """\
 Show what a plan from `keyscope plan` would change now, or change it with --execute.
 
 Without --execute no request is made. With --execute: the plan must still match its
-inputs (stale plans are refused), each key must still look as the plan saw it, and no
-revoke may target the key keyscope is using; you then type the environment's name
+inputs (stale plans are refused), each key must still look as the plan saw it, no
+revoke or expiry may target the key keyscope is using, and no expiry it sets may have
+passed already; you then type the environment's name
 ([platform] environment, default the API host) to confirm, or pass --yes when not
 in a terminal. Changes carry idempotency keys recorded in PLAN.journal.jsonl before
 they are sent, so running apply again after a failure or a timeout is safe. New keys'
@@ -64,7 +65,13 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from keyscope.remediation import check_inputs, due_steps, journal_path, load_plan
+    from keyscope.remediation import (
+        check_inputs,
+        due_steps,
+        journal_path,
+        load_plan,
+        refuse_stale,
+    )
 
     plan = load_plan(args.plan)
     unknown = sorted(set(args.skip) - {step.step_id for step in plan.steps})
@@ -79,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.execute:
         print("dry run: nothing was changed and no request was made; add --execute to apply")
         return 0
+    refuse_stale(plan, report)
     if not due:
         print("nothing is due now")
         return 0
@@ -173,3 +181,5 @@ def _show(due: list[Any], report: Any) -> None:
         print(one_line(f"skipped (--skip): {step_id}", limit=400))
     for note in report.notes:
         print(one_line(f"note: {note}", limit=400))
+    for _, why in report.stale:
+        print(one_line(f"refused: {why}", limit=400))

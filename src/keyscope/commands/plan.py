@@ -15,8 +15,19 @@ fetch`) and write the changes that would bring every key to least privilege:
   create   a key with the suggested scopes, named after the key it replaces
   dual-run a note: run both keys side by side, confirm no denied requests on the new one
   revoke   the replaced key, --dual-run-days after its replacement was created
-  revoke   a dormant key (no successful request in the window)
   rename   a key whose name held a secret, hides characters, or is empty
+
+A dormant key (no successful request in the window) is time-boxed, not revoked at
+once (--dormant expire, the default):
+
+  expire   set its expiry to as_of + --expire-after-days (default 30): it keeps
+           working until then, so a consumer nobody knew about can surface
+  recheck  a note: re-run keyscope audit the day before the expiry; no use -> revoke,
+           any use -> extend the expiry and plan a replacement
+  revoke   due once the expiry has passed
+
+--dormant downgrade also creates a read-only replacement (the read scopes it held)
+for a scoped key holding write scopes; --dormant revoke revokes dormant keys at once.
 
 Keys with too little data (confidence "insufficient") and revoked keys never get a
 step. The plan records the digest of its inputs; `keyscope apply` refuses it once they
@@ -45,6 +56,15 @@ def add_parser(subparsers: Any) -> None:
         help="days a replacement runs beside the old key before that is revoked (default 14)",
     )  # fmt: skip
     parser.add_argument(
+        "--dormant", choices=("expire", "downgrade", "revoke"), default="expire",
+        help="what to do with dormant keys: time-box with an expiry (default), also offer a "
+        "read-only replacement (downgrade), or revoke at once",
+    )  # fmt: skip
+    parser.add_argument(
+        "--expire-after-days", dest="expire_after_days", type=int, default=30, metavar="N",
+        help="days from as_of to the expiry set on a dormant key (default 30)",
+    )  # fmt: skip
+    parser.add_argument(
         "--allow-incomplete", dest="allow_incomplete", action="store_true",
         help="plan even when the audit data was incomplete (not advised)",
     )  # fmt: skip
@@ -65,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dual_run_days < 0:
         raise UsageError("--dual-run-days must be 0 or more")
+    if args.expire_after_days < 1:
+        raise UsageError("--expire-after-days must be 1 or more")
     settings = load_settings(input_flags(args), config=args.config)
     audit = run_audit(settings)
     result = audit.result
@@ -80,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
 
         base_url = read_snapshot(audit.settings.snapshot).base_url
     plan = build_plan(
-        result, digest_settings(audit.settings), dual_run_days=args.dual_run_days, base_url=base_url
-    )
+        result, digest_settings(audit.settings), dual_run_days=args.dual_run_days,
+        base_url=base_url, dormant=args.dormant, expire_after_days=args.expire_after_days,
+    )  # fmt: skip
     with output_lock(args.output):
         write_atomic(args.output, plan_to_json(plan), force=args.force)
     for line in plan_lines(plan):

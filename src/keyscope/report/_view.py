@@ -287,6 +287,22 @@ def _span(first: date, last: date) -> str:
     return first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
 
 
+def dormant_time_box(as_of: datetime) -> dict[str, Any]:
+    """The expiry ``keyscope plan`` sets on a dormant key by default, and the re-check day.
+
+    ``{"days": 30, "expires": "2026-12-01", "recheck": "2026-11-30"}``: the same dates the
+    plan's ``expire`` and ``recheck`` steps carry (``--expire-after-days`` changes them).
+    """
+    from keyscope.remediation import DEFAULT_EXPIRE_AFTER_DAYS, dormant_expiry
+
+    expires = dormant_expiry(as_of, DEFAULT_EXPIRE_AFTER_DAYS)
+    return {
+        "days": DEFAULT_EXPIRE_AFTER_DAYS,
+        "expires": expires.date().isoformat(),
+        "recheck": (expires - timedelta(days=1)).date().isoformat(),
+    }
+
+
 def migration_kind(audit: KeyAudit) -> str:
     """Which playbook a legacy full-access key follows.
 

@@ -131,6 +131,7 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "rows": rows,
         "migrations": _migrations(result),
         "dual_run_days": _view.DUAL_RUN_DAYS,
+        "time_box": _view.dormant_time_box(result.as_of),
         "anomalies": _anomalies(result),
         "quality": _quality(result, names),
         "register": _view.register(result),

@@ -18,6 +18,7 @@ goes through one of two escapers here instead.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from keyscope.model import AuditResult, KeyAudit
 from keyscope.report import _view
@@ -103,8 +104,9 @@ def render_markdown(result: AuditResult) -> str:
         lines.append("")
         lines.append("| Key | Name | Requests | Suggested scopes | Replay |")
         lines.append("|---|---|---:|---|---|")
+        time_box = _view.dormant_time_box(result.as_of)
         for audit in legacy[:_LIST]:
-            lines.append(_legacy_row(audit))
+            lines.append(_legacy_row(audit, time_box))
         if len(legacy) > _LIST:
             lines.append("")
             lines.append(f"…and {len(legacy) - _LIST} more in the full report.")
@@ -186,12 +188,15 @@ def render_markdown(result: AuditResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _legacy_row(audit: KeyAudit) -> str:
+def _legacy_row(audit: KeyAudit, time_box: dict[str, Any]) -> str:
     kind = _view.migration_kind(audit)
     if kind == "replace":
         plan = ", ".join(md_text(scope, 100) for scope in sorted(audit.suggested_scopes)) or "none"
     elif kind == "dormant":
-        plan = "unused in the window: set an expiry, then revoke"
+        plan = (
+            f"unused in the window: expire it on {time_box['expires']}, re-check on "
+            f"{time_box['recheck']}, then revoke"
+        )
     else:
         plan = f"not enough data ({audit.confidence}): re-run before replacing"
     replay = audit.replay

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from keyscope.analysis.audit import display_key_id
 from keyscope.model import SEVERITIES, AuditResult, Finding, KeyAudit
+from keyscope.report._view import dormant_time_box
 from keyscope.text import terminal_safe
 
 __all__ = ["render_text"]
@@ -28,7 +30,7 @@ def render_text(result: AuditResult) -> str:
     names = {audit.key.key_id: audit.key.name for audit in result.keys}
     _header(result, lines)
     _findings(result, names, lines)
-    _suggestions(result.keys, lines, result.window.days)
+    _suggestions(result.keys, lines, result.window.days, dormant_time_box(result.as_of))
     _captures(result.keys, lines)
     _quality(result, lines)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -147,7 +149,9 @@ def _replay_line(audit: KeyAudit, window_days: int) -> str:
     return text
 
 
-def _suggestions(audits: Iterable[KeyAudit], lines: list[str], window_days: int) -> None:
+def _suggestions(
+    audits: Iterable[KeyAudit], lines: list[str], window_days: int, time_box: dict[str, Any]
+) -> None:
     changes = [
         audit
         for audit in audits
@@ -174,7 +178,10 @@ def _suggestions(audits: Iterable[KeyAudit], lines: list[str], window_days: int)
         if audit.suggested_scopes:
             lines.append(f"      needs:    {_scopes(audit.suggested_scopes)}")
         else:
-            lines.append("      needs:    nothing (no successful request in the window): revoke")
+            lines.append(
+                "      needs:    nothing (no successful request in the window): expire it on "
+                f"{time_box['expires']}, re-check on {time_box['recheck']}, then revoke"
+            )
         lines.append(f"      remove:   {_scopes(audit.excess_scopes)}")
         reach = (
             f"{audit.before.operations} -> {audit.after.operations} operations, "
