@@ -30,6 +30,13 @@ DuckDB (one connection per :func:`load_usage` call, every core, no files left be
    the first five, as :class:`BadLine` examples whose reasons never quote the line (a
    log line can hold a secret).
 
+A clean JSON-lines source (the common case) first takes a fast path: DuckDB's own
+parallel JSON reader feeds the same checks and aggregation, and its result is kept only
+when the read succeeds, every row passes, and the rows equal the independent line count
+with no line near the length limit (and the source has no request ids to de-duplicate);
+anything else, such as one bad line, and the source is read again by the checked path
+above, so the figures and examples are the same either way.
+
 Every source satisfies ``lines == bad_lines + in_window + out_of_window + duplicates``
 (blank lines are not counted as lines).  A source whose bad lines exceed the threshold
 makes the data incomplete (``UsageData.incomplete_reasons``); only an unreadable file,
