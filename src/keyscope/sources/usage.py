@@ -30,11 +30,13 @@ DuckDB (one connection per :func:`load_usage` call, every core, no files left be
    the first five, as :class:`BadLine` examples whose reasons never quote the line (a
    log line can hold a secret).
 
-A clean JSON-lines source (the common case) first takes a fast path: DuckDB's own
-parallel JSON reader feeds the same checks and aggregation, and its result is kept only
-when the read succeeds, every row passes, and the rows equal the independent line count
-with no line near the length limit (and the source has no request ids to de-duplicate);
-anything else, such as one bad line, and the source is read again by the checked path
+A JSON-lines source first takes a fast path: DuckDB's own parallel JSON reader feeds
+the same checks and aggregation, and its result is kept only when the read succeeds,
+the rows equal the independent line count with no line near the length limit, no
+method or key id is malformed, and the source has no request ids to de-duplicate.
+Lines with bad values (a missing field, an unreadable timestamp...) are then counted
+exactly and only their examples take the slower pass.  Anything else (a line that is
+not JSON, a blank line, invalid UTF-8) and the source is read again by the checked path
 above, so the figures and examples are the same either way.
 
 Every source satisfies ``lines == bad_lines + in_window + out_of_window + duplicates``
@@ -600,16 +602,26 @@ class _LogReader:
             self._drop_tables(table)
             return None  # a line the JSON reader refused: the checked path finds it
         counts = self._reason_counts(table)
+        rows = sum(raw for raw, _, _ in counts.values())
         good_raw, good, in_window = counts.get(_OK, (0, 0, 0))
-        if set(counts) != {_OK} or not counter.plain() or counter.result() != good_raw:
+        if (
+            not counts
+            # Blank and unparsed lines never reach here; a malformed method or key id
+            # needs the daily set's method column, which this path leaves out.
+            or set(counts) & {_BLANK, 2, 8, 9}
+            or not counter.plain()
+            or counter.result() != rows
+        ):
             self._drop_tables(table)
             return None
-        self.lines_seen = good_raw
+        # Every line is a row here, so bad values (a missing field, an unreadable
+        # timestamp...) are counted exactly; only their examples need the checked pass.
+        self.lines_seen = rows
         stats = SourceStats(
             source=self.plan.display,
             kind=self.plan.kind,
-            lines=good_raw,
-            bad_lines=0,
+            lines=rows,
+            bad_lines=rows - good_raw,
             in_window=in_window,
             out_of_window=good - in_window,
             duplicates=0,
@@ -617,7 +629,10 @@ class _LogReader:
         groups = self._groups(table, strip_query=True)
         daily, days = self._daily(table, checked=True)
         self._execute(f"DROP TABLE {table}")
-        return _PlanResult(stats, groups, daily, days, [])
+        examples = []
+        if stats.bad_lines:
+            examples = self._examples([], {str(file) for file in self.plan.files})
+        return _PlanResult(stats, groups, daily, days, examples)
 
     # ------------------------------------------------------------------ SQL
 
