@@ -554,15 +554,16 @@ class _LogReader:
         return _PlanResult(stats, groups, daily, days, examples)
 
     def _fast_jsonl(self, counter: _LineCounter) -> _PlanResult | None:
-        """The common case of JSON lines: every line good, read by DuckDB's JSON reader.
+        """The common case of JSON lines, read by DuckDB's JSON reader.
 
         DuckDB's parallel JSON reader pulls the fields out about twice as fast as one
-        JSON parse per text line, but it refuses a whole file for one bad line and skips
-        blank ones silently.  So its result is kept only when it proves the file clean:
-        the read succeeded (no malformed line, invalid UTF-8, duplicate key...), every
-        row passed the same checks as the checked path (the same SQL from the columns
-        on), and its rows equal the independent count of lines, none of them near the
-        length limit.  Otherwise None, and the checked path reads the file again.
+        JSON parse per text line, but it refuses a whole file for one malformed line
+        and skips blank ones silently.  So its result is kept only when every line is
+        known to be a row: the read succeeded (no malformed line, invalid UTF-8,
+        duplicate key...) and its rows equal the independent count of lines, none of
+        them near the length limit.  The rows get the same checks as the checked path
+        (the same SQL from the columns on), except that a malformed method or key id
+        falls back.  Otherwise None, and the checked path reads the file again.
         """
         wanted = [self.fields[name] for name in CANONICAL_FIELDS]
         if any(name.startswith("$") for name in wanted) or len(set(wanted)) != len(wanted):
