@@ -166,29 +166,44 @@ def run_script(path: Path, quick: bool, timeout: float | None) -> ScriptRun:
     return run
 
 
-def time_command(command: list[str], runs: int) -> dict[str, Any]:
-    """Median wall time of ``command`` over ``runs`` spawns (after one warm-up)."""
-    times, peaks = [], []
+def time_commands(commands: dict[str, list[str]], runs: int) -> dict[str, dict[str, Any]]:
+    """Median wall time of each command over ``runs`` spawns, after one warm-up each.
+
+    The commands take turns (round robin), so a burst of load on a shared machine hits
+    all of them alike instead of skewing the one that happened to run then.
+    """
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    peaks: dict[str, list[float]] = {name: [] for name in commands}
+    errors: dict[str, str] = {}
     for number in range(runs + 1):
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        code, _cpu, peak = _wait(process)
-        elapsed = time.perf_counter() - started
-        if code != 0:
-            return {"command": command, "error": f"exit {code}"}
-        if number:  # the first spawn warms the file cache
-            times.append(elapsed)
-            peaks.append(peak)
-    return {
-        "command": command,
-        "runs": runs,
-        "median_seconds": statistics.median(times),
-        "min_seconds": min(times),
-        "max_seconds": max(times),
-        "peak_rss_mb": max(peaks),
-    }
+        for name, command in commands.items():
+            if name in errors:
+                continue
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            code, _cpu, peak = _wait(process)
+            elapsed = time.perf_counter() - started
+            if code != 0:
+                errors[name] = f"exit {code}"
+            elif number:  # the first round warms the file cache
+                times[name].append(elapsed)
+                peaks[name].append(peak)
+    measured = {}
+    for name, command in commands.items():
+        if name in errors:
+            measured[name] = {"command": command, "error": errors[name]}
+            continue
+        measured[name] = {
+            "command": command,
+            "runs": runs,
+            "median_seconds": statistics.median(times[name]),
+            "min_seconds": min(times[name]),
+            "max_seconds": max(times[name]),
+            "peak_rss_mb": max(peaks[name]),
+        }
+    return measured
 
 
 def heavy_modules_after_help() -> list[str] | None:
@@ -210,10 +225,15 @@ def heavy_modules_after_help() -> list[str] | None:
 
 def cold_start(runs: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """RESULT-shaped records for ``keyscope --help`` and the raw measurements."""
-    baseline = time_command([sys.executable, "-c", "pass"], runs)
-    module = time_command([sys.executable, "-m", "keyscope", "--help"], runs)
+    commands = {
+        "baseline": [sys.executable, "-c", "pass"],
+        "module": [sys.executable, "-m", "keyscope", "--help"],
+    }
     script = Path(sys.executable).with_name("keyscope")
-    console = time_command([str(script), "--help"], runs) if script.exists() else None
+    if script.exists():
+        commands["console"] = [str(script), "--help"]
+    measured = time_commands(commands, runs)
+    baseline, module, console = measured["baseline"], measured["module"], measured.get("console")
     heavy = heavy_modules_after_help()
     raw = {"python -c pass": baseline, "python -m keyscope --help": module}
     if console is not None:
