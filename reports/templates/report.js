@@ -172,7 +172,7 @@
 
     if (k.rp) {
       add(td, el("h4", "", "Replay against the suggested scopes"));
-      var rp = k.rp, sentence;
+      var rp = k.rp === 1 ? [k.q, 0, 0, []] : k.rp, sentence;
       if (!rp[0] && !rp[2]) {
         sentence = "No successful request in the last " + data.days + " days to replay.";
       } else {

@@ -73,6 +73,12 @@ def test_revoked_keys_have_no_replay_in_the_detail() -> None:
     data = blob(render_html(result))
     for audit, detail in zip(result.keys, data["keys"], strict=True):
         assert ("rp" in detail) == (audit.key.status == "active")
+        if "rp" in detail and audit.replay is not None:
+            # Compact when every request was replayed and none failed; else in full.
+            clean = not (audit.replay.unreplayable or audit.replay.would_fail)
+            assert (detail["rp"] == 1) == clean, audit.key.key_id
+    probed = data["keys"][[a.key.key_id for a in result.keys].index("key_probed")]
+    assert probed["rp"] == [60, 0, 3, []]  # 3 requests to an unmapped route
 
 
 @pytest.mark.browser
@@ -99,4 +105,17 @@ def test_the_detail_shows_the_replay_in_a_browser(tmp_path: Path) -> None:
         )
         assert FAILING in detail  # shown as text, never markup
         assert browser.evaluate("document.getElementById('pwn') === null")
+        # The compact form (everything replayed, nothing failed) reads the same way.
+        recon = browser.evaluate(
+            "Array.from(document.querySelectorAll('button.kx'))"
+            ".findIndex(b => b.textContent === 'key_recon')"
+        )
+        browser.evaluate(f"document.querySelector('#k{recon} button.kx').click()")
+        detail = browser.evaluate(
+            f"document.querySelector('#k{recon}').nextElementSibling.innerText"
+        )
+        assert (
+            "Replayed 9,000 requests of the last 90 days against the suggested scopes: "
+            "0 would have failed." in detail
+        )
         assert browser.problems() == []
