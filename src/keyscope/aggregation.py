@@ -50,6 +50,7 @@ Regexes use only what RE2 (DuckDB, BigQuery), Java (Spark) and Trino agree on:
 
 from __future__ import annotations
 
+import zlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -743,7 +744,8 @@ def looks_like_aggregate(file: Path) -> bool:
                 names = set(next(csv.reader([stream.readline()], _sniff_dialect(file)), []))
         else:
             return False
-    except (OSError, ValueError, UnicodeDecodeError, ImportError):
+    except (OSError, EOFError, ValueError, UnicodeDecodeError, ImportError, zlib.error):
+        # A corrupt or cut gzip stream is not an aggregate; the usage reader reports it.
         return False
     return (
         names.issuperset(_AGGREGATE_REQUIRED)

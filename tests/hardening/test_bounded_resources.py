@@ -267,15 +267,7 @@ def _gzip_variant(name: str) -> bytes:
         "cut.jsonl.gz",
         "not-gzip.jsonl.gz",
         "corrupt.jsonl.gz",
-        pytest.param(
-            "corrupt.csv.gz",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="aggregation.looks_like_aggregate reads a .csv.gz header and catches "
-                "OSError/ValueError but not zlib.error: a corrupt gzip CSV is an internal "
-                "error, exit 70",
-            ),
-        ),
+        "corrupt.csv.gz",
     ],
 )
 def test_truncated_and_corrupt_gzip_logs_are_one_line_errors_or_bad_lines(
