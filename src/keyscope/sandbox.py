@@ -25,19 +25,21 @@ Fault injection, per server (:meth:`Sandbox.add_fault`, ``--fault``) or per requ
 (``X-Sandbox-Fault`` header or ``sandbox_fault`` query parameter), each optionally
 limited to a path prefix and a number of requests:
 
-=============  ===============================================================
-``slow``       wait ``slow_seconds`` before answering
-``drip``       send the body one byte every ``drip_interval`` seconds
-``error``      answer ``503`` (``error500``: ``500``)
-``truncate``   promise the full body in ``Content-Length``, send half, hang up
-``loop``       list pages repeat the cursor they were asked with, forever
-``html``       a ``200 text/html`` login page instead of JSON
-``redirect``   ``302`` to ``http://169.254.169.254/latest/meta-data/``
-``oversize``   an endless body (stops after ``oversize_bytes``)
-``ratelimit``  ``429`` with ``Retry-After: <retry_after>``
-``lost``       make the change, then stall past the client's timeout (the
-               outcome is unknown to the client; its retry must be replayed)
-=============  ===============================================================
+===============  ===============================================================
+``slow``         wait ``slow_seconds`` before answering
+``drip``         send the body one byte every ``drip_interval`` seconds
+``header-drip``  send the status line and headers one byte every ``drip_interval``
+                 seconds (each pause shorter than a read timeout, the total unbounded)
+``error``        answer ``503`` (``error500``: ``500``)
+``truncate``     promise the full body in ``Content-Length``, send half, hang up
+``loop``         list pages repeat the cursor they were asked with, forever
+``html``         a ``200 text/html`` login page instead of JSON
+``redirect``     ``302`` to ``http://169.254.169.254/latest/meta-data/``
+``oversize``     an endless body (stops after ``oversize_bytes``)
+``ratelimit``    ``429`` with ``Retry-After: <retry_after>``
+``lost``         make the change, then stall past the client's timeout (the
+                 outcome is unknown to the client; its retry must be replayed)
+===============  ===============================================================
 
 The server binds to loopback addresses only: it holds no real data, but it accepts a
 credential and must never be reachable from the network.
@@ -82,7 +84,7 @@ SAMPLE_AS_OF = date(2026, 11, 1)
 """End of the sample's usage window (the repository's keyscope.toml uses the same)."""
 FAULTS = (
     "slow", "drip", "error", "error500", "truncate", "loop", "html", "redirect",
-    "oversize", "ratelimit", "lost",
+    "oversize", "ratelimit", "lost", "header-drip",
 )  # fmt: skip
 _MAX_BODY = 1024 * 1024
 _MAX_NAME = 200
@@ -786,6 +788,9 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox = self.server.sandbox
         if fault == "slow":
             time.sleep(sandbox.slow_seconds)
+        if fault == "header-drip":
+            self._drip_headers(answer)
+            return
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         for name, value in answer.headers.items():
@@ -816,6 +821,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(answer.body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _drip_headers(self, answer: _Answer) -> None:
+        """Send the status line and headers a byte at a time, then the body (if still wanted)."""
+        sandbox = self.server.sandbox
+        fields = {"Content-Type": answer.content_type, **answer.headers}
+        fields["Content-Length"] = str(len(answer.body))
+        lines = [f"HTTP/1.1 {answer.status} {self.responses.get(answer.status, ('',))[0]}"]
+        lines += [f"{name}: {value}" for name, value in fields.items()]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        try:
+            for index in range(len(head)):
+                self.wfile.write(head[index : index + 1])
+                self.wfile.flush()
+                time.sleep(sandbox.drip_interval)
+            self.wfile.write(answer.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up, as it should
+        self.close_connection = True
 
     do_GET = _serve  # http.server dispatches on do_<METHOD>
     do_POST = _serve

@@ -370,6 +370,47 @@ def test_a_slow_drip_ends_at_the_deadline(
     assert not (workdir / "snap").exists()
 
 
+def test_a_server_dripping_its_headers_ends_at_the_request_deadline(
+    workdir: Path, capsys: pytest.CaptureFixture[str], sandbox: Sandbox
+) -> None:
+    write_config(workdir, request_deadline=1.5, read_timeout=5.0)
+    sandbox.drip_interval = 0.25  # ~100 header bytes: ~25 s if only the read timeout applied
+    sandbox.add_fault("header-drip", "/v1/openapi.json")
+    started = time.monotonic()
+    code, out, err = fetch(capsys)
+    elapsed = time.monotonic() - started
+    assert code == 5, err
+    assert "GET /v1/openapi.json: no response within the 1.5 s deadline" in err
+    assert 1.4 <= elapsed < 6.0  # the deadline plus generous slack, not the drip's length
+    assert [r.fault for r in sandbox.log if r.path == "/v1/openapi.json"] == ["header-drip"]
+    assert not (workdir / "snap").exists()
+    assert_no_canary(out, err)
+
+
+def test_a_header_drip_is_also_bounded_by_the_run_deadline(
+    workdir: Path, capsys: pytest.CaptureFixture[str], sandbox: Sandbox
+) -> None:
+    write_config(workdir, request_deadline=60.0, run_deadline=2.0, read_timeout=5.0)
+    sandbox.drip_interval = 0.25
+    sandbox.add_fault("header-drip", "/v1/openapi.json")
+    started = time.monotonic()
+    code, _, err = fetch(capsys)
+    elapsed = time.monotonic() - started
+    assert code == 5, err
+    assert "GET /v1/openapi.json" in err and "deadline" in err
+    assert elapsed < 6.5  # within the 2 s run deadline plus slack, not a minute
+
+
+def test_header_drip_fault_still_delivers_a_whole_answer_when_waited_for(
+    running: RunningSandbox, sandbox: Sandbox
+) -> None:
+    sandbox.drip_interval = 0.001
+    with client_for(running, request_deadline=30.0) as client:
+        sandbox.add_fault("header-drip", "/v1/openapi.json", count=1)
+        spec = client.get_json("/v1/openapi.json")
+    assert isinstance(spec, dict) and "paths" in spec
+
+
 def test_a_slow_answer_times_out_and_is_retried(
     workdir: Path, capsys: pytest.CaptureFixture[str], sandbox: Sandbox
 ) -> None:

@@ -11,6 +11,7 @@ import json
 import logging
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -886,3 +887,114 @@ def test_no_cli_option_could_carry_a_secret() -> None:
     # The walk really reached the commands that talk to the platform.
     for command in ("fetch", "sandbox", "plan", "apply", "audit"):
         assert f"keyscope {command}" in visited
+
+
+# --------------------------------------------------------------------------- deadline transport
+
+
+def test_network_transports_direct_and_proxied_are_deadline_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    import httpcore
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    settings = parse_platform_settings({"base_url": "https://api.example.test"}, env={})
+    client = live.make_http_client(settings)
+    try:
+        direct = client._transport_for_url(httpx.URL("http://127.0.0.1:8080/"))  # no HTTP_PROXY
+        proxied = client._transport_for_url(httpx.URL("https://api.example.test/v1/api-keys"))
+        # trust_env still brings the proxy in (a custom transport must not lose it) ...
+        assert isinstance(proxied, live._DeadlineTransport)
+        assert isinstance(proxied._pool, httpcore.HTTPProxy)
+        assert isinstance(proxied._pool._network_backend, live._DeadlineBackend)
+        # ... and the direct route is bound by the deadline too.
+        assert isinstance(client._transport, live._DeadlineTransport)
+        assert isinstance(client._transport._pool._network_backend, live._DeadlineBackend)
+        assert direct is client._transport
+        # TLS verification is as strict as httpx's default transport would make it.
+        for transport in (client._transport, proxied):
+            context = transport._pool._ssl_context
+            assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    finally:
+        client.close()
+    monkeypatch.delenv("HTTPS_PROXY")
+    plain = live.make_http_client(replace(settings, trust_env=False))
+    try:
+        assert not plain._mounts or all(t is None for t in plain._mounts.values())
+        assert isinstance(plain._transport, live._DeadlineTransport)
+    finally:
+        plain.close()
+
+
+def test_a_socket_operation_waits_at_most_what_is_left_of_the_deadline() -> None:
+    import time as clock
+
+    assert live._bounded_timeout(5.0) == (5.0, False)  # no request in flight: unchanged
+    token = live._EXCHANGE_DEADLINE.set(clock.monotonic() + 1.0)
+    try:
+        bounded, cut = live._bounded_timeout(5.0)
+        assert cut and 0.0 < bounded <= 1.0
+        assert live._bounded_timeout(0.5) == (0.5, False)
+        bounded, cut = live._bounded_timeout(None)  # "no timeout" still gets the deadline
+        assert cut and bounded is not None and bounded <= 1.0
+    finally:
+        live._EXCHANGE_DEADLINE.reset(token)
+    token = live._EXCHANGE_DEADLINE.set(clock.monotonic() - 0.01)
+    try:
+        with pytest.raises(live._DeadlinePassed):
+            live._bounded_timeout(5.0)
+    finally:
+        live._EXCHANGE_DEADLINE.reset(token)
+
+
+def test_a_server_dripping_its_status_line_is_cut_off_at_the_deadline() -> None:
+    """A raw loopback server: one header byte every 0.2 s, never silent for a read timeout."""
+    import socket
+    import threading
+    import time as clock
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\n" + b"X-Padding: " + b"a" * 400 + b"\r\n\r\n"
+            for index in range(len(head)):
+                if stop.is_set():
+                    return
+                try:
+                    connection.sendall(head[index : index + 1])
+                except OSError:
+                    return  # the client hung up: what the deadline should make it do
+                clock.sleep(0.2)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    settings = parse_platform_settings(
+        {"base_url": f"http://127.0.0.1:{port}", "request_deadline": 1.0, "read_timeout": 5.0,
+         "max_retries": 0},
+        env={},
+    )  # fmt: skip
+    client = PlatformClient(settings, ApiKeyCredential(CANARY_KEY, "test"))
+    started = clock.monotonic()
+    try:
+        with pytest.raises(FetchError) as caught:
+            client.exchange_token()
+        # The half-read connection was dropped, not kept in the pool for reuse.
+        assert client._http._transport._pool.connections == []
+    finally:
+        elapsed = clock.monotonic() - started
+        client.close()
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+    assert "no response within the 1 s deadline" in str(caught.value)
+    assert CANARY_KEY not in str(caught.value)
+    # Bounded by the deadline (plus slack for a loaded machine), not 400+ bytes x 0.2 s.
+    assert 0.9 <= elapsed < 4.0
+    assert not thread.is_alive()

@@ -2,7 +2,8 @@
 
 Contract: everything keyscope reads from or writes to the platform goes through
 :class:`PlatformClient`.  It never hangs (explicit connect/read/write/pool timeouts
-plus an overall deadline per request and per run, checked while the body streams in),
+plus an overall deadline per request and per run that bounds every socket operation
+of the exchange: connect, TLS handshake, status line, headers and body),
 never reads more than ``max_response_bytes`` (counted after decompression), never
 sends a credential to another origin (redirects are not followed across origins;
 plain ``http://`` only to loopback), never retries forever (jittered exponential
@@ -32,7 +33,8 @@ import re
 import stat
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from ipaddress import ip_address
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import httpcore
 import httpx
 
 from keyscope import __version__
@@ -501,10 +504,243 @@ def backoff_delay(
     return rng() * ceiling
 
 
+# ------------------------------------------------------------------- deadline transport
+
+_EXCHANGE_DEADLINE: ContextVar[float | None] = ContextVar(
+    "keyscope_exchange_deadline", default=None
+)
+"""Absolute ``time.monotonic()`` by which the current request must be done, or ``None``.
+
+Set by :class:`PlatformClient` around each request (send and body); read by the network
+streams below, so connect, TLS, status line, headers and body all share one deadline.
+A context variable, not a client attribute: a pooled connection outlives the request
+that opened it, and the TUI may use one client from several worker threads.
+"""
+
+
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+"""httpx's own default pool limits."""
+
+
+class _DeadlinePassed(httpcore.TimeoutException):
+    """The overall deadline ran out during a socket operation (not just one silent read)."""
+
+
+def _bounded_timeout(timeout: float | None) -> tuple[float | None, bool]:
+    """``timeout`` cut to what is left of the exchange deadline, and whether it was cut.
+
+    Raises:
+        _DeadlinePassed: nothing is left.
+    """
+    deadline = _EXCHANGE_DEADLINE.get()
+    if deadline is None:
+        return timeout, False
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _DeadlinePassed("the overall request deadline has passed")
+    if timeout is None or left < timeout:
+        return left, True
+    return timeout, False
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every read, write and handshake respects the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        bounded, cut = _bounded_timeout(timeout)
+        try:
+            return self._inner.read(max_bytes, bounded)
+        except httpcore.TimeoutException as error:
+            if cut:  # the deadline, not the per-read timeout, ran out
+                raise _DeadlinePassed("the overall request deadline has passed") from error
+            raise
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        bounded, cut = _bounded_timeout(timeout)
+        try:
+            self._inner.write(buffer, bounded)
+        except httpcore.TimeoutException as error:
+            if cut:
+                raise _DeadlinePassed("the overall request deadline has passed") from error
+            raise
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded, cut = _bounded_timeout(timeout)
+        try:
+            upgraded = self._inner.start_tls(ssl_context, server_hostname, bounded)
+        except httpcore.TimeoutException as error:
+            if cut:
+                raise _DeadlinePassed("the overall request deadline has passed") from error
+            raise
+        return _DeadlineStream(upgraded)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's blocking socket backend, with every stream bounded by the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
+        self._inner = inner if inner is not None else httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded, cut = _bounded_timeout(timeout)
+        try:
+            stream = self._inner.connect_tcp(host, port, bounded, local_address, socket_options)
+        except httpcore.TimeoutException as error:
+            if cut:
+                raise _DeadlinePassed("the overall request deadline has passed") from error
+            raise
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:  # pragma: no cover - keyscope never uses a unix socket
+        bounded, _cut = _bounded_timeout(timeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, bounded, socket_options))
+
+    def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore retries are off
+        self._inner.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """``httpx.HTTPTransport`` over :class:`_DeadlineBackend` (same pool, same proxies).
+
+    httpx's transport offers no way to pass a network backend, so this builds the same
+    httpcore pool it would (direct, HTTP(S) proxy or SOCKS proxy) with one; request and
+    response mapping, exception mapping and closing are httpx's own, inherited.
+    """
+
+    def __init__(
+        self,
+        verify: Any = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        proxy: httpx.Proxy | None = None,
+    ) -> None:
+        ssl_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        pool_options: dict[str, Any] = {
+            "ssl_context": ssl_context,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "http1": http1,
+            "http2": http2,
+            "network_backend": _DeadlineBackend(),
+        }
+        pool: httpcore.ConnectionPool
+        if proxy is None:
+            pool = httpcore.ConnectionPool(**pool_options)
+        else:
+            proxy_url = httpcore.URL(
+                scheme=proxy.url.raw_scheme, host=proxy.url.raw_host,
+                port=proxy.url.port, target=proxy.url.raw_path,
+            )  # fmt: skip
+            if proxy.url.scheme in ("http", "https"):
+                pool = httpcore.HTTPProxy(
+                    proxy_url=proxy_url, proxy_auth=proxy.raw_auth,
+                    proxy_headers=proxy.headers.raw, proxy_ssl_context=proxy.ssl_context,
+                    **pool_options,
+                )  # fmt: skip
+            elif proxy.url.scheme in ("socks5", "socks5h"):
+                pool = httpcore.SOCKSProxy(
+                    proxy_url=proxy_url, proxy_auth=proxy.raw_auth, **pool_options
+                )
+            else:
+                raise ConfigError(
+                    "the proxy settings",
+                    f"unsupported proxy scheme {one_line(proxy.url.scheme, limit=20)!r} "
+                    "(use http, https or socks5)",
+                )
+        # HTTPTransport's handle_request/close/__exit__ all go through ``_pool``.
+        self._pool = pool
+
+
+class _DeadlineClient(httpx.Client):
+    """``httpx.Client`` whose network transports (direct and proxied) are deadline-bound.
+
+    httpx picks proxies from the environment only when no ``transport`` is passed, so
+    instead of passing one this overrides the two hooks that build transports; a
+    transport given explicitly (tests' ``MockTransport``) is still used as is.
+    """
+
+    def _init_transport(
+        self,
+        verify: Any = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        transport: httpx.BaseTransport | None = None,
+    ) -> httpx.BaseTransport:
+        if transport is not None:
+            return transport
+        return _DeadlineTransport(
+            verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2, limits=limits
+        )
+
+    def _init_proxy_transport(
+        self,
+        proxy: httpx.Proxy,
+        verify: Any = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+    ) -> httpx.BaseTransport:
+        return _DeadlineTransport(
+            verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
+            limits=limits, proxy=proxy,
+        )  # fmt: skip
+
+
+def _caused_by_deadline(error: BaseException) -> bool:
+    """True when httpx's exception wraps a :class:`_DeadlinePassed` from our streams."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, _DeadlinePassed):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def make_http_client(
     settings: PlatformSettings, *, transport: httpx.BaseTransport | None = None
 ) -> httpx.Client:
     """The one long-lived client: explicit timeouts, no redirects, TLS verification on.
+
+    Its network transports (direct and through a proxy) bound every connect, TLS
+    handshake, read and write by the deadline :class:`PlatformClient` sets per request,
+    so a server dripping its status line and headers is cut off like a dripping body.
 
     Args:
         settings: Timeouts, CA bundle and ``trust_env``.
@@ -522,7 +758,7 @@ def make_http_client(
                 str(settings.ca_bundle), f"cannot load the CA bundle: {error}"
             ) from None
     try:
-        return httpx.Client(
+        return _DeadlineClient(
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
                 read=settings.read_timeout,
@@ -1008,9 +1244,23 @@ class PlatformClient:
                 f"{what}: cannot build the request: {self._scrub(str(error))}"
             ) from None
         self.requests_sent += 1
+        # The network streams read this: connect, TLS, headers and body share the deadline
+        # (in real monotonic time, whatever clock this client was given).
+        token = _EXCHANGE_DEADLINE.set(time.monotonic() + max(deadline.remaining(), 0.0))
+        try:
+            return self._exchange(request, deadline, what)
+        finally:
+            _EXCHANGE_DEADLINE.reset(token)
+
+    def _exchange(self, request: httpx.Request, deadline: _Deadline, what: str) -> ApiResponse:
         try:
             response = self._http.send(request, stream=True)
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as error:
+            if _caused_by_deadline(error):
+                raise FetchError(
+                    f"{what}: no response within the {deadline.seconds:g} s deadline (connect, "
+                    "TLS or headers still pending: a slow or stalled server)"
+                ) from None
             raise _Retryable(f"timed out after {deadline.elapsed():.1f} s") from None
         except httpx.RequestError as error:
             raise _Retryable(
@@ -1018,7 +1268,12 @@ class PlatformClient:
             ) from None
         try:
             body = self._read_body(response, deadline, what)
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as error:
+            if _caused_by_deadline(error):
+                raise FetchError(
+                    f"{what}: the response was still arriving after the {deadline.seconds:g} s "
+                    "deadline (a slow or stalled server)"
+                ) from None
             raise _Retryable(
                 f"timed out reading the body after {deadline.elapsed():.1f} s"
             ) from None
