@@ -263,8 +263,9 @@ def square_sized_solver(need_sets: int, seed: int = 3) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 keys instead of 10,000")
+    parser.add_argument("--keys", type=int, help="number of synthetic keys (e.g. 100000)")
     args = parser.parse_args()
-    count = 1_000 if args.quick else 10_000
+    count = args.keys or (1_000 if args.quick else 10_000)
     baseline_sample = 100 if args.quick else 500
 
     spec = load_spec(SPEC_PATH, SpecOptions(semantics="all"))
@@ -330,8 +331,11 @@ def main() -> int:
         f"baseline measured on {baseline_sample:,} keys and scaled)"
     )
     print()
+    # The target is for 10,000 keys; other sizes are measured, not judged.
+    target_text = "< 2 s" if count == 10_000 else "-"
+    within_target = count != 10_000 or analysis < TARGET_SECONDS
     rows = [
-        ("audit_keys, wall, best of 3", f"{analysis:.2f} s", "< 2 s", f"{baseline_wall:.1f} s"),
+        ("audit_keys, wall, best of 3", f"{analysis:.2f} s", target_text, f"{baseline_wall:.1f} s"),
         ("audit_keys, CPU time, best of 3", f"{analysis_cpu:.2f} s", "", f"{baseline_cpu:.1f} s"),
         ("  all runs, wall", ", ".join(f"{r:.2f}" for r in runs), "", ""),
         ("  speed-up over baseline (CPU time)", f"{baseline_cpu / analysis_cpu:.1f} x", "", ""),
@@ -350,11 +354,11 @@ def main() -> int:
     print("-" * 83)
     for name, figure, target, baseline in rows:
         print(f"{name:<42} {figure:>18} {target:>8} {baseline:>12}")
-    ok = analysis < TARGET_SECONDS and disagreements == 0
+    ok = within_target and disagreements == 0
     if report is not None:  # machine-readable lines for bench/run_all.py
         report(
             f"analysis stage, {count:,} keys", round(analysis, 3), "s",
-            target="< 2 s", baseline=round(baseline_wall, 3), met=analysis < TARGET_SECONDS,
+            target=target_text, baseline=round(baseline_wall, 3), met=within_target,
             baseline_name="per-key brute force, no sharing", cpu_s=round(analysis_cpu, 3),
             baseline_cpu_s=round(baseline_cpu, 3), load=load,
         )  # fmt: skip
@@ -364,7 +368,7 @@ def main() -> int:
         )  # fmt: skip
         report("exact solver, 59-scope catalog, per need set", round(per_need_set * 1000, 3), "ms")
     print()
-    if not ok and analysis_cpu < TARGET_SECONDS and disagreements == 0:
+    if not ok and count == 10_000 and analysis_cpu < TARGET_SECONDS and disagreements == 0:
         print(f"wall time above target with CPU time under it: the machine is busy (load {load})")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
