@@ -288,15 +288,21 @@ def test_36_unmatched_routes_and_unknown_keys_are_never_dropped(tmp_path: Path) 
 
 
 def _peak_rss_kib(path: Path) -> tuple[int, int]:
-    """Rows and peak RSS (KiB) of load_usage on ``path``, in a fresh interpreter."""
+    """Rows and peak RSS (KiB) of load_usage on ``path``, in a fresh interpreter.
+
+    The peak is the child's own ``VmHWM``: ``ru_maxrss`` would carry over the high-water
+    mark of the (large) pytest process that spawned it, since Linux keeps it across exec.
+    """
     script = textwrap.dedent(
         f"""
-        import resource, sys
+        import re, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from usage_support import load
         usage = load({str(path)!r})
         assert usage.sources[0].bad_lines == 0, usage.sources
-        print(len(usage.rows), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        with open("/proc/self/status") as status:
+            peak = re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)
+        print(len(usage.rows), peak)
         """
     )
     result = subprocess.run(
