@@ -410,8 +410,9 @@ class _Columns:
     that have bad lines."""
 
 
-class _LogReader:
-    """Reads request logs (JSON lines, CSV, Parquet, HAR) of one plan."""
+class _PlanReader:
+    """What every reader of one plan shares: the connection, the window, table names
+    unique within the call, and DuckDB errors turned into one-line input errors."""
 
     def __init__(
         self,
@@ -426,20 +427,7 @@ class _LogReader:
         self.number = number
         self.start_us = start_us
         self.end_us = end_us
-        self.fields = {name: plan.source.fields.get(name, name) for name in CANONICAL_FIELDS}
-        self.timezone = self._check_timezone(plan.source.timezone)
-        self.rejects: list[tuple[str, str]] = []
-        """(errors, scans) rejects tables of the reads so far (one pair per read_csv call)."""
-        self.physical_lines: int | None = None
-        """CSV only: non-blank physical lines after the header, counted apart."""
-        self.lines_seen = 0
-        """Lines DuckDB's line reader saw, blank ones and the header included (CSV)."""
         self._counter = 0
-        self._jsonl_request_ids: list[str] | None = None
-        self._ts_type = "VARCHAR"
-        """DuckDB type of the timestamp column (Parquet may carry a real timestamp)."""
-
-    # ------------------------------------------------------------------ helpers
 
     def _name(self, prefix: str) -> str:
         self._counter += 1
@@ -455,6 +443,33 @@ class _LogReader:
                 redact(str(self.plan.files[0])) if len(self.plan.files) == 1 else self.plan.display
             )
             raise LogParseError(location, f"cannot read: {_safe_error(error)}") from None
+
+
+class _LogReader(_PlanReader):
+    """Reads request logs (JSON lines, CSV, Parquet, HAR) of one plan."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        plan: _Plan,
+        number: int,
+        start_us: int,
+        end_us: int,
+    ) -> None:
+        super().__init__(connection, plan, number, start_us, end_us)
+        self.fields = {name: plan.source.fields.get(name, name) for name in CANONICAL_FIELDS}
+        self.timezone = self._check_timezone(plan.source.timezone)
+        self.rejects: list[tuple[str, str]] = []
+        """(errors, scans) rejects tables of the reads so far (one pair per read_csv call)."""
+        self.physical_lines: int | None = None
+        """CSV only: non-blank physical lines after the header, counted apart."""
+        self.lines_seen = 0
+        """Lines DuckDB's line reader saw, blank ones and the header included (CSV)."""
+        self._jsonl_request_ids: list[str] | None = None
+        self._ts_type = "VARCHAR"
+        """DuckDB type of the timestamp column (Parquet may carry a real timestamp)."""
+
+    # ------------------------------------------------------------------ helpers
 
     def _check_timezone(self, zone: str | None) -> str | None:
         if zone is None or _OFFSET.fullmatch(zone):
@@ -1505,31 +1520,8 @@ def _unique_names(header: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- aggregates
 
 
-class _AggregateReader:
+class _AggregateReader(_PlanReader):
     """Reads a pre-aggregated usage file (Parquet or CSV); see docs/usage-formats.md."""
-
-    def __init__(
-        self,
-        connection: duckdb.DuckDBPyConnection,
-        plan: _Plan,
-        number: int,
-        start_us: int,
-        end_us: int,
-    ) -> None:
-        self.connection = connection
-        self.plan = plan
-        self.number = number
-        self.start_us = start_us
-        self.end_us = end_us
-        self._counter = 0
-
-    def _execute(self, sql: str, where: str) -> list[tuple[Any, ...]]:
-        import duckdb
-
-        try:
-            return self.connection.execute(sql).fetchall()
-        except duckdb.Error as error:
-            raise LogParseError(where, f"cannot read: {_safe_error(error)}") from None
 
     def run(self) -> _PlanResult:
         results = [self._file(file) for file in self.plan.files]
@@ -1640,8 +1632,7 @@ class _AggregateReader:
             WHEN first_us > last_us THEN 19
             ELSE 0 END"""
         in_window = f"(last_us >= {self.start_us} AND first_us < {self.end_us})"
-        self._counter += 1
-        table = f"agg_{self.number}_{self._counter}"
+        table = self._name("agg")
         self._execute(
             f"CREATE TEMP TABLE {table} AS SELECT *, {reason} AS why FROM ({rows})",  # noqa: S608
             where,
