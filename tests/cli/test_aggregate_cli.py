@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -33,16 +32,8 @@ LINES = [
 ]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No user config or KEYSCOPE_* variable leaks into these tests."""
-    for name in list(os.environ):
-        if name.startswith("KEYSCOPE_"):
-            monkeypatch.delenv(name)
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
+# Every test runs in an empty working folder with no KEYSCOPE_* variable.
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture

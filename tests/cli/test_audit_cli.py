@@ -28,16 +28,8 @@ SPEC = REPO / "sample_specs" / "partner-api.yaml"
 KEYS = REPO / "sample_specs" / "keys.yaml"
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No user config or KEYSCOPE_* variable leaks into these tests."""
-    for name in list(os.environ):
-        if name.startswith("KEYSCOPE_"):
-            monkeypatch.delenv(name)
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
+# Every test runs in an empty working folder with no KEYSCOPE_* variable.
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def config(folder: Path, **extra: str) -> Path:

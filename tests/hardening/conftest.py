@@ -228,15 +228,9 @@ class World:
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No user config or KEYSCOPE_* variable leaks in; the working folder is empty."""
-    for name in list(os.environ):
-        if name.startswith("KEYSCOPE_"):
-            monkeypatch.delenv(name)
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
+def _isolated_everywhere(isolated: Path) -> Path:
+    """Every hardening test runs in the shared ``isolated`` working folder."""
+    return isolated
 
 
 @pytest.fixture

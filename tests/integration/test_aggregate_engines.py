@@ -94,16 +94,8 @@ TRICKY_LINES = [
 ]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No user config or KEYSCOPE_* variable leaks in; the working folder is empty."""
-    for name in list(os.environ):
-        if name.startswith("KEYSCOPE_"):
-            monkeypatch.delenv(name)
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
+# Every test runs in an empty working folder with no KEYSCOPE_* variable.
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture(scope="module")

@@ -19,16 +19,8 @@ USAGE = REPO / "sample_specs" / "usage" / "requests.jsonl.gz"
 SCHEMA = REPO / ".." / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No user config or KEYSCOPE_* variable leaks in; the working folder is empty."""
-    for name in list(os.environ):
-        if name.startswith("KEYSCOPE_"):
-            monkeypatch.delenv(name)
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
+# Every test runs in an empty working folder with no KEYSCOPE_* variable.
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def audit(*flags: str | Path, keys: Path = KEYS, as_of: str = "2026-11-01") -> int:
