@@ -45,7 +45,13 @@ def test_publishable_keys_are_not_secrets_but_are_masked() -> None:
 
 
 def test_plain_text_is_untouched() -> None:
-    for text in ["Accountant access", "invoices:read", "key_8f3k2m9q1x7c4v6b", "", "[bold]x[/bold]"]:
+    for text in [
+        "Accountant access",
+        "invoices:read",
+        "key_8f3k2m9q1x7c4v6b",
+        "",
+        "[bold]x[/bold]",
+    ]:
         assert redact(text) == text
         assert not looks_like_secret(text)
 

@@ -1,4 +1,6 @@
-"""Settings precedence: flag > KEYSCOPE_* > keyscope.toml > default; paths relative to their origin."""
+"""Settings precedence: flag > KEYSCOPE_* > keyscope.toml > default.
+
+Paths are relative to where they were given (the config file, or the working folder)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,13 @@ FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def test_escape_sequences_are_neutralized() -> None:
-    for payload in ["\x1b[2J", "\x1b]0;pwned\x07", "\x1b]52;c;ZXZpbA==\x07", "\x1b[?1049h", "\x9b31m"]:
+    for payload in [
+        "\x1b[2J",
+        "\x1b]0;pwned\x07",
+        "\x1b]52;c;ZXZpbA==\x07",
+        "\x1b[?1049h",
+        "\x9b31m",
+    ]:
         shown = terminal_safe(f"name {payload} end")
         assert not FORBIDDEN.search(shown)
         assert shown.startswith("name ")
