@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import string
 
-from hypothesis import given
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from keyscope.redaction import looks_like_secret, mask, mask_id, redact
+from keyscope.redaction import _JWT, looks_like_secret, mask, mask_id, redact
 
 CANARIES = [
     "sk_live_CANARY4f9d8e7c6b5a4930",
@@ -70,3 +72,51 @@ def test_mask_reveals_at_most_a_prefix_and_four_characters(value: str) -> None:
     assert value.startswith(prefix)
     assert value.endswith(tail)
     assert len(prefix) <= 12
+
+
+# --------------------------------------------------------------------------- JSON Web Tokens
+
+_JWT_PART = "abcdefghijABCDEFGHIJ0123456789"
+JWT = f"eyJ{_JWT_PART}.eyJ{_JWT_PART}.{_JWT_PART}"
+
+# The straightforward pattern the linear one replaced (quadratic on runs like "-eyJ-eyJ…").
+_REFERENCE_JWT = re.compile(
+    r"(?<![A-Za-z0-9])(eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"
+)
+
+
+def test_tokens_are_masked_wherever_a_token_may_start() -> None:
+    for text in (JWT, f"Authorization: {JWT}", f"x-{JWT}", f"a_{JWT} tail", f"({JWT})"):
+        assert looks_like_secret(text), text
+        shown = redact(text)
+        assert _JWT_PART not in shown, text
+        assert shown.count("…") == 1
+    # Glued to a letter or digit, "eyJ" is not where a token starts (as before).
+    assert not looks_like_secret("xeyJ" + JWT[3:])
+
+
+_JWT_PIECES = st.sampled_from(
+    ["eyJ", "eyJabcdefghi", ".abcdefghi", "abcdefghi", "j", "9", "-", "_", ".", " "]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_JWT_PIECES, max_size=24).map("".join))
+@example("eyJ" + "a" * 9 + "." + "b" * 10 + "." + "c" * 10)  # each segment one short
+@example("eyJ" + "a" * 10 + "." + "b" * 9 + "." + "c" * 10)
+@example("eyJ" + "a" * 10 + "." + "b" * 10 + "." + "c" * 9)
+@example("-eyJ-eyJ" + "a" * 10 + "." + "b" * 10 + "." + "c" * 10)
+def test_the_linear_token_pattern_finds_what_the_reference_finds(text: str) -> None:
+    """Same tokens, same places, as the plain pattern, on text built to trip it up."""
+    expected = [match.span(1) for match in _REFERENCE_JWT.finditer(text)]
+    assert [match.span(1) for match in _JWT.finditer(text)] == expected
+    if expected:
+        assert looks_like_secret(text)
+
+
+@pytest.mark.timeout(120)  # a hang guard: the quadratic pattern took hours on this input
+@pytest.mark.parametrize("unit", ["-eyJ", "_eyJ0123456789", "-eyJaaaaaaaaa.", "token "])
+def test_redaction_is_linear_on_10mb_of_near_misses(unit: str) -> None:
+    text = unit * ((10 << 20) // len(unit))
+    assert redact(text) == text
+    assert not looks_like_secret(text)
