@@ -34,6 +34,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
+import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -299,22 +300,34 @@ def _day(moment: datetime) -> str:
     return moment.astimezone(UTC).date().isoformat()
 
 
+_SCRIPT_LETTERS = {"LATIN": "L", "CYRILLIC": "C", "GREEK": "G"}
+_MIXED_PAIR = re.compile("L[CG]|C[LG]|G[LC]")
+
+
 def _has_mixed_scripts(text: str) -> bool:
-    """A word mixing Latin with Cyrillic or Greek letters ("prod" with a Cyrillic "o")."""
+    """A word mixing Latin with Cyrillic or Greek letters ("prod" with a Cyrillic "o").
+
+    A word is a run of letters (``str.isalpha``).  Names are kept whole, so this must
+    stay cheap on a 10 MB one: each distinct character's script is looked up once, then
+    the text is rewritten in C as one letter per Latin, Cyrillic or Greek letter (``L``,
+    ``C``, ``G``; other letters dropped, anything else a space).  A word mixes scripts
+    exactly when two different letters of that rewrite touch.
+    """
     if text.isascii():
         return False
-    for word in "".join(ch if ch.isalpha() else " " for ch in text).split():
-        scripts = set()
-        for character in word:
-            try:
-                script = unicodedata.name(character).split(" ", 1)[0]
-            except ValueError:
-                continue
-            if script in ("LATIN", "CYRILLIC", "GREEK"):
-                scripts.add(script)
-        if len(scripts) > 1:
-            return True
-    return False
+    table: dict[int, str | None] = {}
+    for character in set(text):
+        if not character.isalpha():
+            table[ord(character)] = " "
+            continue
+        try:
+            script = unicodedata.name(character).split(" ", 1)[0]
+        except ValueError:
+            script = ""
+        table[ord(character)] = _SCRIPT_LETTERS.get(script)  # None: dropped
+    if len(set(table.values()) - {" ", None}) < 2:
+        return False  # one script at most in the whole text: no word can mix
+    return _MIXED_PAIR.search(text.translate(table)) is not None
 
 
 class _Auditor:
