@@ -48,6 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _escape_what_the_terminal_cannot_encode() -> None:
+    """Write ``\\u2026`` for a character the terminal's encoding lacks, never crash on it.
+
+    Key names are shown as written (made safe, never interpreted), so "é" or "…" reach
+    stdout; with ``PYTHONIOENCODING=ascii`` or a Latin-1 locale a strict stream would
+    raise ``UnicodeEncodeError`` halfway through a report (BAD-INPUTS #26).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue  # replaced by something that is not a text stream: leave it
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a closed or detached stream
+            continue
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run keyscope; returns the exit code."""
     parser = build_parser()
@@ -55,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    _escape_what_the_terminal_cannot_encode()
     from keyscope.errors import EXIT_INTERNAL, KeyscopeError
     from keyscope.redaction import redact
     from keyscope.text import one_line

@@ -155,16 +155,34 @@ def test_json_is_ascii_and_keeps_raw_values(hostile: Hostile) -> None:
     raw = hostile.files["json"]
     assert raw.isascii()
     data = json.loads(raw)
-    names = {key["id"]: key["name"] for key in data["keys"]}
-    from keyscope.sources.keys import MAX_TEXT_CHARS, TRUNCATION_MARK
-
+    keys = {key["id"]: key for key in data["keys"]}
     for index, payload in enumerate(PAYLOADS.values()):
-        expected = (
-            payload
-            if len(payload) <= MAX_TEXT_CHARS
-            else payload[:MAX_TEXT_CHARS] + TRUNCATION_MARK
-        )
-        assert names[hostile_key_id(index, payload)] == expected
+        key = keys[hostile_key_id(index, payload)]
+        # Whole, megabyte included (BAD-INPUTS #26): only the displays shorten.
+        assert key["name"] == key["owner"] == key["environment"] == payload
+
+
+def test_no_display_shows_the_megabyte(hostile: Hostile) -> None:
+    """BAD-INPUTS #26: the megabyte name, owner and environment are shortened with an
+    ellipsis in every display; a spreadsheet cell holds up to its cell limit."""
+    from keyscope.report.csv_report import CELL_LIMIT
+
+    longest = {
+        sink: max((len(run) for run in re.findall("M+", text)), default=0)
+        for sink, text in {
+            "stdout": hostile.stdout.decode(),
+            "stderr": hostile.stderr.decode(),
+            **{fmt: hostile.files[fmt].decode() for fmt in ("html", "md", "sarif", "csv")},
+        }.items()
+    }
+    # 60 for a name in the text report, 100 for a log path; 120 in the HTML keys table;
+    # 200 in a SARIF message; Markdown lists only the riskiest keys (not these).
+    assert longest["stdout"] <= 100 and longest["stderr"] == 0
+    assert longest["html"] <= 120 and longest["md"] <= 80 and longest["sarif"] <= 200
+    assert longest["csv"] == CELL_LIMIT - 1
+    assert "M" * 59 + "…" in hostile.stdout.decode()
+    assert "M" * 119 + "…" in hostile.files["html"].decode()
+    assert len(hostile.files["html"]) < 1 << 20 and len(hostile.files["sarif"]) < 1 << 20
 
 
 def test_suspicious_names_are_findings(hostile: Hostile) -> None:

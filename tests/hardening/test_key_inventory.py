@@ -4,21 +4,30 @@ Names are free text: the markup, escape, HTML, template, formula and control-cha
 rows (#17-#23, #25, #26) are checked at every sink by ``test_escaping.py`` and the
 secret rows (#24, #28) by ``test_secrets_canary.py``.  This file adds what is specific to
 the inventory: homoglyph and bidi names become findings (#21), a 10 MB name costs
-nothing and never crashes (#26), the key id is the identity (#27), secret fields never
+nothing, is kept whole in the JSON report and shortened everywhere else, and odd
+names never crash or forge a line (#26), the key id is the identity (#27), secret fields never
 reach a value (#28), and secrets in names are classified by prefix (#29).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-import time
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from keyscope.sources.keys import MAX_TEXT_CHARS, TRUNCATION_MARK, parse_keys
+import pytest
 
-from .conftest import World, key_record
+from keyscope.report.csv_report import CELL_LIMIT
+from keyscope.sources.keys import parse_keys
+
+from .conftest import World, key_record, run_keyscope
 from .payloads import TERMINAL_FORBIDDEN
+
+FILE_FORMATS = ("json", "html", "md", "csv", "sarif")
 
 
 def audit_json(cli: Callable[..., Any], world: World, *extra: str) -> dict[str, Any]:
@@ -50,41 +59,143 @@ def test_21_homoglyph_bidi_and_zero_width_names_are_findings(
     assert "invoice⟨U+202E⟩gnp.exe" in text and "pay⟨U+200B⟩outs" in text
 
 
+def audit_every_format(
+    cli: Callable[..., Any], world: World, folder: Path, *extra: str
+) -> tuple[Any, dict[str, str]]:
+    """``keyscope audit`` with the text report on stdout and every other format in a file."""
+    folder.mkdir(exist_ok=True)
+    files = {fmt: folder / f"report.{fmt}" for fmt in FILE_FORMATS}
+    flags = [arg for fmt, path in files.items() for arg in (f"--{fmt}", str(path))]
+    outcome = cli("audit", *world.flags(), *flags, *extra)
+    assert outcome.code == 0, outcome.err
+    return outcome, {fmt: path.read_text(encoding="utf-8") for fmt, path in files.items()}
+
+
+def longest_run(text: str, character: str) -> int:
+    return max((len(run) for run in re.findall(f"{re.escape(character)}+", text)), default=0)
+
+
+@pytest.mark.timeout(600)  # a hang guard only; the 10 MB case takes seconds
+@pytest.mark.parametrize("length", [5_000, 10 << 20], ids=["5000-chars", "10MB"])
 def test_26_a_10mb_name_is_cheap_and_shown_shortened(
-    world: World, cli: Callable[..., Any], tmp_path: Any
+    world: World, cli: Callable[..., Any], tmp_path: Path, length: int
 ) -> None:
-    huge = "n" * (10 << 20)
+    """The JSON report carries the whole name; every display shortens it with an ellipsis
+    (text, Markdown, HTML, CSV at its cell limit, SARIF, the TUI) and stays small."""
+    huge = "start " + "n" * (length - len("start  end")) + " end"
+    owner = "o" * length
+    world.keys += [key_record("key_hugename009", ["invoices:read"], name=huge, owner=owner)]
+    world.write()
+    outcome, files = audit_every_format(cli, world, tmp_path / "out")
+
+    [key] = [key for key in json.loads(files["json"])["keys"] if key["id"] == "key_hugename009"]
+    assert key["name"] == huge  # whole: nothing cut at ingest or in the JSON report
+    assert key["owner"] == owner
+
+    # Text report (stdout): the name at 60 characters, ending with an ellipsis.
+    assert '"start ' + "n" * 53 + '…"' in outcome.out
+    assert longest_run(outcome.out, "n") == 53 and len(outcome.out) < 64_000
+    assert TERMINAL_FORBIDDEN.search(outcome.err) is None and len(outcome.err) < 4_000
+    # Markdown: 80 characters.
+    assert "start " + "n" * 73 + "…" in files["md"]
+    assert longest_run(files["md"], "n") == 73 and len(files["md"]) < 64_000
+    # HTML: 120 characters wherever a name or owner is shown (keys table, findings,
+    # data blob); a 10 MB name adds nothing like 10 MB.
+    assert "start " + "n" * 113 + "…" in files["html"]
+    assert longest_run(files["html"], "n") == 113
+    assert longest_run(files["html"], "o") < 200
+    assert len(files["html"].encode()) < 2 << 20
+    # CSV: a spreadsheet cell holds 32,767 characters; longer text ends at the cell limit.
+    rows = [row for row in csv.DictReader(io.StringIO(files["csv"], newline=""))
+            if row["key_id"] == "key_hugename009"]  # fmt: skip
+    assert rows
+    for row in rows:
+        expected = huge if length < CELL_LIMIT else huge[: CELL_LIMIT - 1] + "…"
+        assert row["key_name"] == expected
+    assert len(files["csv"]) < len(rows) * 3 * CELL_LIMIT + 64_000
+    # SARIF: a message names the key and at most 200 characters of its name.
+    assert "start " + "n" * 100 in files["sarif"]
+    assert longest_run(files["sarif"], "n") <= 200
+    assert len(files["sarif"].encode()) < 1 << 20
+
+
+def test_26_the_tui_shows_a_10mb_name_shortened(world: World) -> None:
+    """The keys table and the key's header shorten the whole name with an ellipsis."""
+    from keyscope.pipeline import run_audit
+    from keyscope.settings import load_settings
+    from keyscope.tui.key_frame import KeyFilter, KeyFrame, KeySort
+
+    huge = "start " + "n" * (10 << 20)
     world.keys += [key_record("key_hugename009", ["invoices:read"], name=huge)]
     world.write()
-    started = time.monotonic()
-    html = tmp_path / "r.html"
-    outcome = cli("audit", *world.flags(), "--format", "json", "--html", str(html))
-    assert outcome.code == 0, outcome.err
-    assert time.monotonic() - started < 30
-    [key] = [key for key in json.loads(outcome.out)["keys"] if key["id"] == "key_hugename009"]
-    # Documented at ingest (keys.py MAX_TEXT_CHARS): cut with a visible marker, not silently.
-    assert key["name"] == "n" * MAX_TEXT_CHARS + TRUNCATION_MARK
-    assert html.stat().st_size < 2 << 20
-    text = cli("audit", *world.flags()).out
-    assert max(len(line) for line in text.splitlines()) < 5000
+    settings = load_settings(
+        {"spec": world.spec_path, "keys": world.keys_path, "usage": [str(world.usage_path)],
+         "as_of": world.as_of, "window_days": world.window_days, "semantics": "all"},
+        config=world.config_path,
+    )  # fmt: skip
+    result = run_audit(settings).result
+    [audit] = [audit for audit in result.keys if audit.key.key_id == "key_hugename009"]
+    assert audit.key.name == huge  # the result keeps it whole; only the display shortens
+    frame = KeyFrame.from_result(result)
+    shown = {str(name) for name in frame.view(KeyFilter(), KeySort()).column("name")}
+    assert "start " + "n" * 73 + "…" in shown
+    assert max(len(name) for name in shown) <= 80
 
 
 def test_26_empty_nul_crlf_and_surrogate_names_never_crash(
-    world: World, cli: Callable[..., Any]
+    world: World, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
-    names = ["", "a\x00b", "line\r\nforged: entry", "lone\ud800", "\x1b]0;t\x07"]
+    names = ["", "a\x00b", "line\r\nforged: entry", "lone\ud800", "\x1b]0;t\x07", "cr\rforged: cr"]
     for index, name in enumerate(names):
         world.keys.append(key_record(f"key_oddname{index:04d}", ["invoices:read"]))
         world.keys[-1]["name"] = name
+        world.keys[-1]["owner"] = name
+    world.write()
+    outcome, files = audit_every_format(cli, world, tmp_path / "out")
+    for stream in (outcome.out, outcome.err, files["md"]):
+        assert TERMINAL_FORBIDDEN.search(stream) is None
+        assert "\ud800" not in stream
+        lines = stream.splitlines()
+        assert not any(line.lstrip("> ").startswith("forged:") for line in lines), stream
+    assert "line⏎forged: entry" in outcome.out  # shown on its own line, marked, not obeyed
+    data = json.loads(files["json"])
+    by_id = {key["id"]: key for key in data["keys"]}
+    for index, name in enumerate(names):
+        key = by_id[f"key_oddname{index:04d}"]
+        assert key["name"] == key["owner"] == name  # raw in JSON, escaped by the serializer
+    # CSV: a line break stays inside its quoted cell, so no row is forged.
+    rows = list(csv.reader(io.StringIO(files["csv"], newline="")))
+    assert all(len(row) == len(rows[0]) for row in rows)
+    assert not any(row[0].startswith("forged:") for row in rows)
+
+
+def test_26_a_terminal_that_cannot_encode_a_name_gets_escapes(world: World, tmp_path: Path) -> None:
+    """``errors="backslashreplace"`` on stdout: an ASCII or Latin-1 terminal gets ``\\u2615``
+    for what it cannot show, never a crash halfway through the report."""
+    world.keys += [key_record("key_cafe0000010", ["invoices:read"], name="caf\u00e9 \u2615 \ud800")]
+    world.write()
+    for encoding in ("ascii", "latin-1"):
+        done = run_keyscope(
+            ["audit", *world.flags()], cwd=tmp_path, timeout=300, PYTHONIOENCODING=encoding
+        )
+        err = done.stderr.decode(encoding)
+        assert done.returncode == 0, err
+        assert "Traceback" not in err and "internal error" not in err
+        out = done.stdout.decode(encoding)
+        assert "\\u2615" in out and "\\ufffd" in out  # the coffee; the lone surrogate, replaced
+        assert ("\\xe9" if encoding == "ascii" else "\u00e9") in out
+
+
+def test_26_a_crlf_in_a_bad_value_cannot_forge_an_error_line(
+    world: World, cli: Callable[..., Any]
+) -> None:
+    world.keys.append(key_record("key_badstatus11", ["invoices:read"]))
+    world.keys[-1]["status"] = "nope\r\nkeyscope: error: forged\x1b[2J"
     world.write()
     outcome = cli("audit", *world.flags())
-    assert outcome.code == 0
-    assert TERMINAL_FORBIDDEN.search(outcome.out) is None
-    assert not any(line.startswith("forged: entry") for line in outcome.out.splitlines())
-    data = audit_json(cli, world)
-    by_id = {key["id"]: key["name"] for key in data["keys"]}
-    for index, name in enumerate(names):
-        assert by_id[f"key_oddname{index:04d}"] == name  # raw in JSON, escaped by the serializer
+    assert outcome.code == 3
+    assert outcome.err.count("\n") == 1 and outcome.err.startswith("keyscope: error: ")
+    assert TERMINAL_FORBIDDEN.search(outcome.err) is None
 
 
 def test_27_names_are_not_identities_but_ids_are(

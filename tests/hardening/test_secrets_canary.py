@@ -532,17 +532,19 @@ def test_redaction_reveals_at_most_prefix_and_last_four(
     assert mask(secret).endswith(body[-4:])
 
 
-@pytest.mark.parametrize("offset", range(1, 40))
-def test_a_cut_through_a_secret_leaves_no_fragment(offset: int) -> None:
-    """A name longer than the display cap, cut inside a secret: no fragment survives."""
-    from keyscope.sources.keys import MAX_TEXT_CHARS, parse_keys
+@pytest.mark.parametrize("length", [60, 80, 120, 500, 4096, 32_000, 1 << 20])
+@pytest.mark.parametrize("offset", [1, 6, 12, 18, 27])
+def test_a_long_name_is_redacted_whole_at_ingest(length: int, offset: int) -> None:
+    """A secret anywhere in a long name, even where a display cuts it later: the whole
+    value is redacted as it is read and kept whole, so no cut can leave a fragment."""
+    from keyscope.sources.keys import parse_keys
 
-    padding = MAX_TEXT_CHARS - offset
+    padding = length - offset
     name = "a " * (padding // 2) + " " * (padding % 2) + CANARY_SK + " tail"
     [key] = parse_keys([{"id": "k1", "name": name, "owner": name}], "keys.json")
     assert_clean(key.name, key.owner)
     assert set(key.redacted_fields) == {"name", "owner"}
-    assert len(key.name) <= MAX_TEXT_CHARS + len("…[truncated]")
+    assert key.name == key.owner == name.replace(CANARY_SK, mask(CANARY_SK))
 
 
 @pytest.mark.parametrize("cut", [60, 80, 120, 200, 300, 400, 500, 2000])
@@ -551,11 +553,12 @@ def test_no_sink_cuts_through_a_secret_in_free_text(
     world: World, cli: Callable[..., Any], tmp_path: Path, cut: int, offset: int
 ) -> None:
     """Every sink shortens long text at its own limit; a secret straddling any of those
-    limits (in a suppression reason, which the inventory loader never sees) leaves no
-    fragment in any format."""
-    world.write()
+    limits (in a suppression reason, which the inventory loader never sees, and in a key
+    name, which it redacts whole) leaves no fragment in any format."""
     pad = cut - offset
     reason = "a " * (pad // 2) + " " * (pad % 2) + CANARY_SK + " end"
+    world.keys[1]["name"] = world.keys[1]["owner"] = reason  # key_overpriv002
+    world.write()
     world.suppressions_path.write_text(
         "suppressions:\n  - rule: unused-scope\n    key: key_overpriv002\n"
         f"    scope: refunds:write\n    reason: {json.dumps(reason)}\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from keyscope.errors import KeysFileError
-from keyscope.sources.keys import MAX_TEXT_CHARS, TRUNCATION_MARK, load_keys
+from keyscope.sources.keys import load_keys
 
 REPO = Path(__file__).resolve().parents[2]
 CANARY = "sk_live_CANARYabcdefghijklmnop1234"
@@ -243,12 +243,29 @@ def test_untrusted_names_are_kept_verbatim(tmp_path: Path) -> None:
     assert [key.name for key in load_keys(path)] == names
 
 
-def test_absurdly_long_name_is_cut_with_marker(tmp_path: Path) -> None:
-    records = [{"id": "k", "name": "x" * 1_000_000}]
+def test_absurdly_long_free_text_is_kept_whole(tmp_path: Path) -> None:
+    """No cut at ingest: the JSON report carries the whole value, displays shorten it."""
+    name = "x" * 1_000_000 + " end"
+    records = [{"id": "k", "name": name, "owner": "o" * 500_000, "environment": "e" * 70_000}]
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(records), encoding="utf-8")
     (key,) = load_keys(path)
-    assert key.name == "x" * MAX_TEXT_CHARS + TRUNCATION_MARK
+    assert (key.name, key.owner, key.environment) == (name, "o" * 500_000, "e" * 70_000)
+    csv_path = tmp_path / "keys.csv"
+    csv_path.write_text(f"id,name\nk,{name}\n", encoding="utf-8")
+    (key,) = load_keys(csv_path)
+    assert key.name == name
+
+
+def test_a_secret_anywhere_in_a_long_name_is_redacted(tmp_path: Path) -> None:
+    secret = "sk_live_LONGNAMEa1b2c3d4e5f6"
+    name = "a " * 300_000 + secret + " tail"
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps([{"id": "k", "name": name}]), encoding="utf-8")
+    (key,) = load_keys(path)
+    assert "LONGNAME" not in key.name
+    assert key.name == "a " * 300_000 + "sk_live_…e5f6 tail"
+    assert key.redacted_fields == ("name",)
 
 
 def test_missing_file(tmp_path: Path) -> None:

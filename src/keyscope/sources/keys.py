@@ -15,9 +15,9 @@ Fields of a key:
 
 =================  ==========================================================================
 ``id``             required, a string (a number or ``true`` is an error: quote it); unique
-``name``           free text, not unique; kept as written (markup, control characters and
-                   all: every output escapes it).  Longer than :data:`MAX_TEXT_CHARS`
-                   characters, it is cut there and ends with :data:`TRUNCATION_MARK`.
+``name``           free text, not unique; kept whole and as written (markup, control
+                   characters and all): the JSON report carries it in full, every other
+                   output escapes it and shortens a long one with an ellipsis.
 ``scopes``         a list of scope names, kept exactly as written; ``null`` = full access
 ``full_access``    ``true`` for legacy keys minted before scopes existed (wins over ``scopes``)
 ``status``         ``active`` (default) or ``revoked``
@@ -26,6 +26,11 @@ Fields of a key:
 ``owner``          free text, carried through
 ``environment``    free text, carried through
 =================  ==========================================================================
+
+Free text has no length limit of its own: what bounds it is the file's size limit
+(:data:`keyscope.sources.yamlsafe.DEFAULT_MAX_BYTES`; a CSV cell up to 16 MiB).
+Redaction runs over the whole value in linear time, so a 10 MB name costs a fraction
+of a second, not a hang.
 
 Other fields are ignored.  **Secrets never get in**: a field named like a secret
 (:data:`keyscope.redaction.SECRET_FIELD_NAMES`: ``secret``, ``token``, ``api_key``...)
@@ -53,12 +58,7 @@ from keyscope.errors import KeysFileError
 from keyscope.model import ApiKey
 from keyscope.redaction import SECRET_FIELD_NAMES, looks_like_secret, redact
 
-__all__ = ["MAX_TEXT_CHARS", "TRUNCATION_MARK", "load_keys", "parse_keys"]
-
-MAX_TEXT_CHARS = 4096
-"""Free-text fields (name, owner, environment) longer than this are cut to this length."""
-TRUNCATION_MARK = "…[truncated]"
-"""Appended to a free-text value that was cut."""
+__all__ = ["load_keys", "parse_keys"]
 
 _KNOWN_FIELDS = frozenset(
     {"id", "name", "scopes", "full_access", "status", "created_at", "last_used_at", "owner",
@@ -284,12 +284,11 @@ def _free_text(value: Any, field: str, fail: Any, redacted: set[str]) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise fail(f"{field}: expected string, got {_type_name(value)}")
     text = value if isinstance(value, str) else str(value)
-    # Redact before cutting: a cut through a secret leaves a fragment too short to detect.
+    # The whole value is kept (the JSON report carries it) and redacted as a whole:
+    # displays shorten it later, and a cut there can no longer split a secret.
     if looks_like_secret(text):
         redacted.add(field)
         text = redact(text)
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[:MAX_TEXT_CHARS] + TRUNCATION_MARK
     return text
 
 
