@@ -165,7 +165,7 @@ CATALOG: dict[int | str, Entry] = {
     24: Entry((
         H + "test_secrets_canary.py::test_audit_stdout_and_stderr_never_show_a_canary",
         H + "test_secrets_canary.py::test_spec_command_never_shows_a_canary",
-        H + "test_secrets_canary.py::test_a_cut_through_a_secret_leaves_no_fragment",
+        H + "test_secrets_canary.py::test_a_long_name_is_redacted_whole_at_ingest",
         H + "test_secrets_canary.py::test_no_sink_cuts_through_a_secret_in_free_text",
         "tests/unit/test_openapi.py::test_descriptions_are_redacted_at_ingest",
     )),
@@ -176,11 +176,19 @@ CATALOG: dict[int | str, Entry] = {
     )),
     26: Entry((
         H + "test_key_inventory.py::test_26_a_10mb_name_is_cheap_and_shown_shortened",
+        H + "test_key_inventory.py::test_26_the_tui_shows_a_10mb_name_shortened",
         H + "test_key_inventory.py::test_26_empty_nul_crlf_and_surrogate_names_never_crash",
+        H + "test_key_inventory.py::test_26_a_terminal_that_cannot_encode_a_name_gets_escapes",
+        H + "test_key_inventory.py::test_26_a_crlf_in_a_bad_value_cannot_forge_an_error_line",
         H + "test_escaping.py::test_json_is_ascii_and_keeps_raw_values",
+        H + "test_escaping.py::test_no_display_shows_the_megabyte",
+        H + "test_escaping.py::test_terminal_output_has_no_control_bytes",
+        H + "test_secrets_canary.py::test_a_long_name_is_redacted_whole_at_ingest",
+        "tests/unit/test_keys.py::test_absurdly_long_free_text_is_kept_whole",
+        "tests/unit/test_redaction.py::test_redaction_is_linear_on_10mb_of_near_misses",
+        "tests/unit/test_key_name_scripts.py::test_a_10mb_non_ascii_name_is_checked_whole",
         "tests/tui/test_key_frame.py::test_huge_and_broken_names_do_not_break_the_frame",
-    ), note="Names over 4,096 characters are cut at ingest with a visible '…[truncated]' "
-            "(keys.MAX_TEXT_CHARS), so the JSON keeps 4 KB of a 10 MB name, not all of it."),
+    )),
     27: Entry((
         H + "test_key_inventory.py::test_27_names_are_not_identities_but_ids_are",
         H + "test_key_inventory.py::test_27_duplicate_ids_are_an_input_error_naming_both_records",
