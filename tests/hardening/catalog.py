@@ -334,10 +334,18 @@ CATALOG: dict[int | str, Entry] = {
         "tests/report/test_triage.py::test_older_fingerprint_scheme_is_matched_by_identity_not_reported_all_new",
     )),
     50: Entry((
-        H + "test_output_ops.py::test_50_more_findings_than_sarif_allows_are_cut_with_a_notification",
-        "tests/report/test_sarif.py::test_truncates_past_the_result_limit_with_a_notification",
-    ), note="SARIF keeps the most severe results up to the limits and says how many were left "
-            "out (the JSON has all) rather than aggregating them."),
+        H + "test_output_ops.py::test_50_more_findings_than_sarif_allows_are_aggregated_with_a_notification",
+        "tests/report/test_sarif.py::test_past_the_result_limit_findings_are_rolled_up_per_rule_with_a_notification",
+        "tests/report/test_sarif.py::test_per_key_first_one_result_per_rule_and_key",
+        "tests/report/test_sarif.py::test_aggregate_fingerprints_follow_rule_and_key_not_subjects",
+        "tests/report/test_sarif.py::test_when_per_key_is_still_too_many_rules_roll_up_per_rule_and_level",
+        "tests/report/test_sarif.py::test_the_most_severe_rules_keep_their_detail",
+        "tests/report/test_sarif.py::test_the_byte_limit_alone_also_leads_to_aggregation",
+        "tests/report/test_sarif.py::test_as_a_last_resort_the_least_severe_are_cut_and_counted",
+        "tests/report/test_sarif.py::test_aggregated_results_keep_suppressions_apart_and_baseline_state",
+        "tests/report/test_sarif.py::test_aggregated_results_mask_secrets_and_show_no_control_characters",
+        "tests/report/test_sarif.py::test_100k_keys_stay_within_the_limits_and_render_identically",
+    )),
     # ------------------------------------------------------------------ promises
     "P1": Entry((
         H + "test_secrets_canary.py::test_audit_stdout_and_stderr_never_show_a_canary",

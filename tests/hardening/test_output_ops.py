@@ -4,7 +4,7 @@ Kill-and-overlap cases (#47 SIGKILL, #48) are in ``test_scheduled_runs.py``.  He
 full disk or a failing rename mid-write keeps the previous report and leaves no
 temporary file (#47), symlinks and folders as outputs (#47), suppressions that expired,
 match nothing or carry an impossible date (#49, P9), fingerprints that survive renames
-and reordering (P9), and more findings than SARIF consumers accept (#50).
+and reordering (P9), and more findings than SARIF consumers accept (#50: aggregated).
 """
 
 from __future__ import annotations
@@ -176,11 +176,12 @@ def test_p9_fingerprints_survive_renames_and_reordering(
 
 
 @pytest.mark.timeout(300)
-def test_50_more_findings_than_sarif_allows_are_cut_with_a_notification(
+def test_50_more_findings_than_sarif_allows_are_aggregated_with_a_notification(
     world: World, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
-    """27,000 findings: SARIF keeps at most 25,000 results and 10 MB, most severe first,
-    and says so; the JSON report keeps every finding."""
+    """27,000 findings: one SARIF result per finding would break GitHub's limits (25,000
+    results, 10 MB), so they become one result per rule and key, each saying how many
+    findings it stands for, and the run says so; the JSON report keeps every finding."""
     count = 9000
     world.keys = [
         key_record(f"key_{index:06d}",
@@ -196,12 +197,24 @@ def test_50_more_findings_than_sarif_allows_are_cut_with_a_notification(
     sarif, report = tmp_path / "r.sarif", tmp_path / "r.json"
     outcome = cli("audit", *world.flags(), "--sarif", str(sarif), "--json", str(report))
     assert outcome.code == 0, outcome.err
-    assert len(json.loads(report.read_text())["findings"]) == 3 * count
+    findings = json.loads(report.read_text())["findings"]
+    assert len(findings) == 3 * count
     assert sarif.stat().st_size <= 10_000_000
     run = json.loads(sarif.read_text())["runs"][0]
     assert 0 < len(run["results"]) <= 25_000
-    [note] = run["invocations"][0]["toolExecutionNotifications"]
-    assert note["descriptor"]["id"] == "results-truncated"
-    assert f"of {3 * count} findings left out" in note["message"]["text"]
+    # Nothing is lost: each result stands for a counted number of findings.
+    assert sum(result["properties"]["findings"] for result in run["results"]) == 3 * count
+    per_key = {(r["ruleId"], r["properties"]["keyId"]) for r in run["results"]}
+    assert per_key == {(f["rule"], f["key_id"]) for f in findings}
+    assert all(r["properties"]["aggregated"] == "key" for r in run["results"])
+    sample = run["results"][0]
+    assert sample["properties"]["findings"] == 3 and len(sample["properties"]["subjects"]) == 3
+    assert sample["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    [aggregated] = [n for n in notes if n["descriptor"]["id"] == "results-aggregated"]
+    assert aggregated["properties"]["findings"] == 3 * count
+    assert aggregated["properties"]["results"] == len(run["results"]) == count
+    assert f"{3 * count:,} findings of" in aggregated["message"]["text"]
+    assert not [n for n in notes if n["descriptor"]["id"] == "results-truncated"]
     levels = [result["level"] for result in run["results"]]
     assert levels == sorted(levels, key=["error", "warning", "note"].index)
