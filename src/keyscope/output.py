@@ -11,15 +11,32 @@ import errno
 import fcntl
 import glob
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from keyscope.errors import LockedError, ReportError
 
+_PROC_FD = Path("/proc/self/fd")
+_NO_ANONYMOUS_FILES = frozenset({errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL})
+"""What ``open(folder, O_TMPFILE)`` fails with when the kernel or the filesystem lacks it
+(a kernel that predates the flag sees a folder opened for writing: ``EISDIR``)."""
+_MODE = 0o644
+"""Reports are readable by all, whatever the umask, as with any generated file."""
+
 
 def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename.
+    """Write ``data`` to ``path`` so that ``path`` is always wholly old or wholly new.
+
+    On Linux the data goes into an anonymous file in ``path``'s folder (``O_TMPFILE``):
+    it has no name while it is written and fsynced, so a process killed meanwhile
+    (SIGKILL) leaves nothing behind.  Only when complete is it linked under a temporary
+    name and renamed over ``path``; the folder is then fsynced.  A kill in the
+    microseconds between link and rename can leave that temporary name, which
+    :func:`remove_stale_temporaries` removes.  Where ``O_TMPFILE`` is missing (another
+    system, an old kernel, a filesystem without it) a named temporary file is written,
+    fsynced and renamed the same way.
 
     Args:
         path: Destination.  Its folder must exist.
@@ -28,7 +45,7 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
 
     Raises:
         ReportError: the destination is a folder or a symlink (without ``force``), or
-            the write failed; the previous file is then untouched.
+            the write failed; the previous file is then untouched and no file is left.
     """
     if path.is_symlink() and not force:
         raise ReportError(f"{path}: refusing to write through a symbolic link (use --force)")
@@ -38,19 +55,92 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
     if not folder.is_dir():
         raise ReportError(f"{path}: folder {folder} does not exist")
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if not _write_anonymous(folder, path, payload):
+            _write_named(folder, path, payload)
+    except OSError as error:
+        raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
+    _fsync_folder(folder)
+
+
+def _write_anonymous(folder: Path, path: Path, payload: bytes) -> bool:
+    """Write through an ``O_TMPFILE`` file; False when this system cannot (nothing written).
+
+    Raises:
+        OSError: the write, the fsync or the rename failed; nothing is left behind.
+    """
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not _PROC_FD.is_dir():
+        return False
+    try:
+        descriptor = os.open(folder, flag | os.O_WRONLY, 0o600)
+    except OSError as error:
+        if error.errno in _NO_ANONYMOUS_FILES:
+            return False
+        raise
+    temporary: Path | None = None
+    try:
+        try:
+            stream = os.fdopen(descriptor, "wb")
+        except BaseException:
+            os.close(descriptor)
+            raise
+        with stream:  # closing the last descriptor of an unlinked file frees it
+            os.fchmod(stream.fileno(), _MODE)
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+            temporary = _name_anonymous(stream.fileno(), folder, path.name)
+        if temporary is None:
+            return False
+        temporary.replace(path)
+    except BaseException:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+        raise
+    return True
+
+
+def _name_anonymous(descriptor: int, folder: Path, name: str) -> Path | None:
+    """Give the anonymous file a unique temporary name in ``folder``; None if refused.
+
+    ``linkat(AT_SYMLINK_FOLLOW)`` on ``/proc/self/fd/N`` is how an unprivileged process
+    names an ``O_TMPFILE`` file (``os.link`` uses ``linkat`` when given folder
+    descriptors; plain ``link`` would try to link the ``/proc`` entry itself).
+    """
+    folder_descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(100):
+            temporary = f".{name}.{secrets.token_hex(4)}.tmp"
+            try:
+                os.link(
+                    f"{_PROC_FD}/{descriptor}",
+                    temporary,
+                    src_dir_fd=folder_descriptor,
+                    dst_dir_fd=folder_descriptor,
+                    follow_symlinks=True,
+                )
+            except FileExistsError:
+                continue
+            except OSError:
+                return None  # /proc hidden, a security module: write a named file instead
+            return folder / temporary
+        return None
+    finally:
+        os.close(folder_descriptor)
+
+
+def _write_named(folder: Path, path: Path, payload: bytes) -> None:
+    """The portable way: a named temporary file, fsync, rename; removed if anything fails."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-        _fsync_folder(folder)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            Path(temporary).unlink()
-        raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
+        Path(temporary).chmod(_MODE)
+        Path(temporary).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
@@ -60,9 +150,11 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
 def remove_stale_temporaries(path: Path) -> int:
     """Remove temporary files that an earlier, killed write of ``path`` left behind.
 
-    A SIGKILL during :func:`write_atomic` cannot clean up after itself; the next run
-    does.  Call this only while holding the output lock of ``path``'s folder, so no
-    live writer of ``path`` is using them.
+    A process killed during :func:`write_atomic` cannot clean up after itself.  With
+    ``O_TMPFILE`` that leaves nothing unless the kill lands between naming the finished
+    file and renaming it (microseconds); with the named fallback it leaves the partial
+    temporary file.  The next run removes either.  Call this only while holding the
+    output lock of ``path``'s folder, so no live writer of ``path`` is using them.
 
     Returns:
         How many files were removed.

@@ -314,13 +314,22 @@ CATALOG: dict[int | str, Entry] = {
     )),
     # ------------------------------------------------------------------ output and operations
     47: Entry((
+        H + "test_scheduled_runs.py::test_sigkill_while_paused_mid_write_leaves_the_previous_report_and_no_file",
         H + "test_scheduled_runs.py::test_sigkill_in_the_middle_of_a_write_keeps_the_previous_report",
         H + "test_scheduled_runs.py::test_sigkill_at_random_points_of_a_real_audit",
         H + "test_output_ops.py::test_47_a_full_disk_keeps_the_previous_report",
         H + "test_output_ops.py::test_47_symlinks_and_folders_are_refused_as_outputs",
         "tests/unit/test_output.py::test_failed_replace_keeps_previous_report_and_leaves_no_temp_file",
-    ), note="A SIGKILLed writer cannot delete its temporary file; the next audit removes it "
-            "under the folder lock (output.remove_stale_temporaries), so none accumulate."),
+        "tests/unit/test_output.py::test_the_report_has_no_name_until_it_is_complete",
+        "tests/unit/test_output.py::test_without_o_tmpfile_a_named_temporary_file_is_used",
+        "tests/unit/test_output.py::test_other_failures_to_open_are_reported_not_hidden",
+        "tests/unit/test_output.py::test_reports_are_readable_by_all_whatever_the_umask",
+        "tests/unit/test_output.py::test_stale_temporaries_of_the_target_only_are_removed",
+    ), note="Reports are written as anonymous O_TMPFILE files, so a kill mid-write leaves "
+            "nothing; a kill in the microseconds between linking the finished file under a "
+            "temporary name and renaming it (or any kill on a filesystem without O_TMPFILE, "
+            "which gets a named temporary file) leaves a .<name>.*.tmp file that the next "
+            "audit removes under the folder lock (output.remove_stale_temporaries)."),
     48: Entry((
         H + "test_scheduled_runs.py::test_two_overlapping_audits_one_exits_locked",
         H + "test_scheduled_runs.py::test_a_killed_run_leaves_no_lock_behind",

@@ -5,9 +5,13 @@
 - A run killed while holding the lock (a crashed cron job) does not block the next.
 - SIGKILL while a large report is being written: the previous report is byte-identical
   (each report is wholly old or wholly new), whether the kill lands in the middle of the
-  write (a harness writing 256 MB through ``keyscope.output.write_atomic``) or at random
-  points of a real ``keyscope audit``.  A killed process cannot delete its temporary
-  file; the next run, holding the folder's lock, removes it, so none accumulate.
+  write (a harness writing 256 MB through ``keyscope.output.write_atomic``, or one paused
+  half-way through its write) or at random points of a real ``keyscope audit``.
+- The report being written is an anonymous ``O_TMPFILE`` file, named only when complete:
+  a kill during the write leaves no file at all.  Only a kill in the microseconds
+  between naming it and renaming it over the report (or any kill, on a system without
+  ``O_TMPFILE``, which writes a named temporary file) leaves a ``.<name>.*.tmp`` file;
+  the next run, holding the folder's lock, removes it, so none accumulate.
 """
 
 from __future__ import annotations
@@ -44,6 +48,36 @@ import sys
 from pathlib import Path
 from keyscope.output import write_atomic
 write_atomic(Path(sys.argv[1]), b"x" * (int(sys.argv[2]) << 20))
+"""
+
+
+# Writes through write_atomic, pausing half-way through the write (a file tells when)
+# until it is killed; "named" takes O_TMPFILE away, as on a system without it.
+PAUSED_WRITER = """
+import os, sys, time
+from pathlib import Path
+from keyscope.output import write_atomic
+target, size, paused, way = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+if way == "named":
+    del os.O_TMPFILE
+original = os.fdopen
+class Paused:
+    def __init__(self, stream):
+        self.stream = stream
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        self.stream.close()
+    def write(self, data):
+        self.stream.write(data[: len(data) // 2])
+        self.stream.flush()
+        paused.write_text("paused")
+        time.sleep(300)
+        return self.stream.write(data[len(data) // 2 :])
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+os.fdopen = lambda *args, **kwargs: Paused(original(*args, **kwargs))
+write_atomic(target, b"x" * (size << 20))
 """
 
 
@@ -166,8 +200,9 @@ def audit_writing(world: World, report: Path, cwd: Path) -> subprocess.Completed
 def test_sigkill_in_the_middle_of_a_write_keeps_the_previous_report(
     world: World, tmp_path: Path, delay: float
 ) -> None:
-    """The kill lands while 256 MB are being written: the old report is untouched, and
-    the temporary file the killed run could not remove is gone after the next run."""
+    """The kill lands while 256 MB are being written: the old report is untouched.  The
+    file being written has no name, so nothing should be left; were the kill to land in
+    the microseconds between naming and renaming, the next run removes the name."""
     world.write()
     out = tmp_path / "out"
     out.mkdir()
@@ -189,6 +224,48 @@ def test_sigkill_in_the_middle_of_a_write_keeps_the_previous_report(
     done = audit_writing(world, report, tmp_path)
     assert done.returncode == 0, done.stderr
     assert report.read_bytes().startswith(b"<!DOCTYPE html>") or b"<html" in report.read_bytes()
+    assert leftovers(out, "report.html") == []
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("way", ["anonymous", "named"])
+def test_sigkill_while_paused_mid_write_leaves_the_previous_report_and_no_file(
+    world: World, tmp_path: Path, way: str
+) -> None:
+    """A writer stopped half-way through a 32 MB report and killed: the previous report
+    is byte-identical, and with O_TMPFILE the folder holds nothing else, during the
+    write or after the kill.  Without it (``named``) the partial temporary file stays
+    until the next run removes it, which is why O_TMPFILE is used where it exists."""
+    world.write()
+    out = tmp_path / "out"
+    out.mkdir()
+    report = out / "report.html"
+    previous = b"<html>previous report</html>\n" * 1000
+    report.write_bytes(previous)
+    paused = tmp_path / "paused"
+    writer = start(PAUSED_WRITER, str(report), "32", str(paused), way, cwd=tmp_path)
+    try:
+        wait_until(lambda: paused.exists() or writer.poll() is not None)
+        assert writer.poll() is None, "the writer ended before pausing"
+        during = leftovers(out, "report.html")
+        assert _writing(writer.pid, out)  # 16 MB are written to a file of that folder
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert writer.returncode == -signal.SIGKILL
+    assert report.read_bytes() == previous
+    after = leftovers(out, "report.html")
+    if way == "anonymous":
+        assert during == [] and after == []
+    else:
+        assert len(during) == 1 and during == after
+        assert after[0].startswith(".report.html.") and after[0].endswith(".tmp")
+        assert (out / after[0]).stat().st_size == 16 << 20
+    done = audit_writing(world, report, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert b"<html" in report.read_bytes() and report.read_bytes() != previous
     assert leftovers(out, "report.html") == []
 
 
