@@ -1,0 +1,144 @@
+"""The JSON-lines fast path: taken for clean uncompressed logs, and never a different answer.
+
+Every log here is read twice, once as ``load_usage`` reads it and once with the fast path
+switched off (the checked path, which reads each physical line itself), and the two
+results must be equal field by field.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from usage_support import assert_accounted, line, load, write_lines
+
+from keyscope.model import UsageData
+from keyscope.sources import usage
+from keyscope.sources.usage import MAX_LINE_BYTES, _looks_regular, _timestamp_us
+
+GOOD = line()
+OTHER = line(key_id="key_b", path="/v1/payments", timestamp="2026-09-02T11:00:00.250Z")
+
+LOGS: dict[str, bytes] = {
+    "clean": f"{GOOD}\n{OTHER}\n".encode(),
+    "blank lines": f"{GOOD}\n\n   \n\t\n{OTHER}\n\n".encode(),
+    "vertical tab and form feed lines": f"{GOOD}\n\x0b\n\x0c\x0c\n{OTHER}\n".encode(),
+    "object padded with vertical tab": f"\x0b{GOOD}\x0c\n{OTHER}\n".encode(),
+    "crlf": f"{GOOD}\r\n{OTHER}\r\n".encode(),
+    "no final line feed": f"{GOOD}\n{OTHER}".encode(),
+    "byte-order mark": b"\xef\xbb\xbf" + f"{GOOD}\n{OTHER}\n".encode(),
+    "two objects on a line": f"{GOOD} {OTHER}\n{GOOD}\n".encode(),
+    "object over two lines": f"{GOOD[:40]}\n{GOOD[40:]}\n{OTHER}\n".encode(),
+    "not json": f"{GOOD}\nnot json\n{OTHER}\n".encode(),
+    "null line": f"{GOOD}\nnull\n{OTHER}\n".encode(),
+    "unreadable timestamp": f"{GOOD}\n{line(timestamp='yesterday')}\n".encode(),
+    "word after a space": f"{line(timestamp='2026-09-01 10:00:00 BC Z')}\n".encode(),
+    "invalid utf-8": f"{GOOD}\n{line(key_id='k-@')}\n".encode().replace(b"@", b"\xff"),
+    "line over the limit": f"{GOOD}\n{line(note='x' * MAX_LINE_BYTES)}\n{OTHER}\n".encode(),
+}
+
+
+def _checked(monkeypatch: pytest.MonkeyPatch, path: Path) -> UsageData:
+    with monkeypatch.context() as patched:
+        patched.setattr(usage._LogReader, "_fast_jsonl", lambda self, counter: None)
+        return load(path)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+@pytest.mark.parametrize("name", sorted(LOGS))
+def test_fast_and_checked_paths_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, suffix: str
+) -> None:
+    path = tmp_path / f"log{suffix}"
+    data = LOGS[name]
+    path.write_bytes(gzip.compress(data, mtime=0) if suffix.endswith(".gz") else data)
+
+    fast = load(path)
+    checked = _checked(monkeypatch, path)
+
+    assert fast == checked
+    assert_accounted(fast)
+
+
+def test_a_clean_uncompressed_log_takes_the_fast_path_without_a_line_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counters: list[object] = []
+    taken: list[bool] = []
+    original_counter = usage._LineCounter.__init__
+    original_fast = usage._LogReader._fast_jsonl
+
+    def counting(self: usage._LineCounter, files: object) -> None:
+        counters.append(files)
+        original_counter(self, files)  # type: ignore[arg-type]
+
+    def recording(self: usage._LogReader, counter: usage._LineCounter | None) -> object:
+        result = original_fast(self, counter)
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(usage._LineCounter, "__init__", counting)
+    monkeypatch.setattr(usage._LogReader, "_fast_jsonl", recording)
+    path = write_lines(tmp_path / "log.jsonl", [GOOD, "", OTHER])
+
+    result = load(path)
+
+    assert taken == [True]
+    assert counters == []
+    assert result.total_lines == 2
+    # A bad line sends the same file through the counted, checked path.
+    write_lines(path, [GOOD, "not json", OTHER])
+    assert load(path).bad_lines == 1
+    assert taken == [True, False]
+    assert len(counters) == 1
+
+
+def test_looks_regular_finds_byte_order_marks_and_long_lines(tmp_path: Path) -> None:
+    limit = MAX_LINE_BYTES - 16
+    cases = {
+        "empty": (b"", True),
+        "short lines": (b"{}\n" * 1000, True),
+        "many lines of the limit": ((b"x" * limit + b"\n") * 3, True),
+        "one line past the limit": (b"{}\n" + b"x" * (limit + 1) + b"\n{}\n", False),
+        "last line past the limit, no line feed": (b"{}\n" + b"x" * (limit + 1), False),
+        "last line at the limit, no line feed": (b"{}\n" + b"x" * limit, True),
+        "byte-order mark": (b"\xef\xbb\xbf{}\n", False),
+    }
+    for name, (data, expected) in cases.items():
+        path = tmp_path / "log.jsonl"
+        path.write_bytes(data)
+        assert _looks_regular(path) is expected, name
+    compressed = tmp_path / "log.jsonl.gz"
+    compressed.write_bytes(gzip.compress(b"{}\n"))
+    assert _looks_regular(compressed) is False  # compressed files are counted instead
+    assert _looks_regular(tmp_path / "missing.jsonl") is False
+
+
+TIMESTAMP_PARTS = st.sampled_from(
+    [
+        "2026-08-03", "T", " ", "00:00:00", "23:59", ".5", ".123456789", "+02:00", "-05",
+        "UTC", "BC", "AD", "America/New_York", "Z", "z", "\t", "/", "24", "60", "x", "-",
+        ":", "0", "9", "infinity", "epoch",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TIMESTAMP_PARTS, max_size=6))
+def test_the_cheap_cast_of_z_timestamps_reads_the_same_instant(parts: list[str]) -> None:
+    text = "".join(parts) + "Z"
+    connection = duckdb.connect()
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+        ours, aware = connection.execute(
+            f"SELECT {_timestamp_us('t', None, typed='VARCHAR')}, "
+            "epoch_us(try_cast(t AS TIMESTAMPTZ)) FROM (SELECT ?::VARCHAR AS t)",
+            [text],
+        ).fetchone()
+    finally:
+        connection.close()
+    assert ours == aware
