@@ -636,7 +636,7 @@ def _key_location(key_id: str, audit: KeyAudit | None, result: AuditResult) -> d
         location["logicalLocations"] = [
             {"name": key, "fullyQualifiedName": f"keys/{key}", "kind": "resource"}
         ]
-        name = f" ({_text(audit.key.name)[:200]})" if audit is not None and audit.key.name else ""
+        name = f" ({_text(audit.key.name, 200)})" if audit is not None and audit.key.name else ""
         location["message"] = {"text": f"key {key}{name}"}
     else:
         location["message"] = {"text": "the usage data"}
@@ -678,7 +678,7 @@ def _physical(
 
 def _where_text(finding: Finding, audit: KeyAudit | None) -> str:
     if audit is not None:
-        name = f" ({_text(audit.key.name)[:200]})" if audit.key.name else ""
+        name = f" ({_text(audit.key.name, 200)})" if audit.key.name else ""
         return f"key {_text(finding.key_id)}{name}"
     if finding.subject:
         return _text(finding.subject)
