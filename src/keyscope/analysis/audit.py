@@ -31,7 +31,6 @@ Revoked keys are listed with their usage and denied requests, never judged or fl
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import itertools
 import re
@@ -51,6 +50,7 @@ from keyscope.analysis.risk import (
     scope_weights,
 )
 from keyscope.analysis.suggest import Need, ScopeSolver
+from keyscope.gc_pause import gc_paused
 from keyscope.model import (
     FINGERPRINT_VERSION,
     ApiKey,
@@ -476,15 +476,8 @@ class _Auditor:
     # ------------------------------------------------------------------ run
 
     def run(self, keys: Sequence[ApiKey]) -> AuditResult:
-        # The audit allocates many small, acyclic objects; the cyclic collector would
-        # traverse the caller's (large) usage data again and again for nothing.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             return self._run(keys)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _run(self, keys: Sequence[ApiKey]) -> AuditResult:
         granted_names = {scope for key in keys for scope in key.scopes}

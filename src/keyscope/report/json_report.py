@@ -13,13 +13,13 @@ meaning of a member bumps it.
 
 from __future__ import annotations
 
-import gc
 import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
+from keyscope.gc_pause import gc_paused
 from keyscope.model import (
     SCHEMA_VERSION,
     SEVERITIES,
@@ -41,14 +41,8 @@ FINGERPRINT_VERSION_KEY = "fingerprint_version"
 
 def render_json(result: AuditResult) -> str:
     """The audit result as the documented JSON contract (a string ending in a newline)."""
-    # Millions of small, acyclic containers: the cyclic collector would only re-scan them.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return dumps(result_to_dict(result))
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def dumps(document: Any) -> str:

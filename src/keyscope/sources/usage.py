@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from keyscope.errors import LogParseError
+from keyscope.gc_pause import gc_paused
 from keyscope.model import (
     BadLine,
     DailyCount,
@@ -310,11 +311,12 @@ def load_usage(
     end_us = _to_us(window_end)
     plans = _plans(sources)
     results: list[_PlanResult] = []
-    with _connect() as connection:
-        for number, plan in enumerate(plans):
-            reader = _AggregateReader if plan.kind == "aggregate" else _LogReader
-            results.append(reader(connection, plan, number, start_us, end_us).run())
-    return _assemble(results, matcher, bad_line_threshold)
+    with gc_paused():
+        with _connect() as connection:
+            for number, plan in enumerate(plans):
+                reader = _AggregateReader if plan.kind == "aggregate" else _LogReader
+                results.append(reader(connection, plan, number, start_us, end_us).run())
+        return _assemble(results, matcher, bad_line_threshold)
 
 
 def _to_us(moment: datetime) -> int:
@@ -853,7 +855,8 @@ class _LogReader(_PlanReader):
             FROM {table}
             WHERE is_daily AND day IS NOT NULL AND {"true" if checked else _VALID}
             GROUP BY key_id, day
-            """  # noqa: S608
+            ORDER BY key_id, day
+            """  # noqa: S608 - ordered here, the merge in _assemble sorts a sorted list
         )
         daily = [
             (key_id, int(day), int(ok or 0), int(denied or 0)) for key_id, day, ok, denied in result
