@@ -63,14 +63,19 @@ def dumps(document: Any) -> str:
 
 
 def _scalar(value: Any) -> str:
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return _quote(value)
+    if kind is int:
+        return int.__repr__(value)
     if value is True:
         return "true"
     if value is False:
         return "false"
     if value is None:
         return "null"
+    if isinstance(value, str):
+        return _quote(value)
     if isinstance(value, int):
         return int.__repr__(value)
     if isinstance(value, float):
@@ -80,35 +85,45 @@ def _scalar(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _encode(value: Any, indent: str, out: list[str]) -> None:
-    if isinstance(value, dict):
+    # Dispatch on the exact type first: a report is hundreds of thousands of values, and
+    # most members are plain strings and numbers written in one piece with their name.
+    kind = type(value)
+    if kind is dict or (kind not in (list, tuple) and isinstance(value, dict)):
         if not value:
             out.append("{}")
             return
         inner = indent + "  "
-        separator = "{\n"
+        separator = "{\n" + inner
         for name in sorted(value):
-            out.append(separator)
-            out.append(inner)
-            out.append(_quote(name))
-            out.append(": ")
-            _encode(value[name], inner, out)
-            separator = ",\n"
+            item = value[name]
+            lead = separator + _quote(name) + ": "
+            separator = ",\n" + inner
+            item_kind = type(item)
+            if item_kind is str:
+                out.append(lead + _quote(item))
+            elif item_kind not in _CONTAINERS and not isinstance(item, _CONTAINERS):
+                out.append(lead + _scalar(item))
+            else:
+                out.append(lead)
+                _encode(item, inner, out)
         out.append("\n" + indent + "}")
-    elif isinstance(value, list | tuple):
+    elif kind is list or kind is tuple or isinstance(value, list | tuple):
         if not value:
             out.append("[]")
             return
-        if not any(isinstance(item, dict | list | tuple) for item in value):
+        if not any(isinstance(item, _CONTAINERS) for item in value):
             out.append("[" + ", ".join(map(_scalar, value)) + "]")
             return
         inner = indent + "  "
-        separator = "[\n"
+        separator = "[\n" + inner
         for item in value:
             out.append(separator)
-            out.append(inner)
+            separator = ",\n" + inner
             _encode(item, inner, out)
-            separator = ",\n"
         out.append("\n" + indent + "]")
     else:
         out.append(_scalar(value))
