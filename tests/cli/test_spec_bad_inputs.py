@@ -252,6 +252,245 @@ def test_10_pure_ref_cycle_where_needed(tmp_path: Path, capsys: pytest.CaptureFi
     assert "#/paths/~1a" in err
 
 
+# #10 (continued): every self-referential, cyclic or dangling reference shape, where the
+# scope model needs the target (one line, exit 3) and where it does not (an anomaly).
+HEAD31 = "openapi: 3.1.0\ninfo: {title: T, version: '1'}\n"
+SWAGGER = "swagger: '2.0'\ninfo: {title: T, version: '1'}\n"
+LONG_CHAIN = "".join(f"x-r{i}: {{$ref: '#/x-r{i + 1}'}}\n" for i in range(70)) + (
+    "x-r70: {get: {responses: {}}}\n"
+)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("content", "place", "expected"),
+    [
+        pytest.param(
+            HEAD + "paths:\n  /a: {$ref: '#/paths/~1a'}\n",
+            "#/paths/~1a",
+            "$ref cycle: #/paths/~1a -> #/paths/~1a",
+            id="path-item-names-itself",
+        ),
+        pytest.param(
+            HEAD + "paths:\n  /a: {$ref: '#/paths'}\n",
+            "#/paths/~1a",
+            "$ref cycle: #/paths names #/paths, which contains this reference",
+            id="path-item-names-its-parent",
+        ),
+        pytest.param(
+            HEAD + "paths:\n  /a: {$ref: '#'}\n",
+            "#/paths/~1a",
+            "$ref cycle: # names the whole document, which contains this reference",
+            id="path-item-names-the-root-hash",
+        ),
+        pytest.param(
+            HEAD + "paths:\n  /a: {$ref: ''}\n",
+            "#/paths/~1a",
+            "$ref cycle: # names the whole document, which contains this reference",
+            id="path-item-names-the-root-empty",
+        ),
+        pytest.param(
+            HEAD + "paths:\n  /a: {$ref: '#/'}\n",
+            "#/paths/~1a",
+            "$ref target not found: '#/' (no '' in #)",
+            id="path-item-names-the-empty-key",
+        ),
+        pytest.param(
+            HEAD + "x-items: {$ref: '#/x-items/a'}\npaths:\n  /a: {$ref: '#/x-items/a'}\n",
+            "#/paths/~1a",
+            "$ref cycle: #/x-items/a -> #/x-items/a (a pointer runs through its own reference)",
+            id="pointer-through-its-own-reference",
+        ),
+        pytest.param(
+            HEAD + "x-items: {$ref: '#/paths'}\npaths:\n  /a: {$ref: '#/x-items/~1a'}\n",
+            "#/paths/~1a",
+            "$ref cycle: #/x-items/~1a -> #/x-items/~1a",
+            id="pointer-back-to-the-path-item-itself",
+        ),
+        pytest.param(
+            HEAD + "x-a: {$ref: '#/x-b'}\nx-b: {$ref: '#/x-c'}\nx-c: {$ref: '#/x-a'}\n"
+            "paths:\n  /a: {$ref: '#/x-a'}\n",
+            "#/paths/~1a",
+            "$ref cycle: #/x-a -> #/x-b -> #/x-c -> #/x-a",
+            id="refs-to-refs-in-a-ring",
+        ),
+        pytest.param(
+            HEAD + "x-a: {$ref: '#/x-b'}\nx-b: {$ref: '#/x-a'}\n"
+            "paths:\n  /a: {$ref: '#/x-a/get'}\n",
+            "#/paths/~1a",
+            "$ref cycle: #/x-b -> #/x-a -> #/x-b (met looking up '#/x-a/get' at #/x-a)",
+            id="pointer-into-a-ring",
+        ),
+        pytest.param(
+            HEAD + "components:\n  securitySchemes:\n"
+            "    oauth: {$ref: '#/components/securitySchemes/oauth'}\npaths: {}\n",
+            "#/components/securitySchemes/oauth",
+            "$ref cycle: #/components/securitySchemes/oauth -> #/components/securitySchemes/oauth",
+            id="scheme-names-itself",
+        ),
+        pytest.param(
+            HEAD + "components:\n  securitySchemes:\n"
+            "    oauth: {$ref: '#/components/securitySchemes'}\npaths: {}\n",
+            "#/components/securitySchemes/oauth",
+            "names #/components/securitySchemes, which contains this reference",
+            id="scheme-names-its-parent",
+        ),
+        pytest.param(
+            HEAD + "components:\n  securitySchemes:\n"
+            "    oauth: {$ref: '#/components'}\npaths: {}\n",
+            "#/components/securitySchemes/oauth",
+            "names #/components, which contains this reference",
+            id="scheme-names-components",
+        ),
+        pytest.param(
+            SWAGGER + "securityDefinitions:\n  o: {$ref: '#/x-o'}\n"
+            "x-o: {$ref: '#/securityDefinitions/o'}\npaths: {}\n",
+            "#/securityDefinitions/o",
+            "$ref cycle: #/x-o -> #/securityDefinitions/o -> #/x-o",
+            id="swagger-scheme-ring",
+        ),
+        pytest.param(
+            HEAD + LONG_CHAIN + "paths:\n  /a: {$ref: '#/x-r0'}\n",
+            "#/paths/~1a",
+            "$ref chain longer than 64 references (#/x-r0 -> ... -> #/x-r64)",
+            id="chain-over-the-bound",
+        ),
+    ],
+)
+def test_10_self_referential_refs_where_needed_stop_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, place: str, expected: str
+) -> None:
+    path = write(tmp_path, "refs.yaml", content)
+    err = fails_cleanly(capsys, path)
+    assert err.startswith(f"keyscope: error: {path}:{place}: ")
+    assert expected in err
+    assert "Recursion" not in err
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(
+            HEAD31 + "$ref: '#/x'\n",
+            "$ref cycle: #/x -> #/x (a pointer runs through its own reference) at #/$ref",
+            id="root-pointer-through-itself",
+        ),
+        pytest.param(HEAD31 + "$ref: '#'\n", "$ref cycle: # -> # at #/$ref", id="root-hash"),
+        pytest.param(HEAD31 + "$ref: ''\n", "$ref cycle: '' -> '' at #/$ref", id="root-empty"),
+        pytest.param(
+            HEAD31 + "$ref: '#/'\n",
+            "$ref cycle: #/ -> #/ (a pointer runs through its own reference) at #/$ref",
+            id="root-slash",
+        ),
+        pytest.param(
+            HEAD31 + "components:\n  parameters:\n    P: {$ref: '#/components/parameters/P'}\n",
+            "$ref cycle: #/components/parameters/P -> #/components/parameters/P at "
+            "#/components/parameters/P/$ref",
+            id="parameter-names-itself",
+        ),
+        pytest.param(
+            HEAD31 + "paths:\n  /a:\n    get:\n      responses: {}\n"
+            "      parameters: [{$ref: '#/paths/~1a/get/parameters/0'}]\n",
+            "$ref cycle: #/paths/~1a/get/parameters/0 -> #/paths/~1a/get/parameters/0 at "
+            "#/paths/~1a/get/parameters/0/$ref",
+            id="operation-parameter-names-itself",
+        ),
+        pytest.param(
+            HEAD31 + "x-a: {$ref: '#/x-b'}\nx-b: {$ref: '#/x-a'}\n"
+            "components:\n  schemas:\n    S: {$ref: '#/x-a/properties'}\n",
+            "$ref cycle: #/x-b -> #/x-a -> #/x-b (met looking up '#/x-a/properties' at #/x-a) "
+            "at #/components/schemas/S/$ref",
+            id="schema-pointer-into-a-ring",
+        ),
+        pytest.param(
+            HEAD31 + "components:\n  schemas:\n    S: {$ref: '#/components/schemas/T'}\n"
+            "    T: {$ref: '#/components/schemas/Gone'}\n",
+            "$ref target not found: '#/components/schemas/Gone' (no 'Gone' in "
+            "#/components/schemas) at #/components/schemas/S/$ref",
+            id="schema-ref-to-a-dangling-ref",
+        ),
+        pytest.param(
+            HEAD31 + "x-list: [1]\ncomponents:\n  schemas:\n    S: {$ref: '#/x-list/\u00b2'}\n",
+            "$ref target not found: '#/x-list/\u00b2' (no '\u00b2' in #/x-list)",
+            id="index-that-is-not-ascii",
+        ),
+        pytest.param(
+            HEAD31
+            + "x-list: [1]\ncomponents:\n  schemas:\n    S: {$ref: '#/x-list/"
+            + "9" * 5000
+            + "'}\n",
+            "$ref target not found: '#/x-list/999",
+            id="index-too-long-for-int",
+        ),
+    ],
+)
+def test_10_self_referential_refs_elsewhere_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    path = write(tmp_path, "refs.yaml", content)
+    assert main(["spec", str(path), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    anomalies = json.loads(captured.out)["anomalies"]
+    matching = [a for a in anomalies if expected in a["message"]]
+    assert [a["rule"] for a in matching] == ["unresolved-ref"], anomalies
+
+
+@pytest.mark.timeout(10)
+def test_10_the_issue_two_line_spec_is_one_clean_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "two.yaml", "openapi: 3.0.0\n$ref: '#/x'\n")
+    err = fails_cleanly(capsys, path)
+    assert err == f"keyscope: error: {path}:#: no 'paths' in the document\n"
+
+
+@pytest.mark.timeout(20)
+def test_10_legal_long_chains_and_ancestor_refs_in_schemas_load_fast(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    links = 20_000  # cubic before the fix (3,000 links took over a minute)
+    chain = "".join(f"    S{i}: {{$ref: '#/components/schemas/S{i + 1}'}}\n" for i in range(links))
+    path = write(
+        tmp_path,
+        "chain.yaml",
+        HEAD + SCHEMES + "  schemas:\n" + chain + f"    S{links}: {{type: string}}\n"
+        "    Tree: {type: object, properties: {up: {$ref: '#/components/schemas'},\n"
+        "      all: {$ref: '#'}, me: {$ref: '#/components/schemas/Tree'}}}\n"
+        "paths:\n  /a: {get: {security: [{oauth: [a:read]}], responses: {}}}\n",
+    )
+    assert main(["spec", str(path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["operations"][0]["requirements"] == [["a:read"]]
+    assert "unresolved-ref" not in {a["rule"] for a in data["anomalies"]}
+
+
+@pytest.mark.timeout(20)
+def test_03_a_path_item_at_the_nesting_cap_resolves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    depth = 490  # the YAML reader refuses 500 levels; everything below must work
+    path = write(
+        tmp_path,
+        "deep-ref.yaml",
+        HEAD
+        + SCHEMES
+        + "x-deep: "
+        + "{a: " * depth
+        + "{get: {security: [{oauth: [a:write]}], responses: {}}}"
+        + "}" * depth
+        + "\npaths:\n  /a: {$ref: '#/x-deep"
+        + "/a" * depth
+        + "'}\n",
+    )
+    assert main(["spec", str(path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(o["method"], o["path"], o["requirements"]) for o in data["operations"]] == [
+        ("GET", "/a", [["a:write"]])
+    ]
+
+
 # #11 missing target, escaped pointers.
 def test_11_missing_ref_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(

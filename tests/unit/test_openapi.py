@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keyscope.errors import SpecError
 from keyscope.model import ApiSpec
@@ -702,6 +704,152 @@ def test_pure_ref_cycle_in_schemas_is_reported(tmp_path: Path) -> None:
     }
     spec = load(tmp_path, document)
     assert any(a.rule == "unresolved-ref" and "cycle" in a.message for a in spec.anomalies)
+
+
+def _chain(length: int) -> dict[str, Any]:
+    """A path item reached through ``length`` references in a row (``/a`` -> x-r0 -> ...)."""
+    document = oas3({"/a": {"$ref": "#/x-r0"}})
+    for index in range(length - 1):
+        document[f"x-r{index}"] = {"$ref": f"#/x-r{index + 1}"}
+    document[f"x-r{length - 1}"] = {"get": op([{"oauth": ["a:read"]}])}
+    return document
+
+
+def test_a_needed_chain_of_64_references_resolves_and_65_is_refused(tmp_path: Path) -> None:
+    # The path item's own $ref plus 63 more is 64 references.
+    assert reqs(load(tmp_path, _chain(64)), "GET /a") == [["a:read"]]
+    with pytest.raises(SpecError, match=r"\$ref chain longer than 64 references") as caught:
+        load(tmp_path, _chain(65))
+    assert caught.value.place == "#/paths/~1a"
+
+
+def _nested(depth: int, *, reverse: bool) -> dict[str, Any]:
+    """``/a`` names ``#/x-0/k``; each ``x-i`` is a reference whose pointer runs through the
+    next one, so finding the target means settling ``depth`` references first, in a
+    document that stays shallow (``x-<depth>/k`` points back at ``x-<depth>``)."""
+    document = oas3({"/a": {"$ref": "#/x-0/k"}})
+    links = [(f"x-{i}", {"$ref": f"#/x-{i + 1}/k"}) for i in range(depth)]
+    links.append(
+        (f"x-{depth}", {"k": {"$ref": f"#/x-{depth}"}, "get": op([{"oauth": ["a:read"]}])})
+    )
+    document.update(reversed(links) if reverse else links)
+    return document
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("reverse", [False, True], ids=["first-to-last", "last-to-first"])
+def test_pointers_through_references_nest_without_recursion(tmp_path: Path, reverse: bool) -> None:
+    # 5,000 nested lookups: a RecursionError before, whichever order the walk meets them.
+    spec = load(tmp_path, _nested(5_000, reverse=reverse))
+    assert reqs(spec, "GET /a") == [["a:read"]]
+    assert "unresolved-ref" not in rules(spec)
+
+
+def test_list_indexes_in_pointers_are_ascii_digits(tmp_path: Path) -> None:
+    document = oas3({"/a": {"$ref": "#/x-list/1"}, "/b": {"$ref": "#/x-list/01"}})
+    document["x-list"] = [{}, {"get": op([{"oauth": ["a:read"]}])}]
+    document["components"]["schemas"] = {
+        "Super": {"$ref": "#/x-list/\u00b2"},
+        "Arabic": {"$ref": "#/x-list/\u0661"},
+        "Huge": {"$ref": "#/x-list/" + "1" * 5000},
+        "Negative": {"$ref": "#/x-list/-1"},
+    }
+    spec = load(tmp_path, document)
+    assert reqs(spec, "GET /a") == reqs(spec, "GET /b") == [["a:read"]]
+    broken = sorted(a.message for a in spec.anomalies if a.rule == "unresolved-ref")
+    assert len(broken) == 4
+    assert all("$ref target not found" in message for message in broken)
+
+
+_REF_SLOTS = (
+    (),
+    ("x-a",),
+    ("x-b",),
+    ("x-list", 0),
+    ("paths", "/a"),
+    ("paths", "/b", "get", "parameters", 0),
+    ("components", "securitySchemes", "oauth"),
+    ("components", "schemas", "S"),
+    ("components", "schemas", "S", "properties", "next"),
+    ("components", "parameters", "P"),
+)
+_REF_TARGETS = (
+    "",
+    "#",
+    "#/",
+    "#/x-a",
+    "#/x-b",
+    "#/x-a/y",
+    "#/x-b/get",
+    "#/x-a/~1a",
+    "#/x-list/0",
+    "#/x-list/0/get",
+    "#/x-list/7",
+    "#/paths",
+    "#/paths/~1a",
+    "#/paths/~1a/get",
+    "#/paths/~1b/get/parameters/0",
+    "#/components",
+    "#/components/securitySchemes",
+    "#/components/securitySchemes/oauth",
+    "#/components/schemas/S",
+    "#/components/schemas/S/properties",
+    "#/components/parameters/P",
+    "#x",
+    "#/%78-a",
+)
+
+
+def _ref_graph_document() -> dict[str, Any]:
+    document = oas3(
+        {
+            "/a": {"get": op([{"oauth": ["a:read"]}])},
+            "/b": {"get": op(parameters=[{"name": "q", "in": "query"}])},
+        },
+        scopes={"a:read": "A"},
+    )
+    document["x-a"] = {"y": {"get": op()}}
+    document["x-b"] = {"get": op()}
+    document["x-list"] = [{"get": op()}]
+    document["components"]["schemas"] = {"S": {"type": "object", "properties": {"next": {}}}}
+    document["components"]["parameters"] = {"P": {"name": "p", "in": "query"}}
+    return document
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(_REF_SLOTS),
+        st.tuples(st.sampled_from(_REF_TARGETS), st.booleans()),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_graph_of_local_references_ends_in_a_spec_or_one_spec_error(
+    placed: dict[tuple[Any, ...], tuple[str, bool]],
+) -> None:
+    """Self-references, rings, refs to refs and refs to ancestors in every slot: the
+    loader answers a spec (broken ones reported) or one located line, nothing else."""
+    document = _ref_graph_document()
+    for slot, (target, keep_siblings) in sorted(placed.items(), key=lambda item: -len(item[0])):
+        # Deepest slots first, so a shallower one replaced later cannot hide them.
+        parent: Any = document
+        for step in slot[:-1]:
+            parent = parent[step]
+        if not slot:
+            document["$ref"] = target
+        elif keep_siblings and isinstance(parent[slot[-1]], dict):
+            parent[slot[-1]]["$ref"] = target
+        else:
+            parent[slot[-1]] = {"$ref": target}
+    try:
+        spec = parse_spec(document, "graph.json")
+    except SpecError as error:
+        assert "\n" not in str(error)
+        assert str(error).startswith("graph.json:#")
+        assert "$ref" in error.detail or "must be a mapping" in error.detail, error.detail
+    else:
+        assert isinstance(spec, ApiSpec)
 
 
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,9 +26,13 @@ and say so with an ``ambiguous-scope-semantics`` anomaly.
 ``$ref`` handling is lazy: only what the scope model needs (path items, security
 schemes) is dereferenced, chains are followed with a visited set, and schemas are
 never expanded, so recursive schemas are fine.  Every local reference is still checked
-to point somewhere.  References to other files are followed only with
-``allow_external_refs`` and only below the spec's folder (after resolving symlinks);
-URLs are never fetched.
+to point somewhere, each reference followed once (outcomes are remembered), never
+by recursion: a cycle of references, a pointer that runs through its own reference, or
+a needed path item or scheme whose reference names its own ancestor is a ``$ref cycle``
+(fatal where the scope model needs the target, an ``unresolved-ref`` anomaly
+elsewhere), and a needed target more than 64 references away is refused.  References
+to other files are followed only with ``allow_external_refs`` and only below the spec's
+folder (after resolving symlinks); URLs are never fetched.
 """
 
 from __future__ import annotations
@@ -70,6 +74,11 @@ _METHODS_SWAGGER = ("get", "put", "post", "delete", "options", "head", "patch")
 _MAX_ALTERNATIVES = 256
 """Cap on alternatives one operation may expand to under ``any`` (cross products)."""
 _MAX_EXTERNAL_DOCUMENTS = 100
+_MAX_REFERENCE_HOPS = 64
+"""Most references in a row a needed target (path item, security scheme) may take; real
+specs take one or two.  Keeps the work per path item small whatever the document does."""
+_ARRAY_INDEX = re.compile(r"[0-9]{1,18}")
+"""A JSON pointer array index: ASCII digits only, short enough for ``int``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +193,15 @@ def _child(pointer: str, part: str | int) -> str:
     return f"{pointer}/{text}" if pointer != "#" else f"#/{text}"
 
 
+def _is_local(reference: str) -> bool:
+    """True for a reference into the same document: ``#...``, or ``""`` (the whole of it)."""
+    return reference == "" or reference.startswith("#")
+
+
+def _chain_text(references: list[str]) -> str:
+    return " -> ".join(reference or "''" for reference in references)
+
+
 def _is_url(reference: str) -> bool:
     return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", reference)) or reference.startswith("//")
 
@@ -248,6 +266,25 @@ def _qualifier_variants(first: str, second: str) -> bool:
     return any(x in family and y in family for family in _QUALIFIER_FAMILIES)
 
 
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """Where a pointer walk stands: the next part, the node there, how it was reached."""
+
+    index: int
+    node: Any
+    walked: str
+    followed: tuple[dict[str, Any], ...] = ()
+    """Reference nodes taken (to their targets) while looking for the part at ``index``."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Needs:
+    """A pointer walk stopped at a reference whose target is not settled yet."""
+
+    node: dict[str, Any]
+    resume: _Walk
+
+
 class _ThroughExternal(Exception):
     """A JSON pointer ran into a reference to another file or a URL."""
 
@@ -296,6 +333,12 @@ class _SpecReader:
         self.unknown_schemes: dict[str, list[str]] = {}
         self.sentinels_used: set[str] = set()
         self.broken_references: list[tuple[str, str]] = []
+        # What each local reference's chain ends in: ("ok" | "broken" | "external", text).
+        self.chain_outcomes: dict[str, tuple[str, str]] = {}
+        # (id(document), id(reference node)) -> what its $ref names, once settled:
+        # ("ok", node) | ("broken", detail) | ("external", reference).
+        self.referenced: dict[tuple[int, int], tuple[str, Any]] = {}
+        self.pointer_parts: dict[str, tuple[str, ...]] = {}
 
     def fail(self, detail: str, place: str = "") -> SpecError:
         return SpecError(self.source, detail, place)
@@ -437,9 +480,7 @@ class _SpecReader:
             visited.add(id(node))
             if type(node) is dict:
                 reference = node.get("$ref")
-                if type(reference) is str and not (
-                    reference in checked and reference.startswith("#")
-                ):
+                if type(reference) is str and not (reference in checked and _is_local(reference)):
                     self._check_reference(reference, _entry_pointer(entry) + "/$ref", checked)
                 for key, value in node.items():
                     if type(value) is dict or type(value) is list:
@@ -457,79 +498,209 @@ class _SpecReader:
             ]
 
     def _check_reference(self, reference: str, place: str, checked: set[str]) -> None:
-        if not reference.startswith("#"):
+        if not _is_local(reference):
             self.refused_external.append((reference, place))
             return
         if reference in checked:
             return
         checked.add(reference)
-        try:
-            self._follow_chain(reference, place)
-        except _ThroughExternal as through:
-            self.refused_external.append((through.reference, place))
-        except SpecError as broken:
+        kind, text = self._chain_outcome(reference)
+        if kind == "external":
+            self.refused_external.append((text, place))
+        elif kind == "broken":
             # Fatal only where the scope model needs the target (see _resolve);
             # elsewhere (schemas, examples) it is reported.
-            self.broken_references.append((broken.place, broken.detail))
+            self.broken_references.append((place, text))
 
-    def _follow_chain(self, reference: str, place: str) -> None:
-        seen = [reference]
-        target = self._lookup(self.root, reference, place)
-        while (
-            isinstance(target, dict)
-            and isinstance(target.get("$ref"), str)
-            and target["$ref"].startswith("#")
-        ):
-            following = target["$ref"]
-            if following in seen:
-                chain = " -> ".join([*seen, following])
-                raise self.fail(f"$ref cycle: {chain}", place)
-            seen.append(following)
-            target = self._lookup(self.root, following, place)
+    def _chain_outcome(self, reference: str) -> tuple[str, str]:
+        """Follow ``reference`` through targets that are only a reference; say how it ends.
+
+        Returns ``("ok", "")``, ``("broken", detail)`` (missing target, cycle) or
+        ``("external", reference)`` (the chain leaves the document).  Every reference on
+        the chain is given the same outcome, so a long chain is walked once, not once
+        per link.
+        """
+        chain: list[str] = []
+        on_chain: set[str] = set()
+        following = reference
+        while True:
+            known = self.chain_outcomes.get(following)
+            if known is not None:
+                outcome = known
+                break
+            if following in on_chain:
+                outcome = ("broken", f"$ref cycle: {_chain_text([*chain, following])}")
+                break
+            on_chain.add(following)
+            chain.append(following)
+            try:
+                target = self._lookup(self.root, following, "")
+            except _ThroughExternal as through:
+                outcome = ("external", through.reference)
+                break
+            except SpecError as broken:
+                outcome = ("broken", broken.detail)
+                break
+            inner = target.get("$ref") if type(target) is dict else None
+            if type(inner) is not str or not _is_local(inner):
+                outcome = ("ok", "")
+                break
+            following = inner
+        for name in chain:
+            self.chain_outcomes[name] = outcome
+        return outcome
 
     def _lookup(self, document: Any, reference: str, place: str) -> Any:
-        """Resolve the fragment of ``reference`` (``#/a/b``) in ``document``."""
-        fragment = reference.partition("#")[2]
-        pointer = unquote(fragment)
-        if pointer == "":
+        """Resolve the fragment of ``reference`` (``#/a/b``) in ``document``.
+
+        A pointer that runs into a reference before its end continues from that
+        reference's target; targets not known yet are settled first (see
+        :meth:`_settle`) and the walk resumes where it stopped, so nothing here recurses.
+        """
+        found = self._walk(document, reference, place)
+        while isinstance(found, _Needs):
+            self._settle(document, found)
+            found = self._walk(document, reference, place, found.resume)
+        return found
+
+    def _walk(self, document: Any, reference: str, place: str, resume: _Walk | None = None) -> Any:
+        """Walk the pointer of ``reference`` (from ``resume`` if given) as far as it goes.
+
+        Returns:
+            The target, or :class:`_Needs` naming a reference on the way whose target is
+            not settled yet.
+
+        Raises:
+            SpecError: Not a JSON pointer, no such member, a cycle, or more than
+                :data:`_MAX_REFERENCE_HOPS` references in a row at one step.
+            _ThroughExternal: The way runs through a reference to another file.
+        """
+        parts = self._pointer_parts(reference, place)
+        if parts is None:
             return document
-        if not pointer.startswith("/"):
-            raise self.fail(
-                f"$ref {reference!r} is not a JSON pointer (it must start with '#/')", place
-            )
-        node = document
-        walked = "#"
-        hops = 0
-        for raw in pointer[1:].split("/"):
-            part = raw.replace("~1", "/").replace("~0", "~")
+        state = resume or _Walk(0, document, "#")
+        node, walked, followed = state.node, state.walked, list(state.followed)
+        for index in range(state.index, len(parts)):
+            part = parts[index]
             while isinstance(node, dict) and part not in node and isinstance(node.get("$ref"), str):
-                # The pointer runs through another reference: continue from its target.
-                inner = node["$ref"]
-                hops += 1
-                if not inner.startswith("#"):
-                    raise _ThroughExternal(inner)
-                if hops > 64:
+                if any(node is taken for taken in followed):
+                    chain = [taken["$ref"] for taken in followed]
                     raise self.fail(
-                        f"$ref {reference!r} runs through too many references (a cycle?)", place
+                        f"$ref cycle: {_chain_text([*chain, node['$ref']])} (met looking up "
+                        f"{reference!r} at {walked})",
+                        place,
                     )
-                node = self._lookup(document, inner, place)
+                if len(followed) >= _MAX_REFERENCE_HOPS:
+                    raise self.fail(
+                        f"$ref {reference!r} runs through more than {_MAX_REFERENCE_HOPS} "
+                        f"references at {walked}",
+                        place,
+                    )
+                settled = self.referenced.get((id(document), id(node)))
+                if settled is None:
+                    return _Needs(node, _Walk(index, node, walked, tuple(followed)))
+                kind, value = settled
+                if kind == "external":
+                    raise _ThroughExternal(value)
+                if kind == "broken":
+                    raise self.fail(value, place)
+                followed.append(node)
+                node = value
             if isinstance(node, dict) and part in node:
                 node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            elif isinstance(node, list) and _ARRAY_INDEX.fullmatch(part) and int(part) < len(node):
                 node = node[int(part)]
             else:
                 raise self.fail(
                     f"$ref target not found: {reference!r} (no {part!r} in {walked})", place
                 )
             walked = _child(walked, part)
+            followed = []
         return node
 
-    def _resolve(self, node: Any, place: str) -> Any:
-        """Follow ``$ref`` chains from ``node`` to what they finally name."""
+    def _pointer_parts(self, reference: str, place: str) -> tuple[str, ...] | None:
+        """The decoded parts of the pointer in ``reference``; None for the whole document."""
+        parts = self.pointer_parts.get(reference)
+        if parts is None:
+            pointer = unquote(reference.partition("#")[2])
+            if pointer == "":
+                return None
+            if not pointer.startswith("/"):
+                raise self.fail(
+                    f"$ref {reference!r} is not a JSON pointer (it must start with '#/')", place
+                )
+            parts = tuple(
+                raw.replace("~1", "/").replace("~0", "~") for raw in pointer[1:].split("/")
+            )
+            self.pointer_parts[reference] = parts
+        return parts
+
+    def _settle(self, document: Any, needed: _Needs) -> None:
+        """Find what the ``$ref`` of ``needed.node`` names, and whatever that needs first.
+
+        A pointer may run through other references, whose pointers may too: those wait on
+        an explicit stack (never Python recursion), a reference met again while still
+        waiting is a cycle, and every outcome is remembered, so each reference node is
+        settled once however many pointers pass through it.
+        """
+        # Each entry: a reference node and where the walk of its own pointer stopped.
+        waiting: list[tuple[dict[str, Any], _Walk | None]] = [(needed.node, None)]
+        positions = {id(needed.node): 0}
+        while waiting:
+            top, resume = waiting[-1]
+            inner = top["$ref"]
+            outcome: tuple[str, Any]
+            if not _is_local(inner):
+                outcome = ("external", inner)
+            else:
+                try:
+                    found = self._walk(document, inner, "", resume)
+                except _ThroughExternal as through:
+                    outcome = ("external", through.reference)
+                except SpecError as broken:
+                    outcome = ("broken", broken.detail)
+                else:
+                    if not isinstance(found, _Needs):
+                        self.referenced[(id(document), id(top))] = ("ok", found)
+                        positions.pop(id(top))
+                        waiting.pop()
+                        continue
+                    waiting[-1] = (top, found.resume)
+                    if id(found.node) not in positions:
+                        positions[id(found.node)] = len(waiting)
+                        waiting.append((found.node, None))
+                        continue
+                    chain = [entry["$ref"] for entry, _ in waiting[positions[id(found.node)] :]]
+                    outcome = (
+                        "broken",
+                        f"$ref cycle: {_chain_text([*chain, found.node['$ref']])} (a pointer "
+                        "runs through its own reference)",
+                    )
+            # Each waiting reference needs the one above it, so all share the outcome.
+            for entry, _ in waiting:
+                self.referenced[(id(document), id(entry))] = outcome
+            return
+
+    def _resolve(self, node: Any, place: str, ancestors: tuple[tuple[str, Any], ...] = ()) -> Any:
+        """Follow ``$ref`` chains from ``node`` to what they finally name.
+
+        Args:
+            node: The value at ``place``, maybe a ``{"$ref": ...}``.
+            place: Its JSON pointer, for messages.
+            ancestors: ``(pointer, container)`` pairs that hold ``place``; a chain that
+                ends on one of them names itself (a path item that is the whole
+                ``paths`` object) and is a cycle.
+
+        Raises:
+            SpecError: A missing target, a cycle, a chain of more than
+                :data:`_MAX_REFERENCE_HOPS` references, or an external reference that
+                is not allowed.
+        """
         document = self.root
         document_dir = self.base_dir
         current = ""  # the file the chain is in, relative to the spec's folder ("" = the spec)
         seen: list[str] = []
+        markers: set[str] = set()
         while isinstance(node, dict) and isinstance(node.get("$ref"), str):
             reference = node["$ref"]
             file_part, _, _ = reference.partition("#")
@@ -539,8 +710,15 @@ class _SpecReader:
                 )
                 current = os.path.relpath(key, self.base_dir) if self.base_dir else key
             marker = f"{current}#{reference.partition('#')[2]}"
-            if marker in seen:
+            if marker in markers:
                 raise self.fail(f"$ref cycle: {' -> '.join([*seen, marker])}", place)
+            if len(seen) >= _MAX_REFERENCE_HOPS:
+                raise self.fail(
+                    f"$ref chain longer than {_MAX_REFERENCE_HOPS} references "
+                    f"({seen[0]} -> ... -> {marker})",
+                    place,
+                )
+            markers.add(marker)
             seen.append(marker)
             try:
                 node = self._lookup(document, reference, place)
@@ -550,6 +728,13 @@ class _SpecReader:
                     "file",
                     place,
                 ) from None
+        for pointer, container in ancestors:
+            if seen and container is not None and node is container:
+                named = "the whole document" if pointer == "#" else pointer
+                raise self.fail(
+                    f"$ref cycle: {' -> '.join(seen)} names {named}, which contains this reference",
+                    place,
+                )
         return node
 
     def _external_document(
@@ -596,9 +781,12 @@ class _SpecReader:
             raise self.fail(
                 f"expected a mapping of security schemes, got {_kind(definitions)}", where
             )
+        ancestors = (("#", root), (where, definitions))
+        if not swagger:
+            ancestors += (("#/components", root.get("components")),)
         for name, definition in (definitions or {}).items():
             place = _child(where, name)
-            scheme = self._resolve(definition, place)
+            scheme = self._resolve(definition, place, ancestors)
             if not isinstance(scheme, dict):
                 raise self.fail(f"security scheme must be a mapping, got {_kind(scheme)}", place)
             self.schemes.add(name)
@@ -668,7 +856,7 @@ class _SpecReader:
                     )
                 )
                 continue
-            item = self._resolve(paths[path], place)
+            item = self._resolve(paths[path], place, (("#", self.root), ("#/paths", paths)))
             if item is None:
                 continue
             if not isinstance(item, dict):
