@@ -88,6 +88,18 @@ def _scalar(value: Any) -> str:
 _CONTAINERS = (dict, list, tuple)
 
 
+class _DailySeries(list):  # type: ignore[type-arg]
+    """``[day, count]`` pairs (ISO date text, int): a key's daily series, by far the most
+    numerous arrays of a report (keys x days), written in one piece."""
+
+    __slots__ = ()
+
+    def json_lines(self, indent: str) -> str:
+        inner = ",\n" + indent + "  "
+        rows = inner.join(f"[{_quote(day)}, {int.__repr__(count)}]" for day, count in self)
+        return "[\n" + indent + "  " + rows + "\n" + indent + "]"
+
+
 def _encode(value: Any, indent: str, out: list[str]) -> None:
     # Dispatch on the exact type first: a report is hundreds of thousands of values, and
     # most members are plain strings and numbers written in one piece with their name.
@@ -114,6 +126,9 @@ def _encode(value: Any, indent: str, out: list[str]) -> None:
     elif kind is list or kind is tuple or isinstance(value, list | tuple):
         if not value:
             out.append("[]")
+            return
+        if kind is _DailySeries:
+            out.append(value.json_lines(indent))
             return
         if not any(isinstance(item, _CONTAINERS) for item in value):
             out.append("[" + ", ".join(map(_scalar, value)) + "]")
@@ -174,7 +189,9 @@ def result_to_dict(result: AuditResult) -> dict[str, Any]:
 def _time(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # usage times are UTC already: skip the conversion
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _day(day: date) -> str:
@@ -319,7 +336,7 @@ def _key(audit: KeyAudit, operation_ids: dict[str, str]) -> dict[str, Any]:
             }
             for row in audit.unmatched
         ],
-        "daily": [[_day(day), count] for day, count in audit.daily],
+        "daily": _DailySeries([_day(day), count] for day, count in audit.daily),
         "replay": _replay(audit.replay, operation_ids),
         "findings": [_finding(finding) for finding in audit.findings],
     }

@@ -993,22 +993,20 @@ class _LogReader(_PlanReader):
         scan far more than 1,000 lines before a LIMIT stops it) and checked with the
         same DuckDB JSON paths as the full read.
         """
-        import pyarrow as pa
+        import duckdb
 
-        sample = self._name("sample")
-        self.connection.register(sample, pa.table({"line": _first_lines(file, 1000, 4 << 20)}))
         paths = ", ".join(_literal(_json_path(name)) for name in names)
+        sql = f"""
+            SELECT {", ".join(f"count(f[{i + 1}])" for i in range(len(names)))}, count(*)
+            FROM (SELECT try(json_extract_string({_JSON_TEXT}, [{paths}])) AS f
+                  FROM (SELECT unnest(?::VARCHAR[]) AS line)
+                  WHERE try(json_type({_JSON_TEXT})) = 'OBJECT')
+        """  # noqa: S608 - JSON paths are escaped literals
         try:
-            counts = self._execute(
-                f"""
-                SELECT {", ".join(f"count(f[{i + 1}])" for i in range(len(names)))}, count(*)
-                FROM (SELECT try(json_extract_string({_JSON_TEXT}, [{paths}])) AS f
-                      FROM {sample} WHERE try(json_type({_JSON_TEXT})) = 'OBJECT')
-                """,  # noqa: S608 - JSON paths are escaped literals
-                where=redact(str(file)),
-            )[0]
-        finally:
-            self.connection.unregister(sample)
+            sample = [_first_lines(file, 1000, 4 << 20)]
+            counts = self.connection.execute(sql, sample).fetchall()[0]
+        except duckdb.Error as error:
+            raise LogParseError(redact(str(file)), f"cannot read: {_safe_error(error)}") from None
         if not counts[-1]:
             return None
         return {name for name, count in zip(names, counts[:-1], strict=True) if count}
