@@ -15,7 +15,8 @@ DuckDB (one connection per :func:`load_usage` call, every core, no files left be
    status, a method that is not a word, an empty or overlong key id.  Lines DuckDB
    itself refuses (invalid UTF-8, a line over 1 MiB, a CSV record with the wrong
    number of fields) are counted from its rejects table, and an independent count of
-   line feeds (a background thread) catches the lines it drops without a word.
+   line feeds (a background thread) catches the lines it drops without a word.  Blank
+   lines (space, tab, CR, vertical tab, form feed only) are not lines at all.
 3. **Aggregate** in one pass with grouping sets: per (key, method, path without query,
    status) the counts and first/last timestamps in the window; per (key, UTC day) the
    counts for the daily series; and, when the source has a ``request_id`` or
@@ -31,13 +32,15 @@ DuckDB (one connection per :func:`load_usage` call, every core, no files left be
    log line can hold a secret).
 
 A JSON-lines source first takes a fast path: DuckDB's own parallel JSON reader feeds
-the same checks and aggregation, and its result is kept only when the read succeeds,
-the rows equal the independent line count with no line near the length limit, no
-method or key id is malformed, and the source has no request ids to de-duplicate.
-Lines with bad values (a missing field, an unreadable timestamp...) are then counted
-exactly and only their examples take the slower pass.  Anything else (a line that is
-not JSON, a blank line, invalid UTF-8) and the source is read again by the checked path
-above, so the figures and examples are the same either way.
+the same checks and aggregation, and its result is kept only when the read succeeds
+(the reader fails on a line that is not one JSON object, invalid UTF-8, a duplicate
+key...), no line is near the length limit and the file has no byte-order mark (for an
+uncompressed file a memory-mapped look at its line feeds tells; a compressed one is
+counted as it is read, and its rows must equal the count), no method or key id is
+malformed, and the source has no request ids to de-duplicate.  Lines with bad values (a
+missing field, an unreadable timestamp...) are then counted exactly and only their
+examples take the slower pass.  Anything else and the source is read again by the
+checked path above, so the figures and examples are the same either way.
 
 Every source satisfies ``lines == bad_lines + in_window + out_of_window + duplicates``
 (blank lines are not counted as lines).  A source whose bad lines exceed the threshold
