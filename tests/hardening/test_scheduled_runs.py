@@ -186,6 +186,16 @@ def _writing(pid: int, folder: Path) -> bool:
     return any(link.startswith(f"{folder}/") for link in links)
 
 
+def previous_report(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    """An output folder holding yesterday's report: (folder, report path, its bytes)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    report = out / "report.html"
+    previous = b"<html>previous report</html>\n" * 1000
+    report.write_bytes(previous)
+    return out, report, previous
+
+
 def audit_writing(world: World, report: Path, cwd: Path) -> subprocess.CompletedProcess[bytes]:
     """A normal ``keyscope audit`` that writes ``report`` (its format from the suffix)."""
     fmt = report.suffix.lstrip(".")
@@ -204,11 +214,7 @@ def test_sigkill_in_the_middle_of_a_write_keeps_the_previous_report(
     file being written has no name, so nothing should be left; were the kill to land in
     the microseconds between naming and renaming, the next run removes the name."""
     world.write()
-    out = tmp_path / "out"
-    out.mkdir()
-    report = out / "report.html"
-    previous = b"<html>previous report</html>\n" * 1000
-    report.write_bytes(previous)
+    out, report, previous = previous_report(tmp_path)
     writer = start(BIG_WRITER, str(report), "256", cwd=tmp_path)
     try:
         wait_until(lambda: _writing(writer.pid, out) or writer.poll() is not None)
@@ -237,11 +243,7 @@ def test_sigkill_while_paused_mid_write_leaves_the_previous_report_and_no_file(
     write or after the kill.  Without it (``named``) the partial temporary file stays
     until the next run removes it, which is why O_TMPFILE is used where it exists."""
     world.write()
-    out = tmp_path / "out"
-    out.mkdir()
-    report = out / "report.html"
-    previous = b"<html>previous report</html>\n" * 1000
-    report.write_bytes(previous)
+    out, report, previous = previous_report(tmp_path)
     paused = tmp_path / "paused"
     writer = start(PAUSED_WRITER, str(report), "32", str(paused), way, cwd=tmp_path)
     try:
