@@ -220,6 +220,32 @@ def _generate(lines: int, suffix: str, fmt: str) -> Path:
     return path
 
 
+def _report_results(label: str, audit: dict, ours: dict, baseline: dict) -> None:
+    """The figures as RESULT lines for bench/run_all.py."""
+    from _results import report
+
+    loop = baseline["wall"]
+    report(
+        f"whole audit, {label} JSON lines", audit["wall"], "s",
+        target=f"<= {AUDIT_TARGET_S:g} s", baseline=loop, met=audit["wall"] <= AUDIT_TARGET_S,
+        baseline_name="json.loads loop", cpu_s=round(audit["cpu"], 2),
+    )  # fmt: skip
+    report(
+        f"whole audit speed-up over the json.loads loop, {label}", loop / audit["wall"], "x",
+        target=f">= {SPEEDUP_TARGET:g}x", met=loop / audit["wall"] >= SPEEDUP_TARGET,
+    )  # fmt: skip
+    report(
+        f"whole audit peak memory, {label}", audit["rss_mb"], "MB",
+        target=f"< {MEMORY_TARGET_MB:,} MB", baseline=baseline["rss_mb"],
+        met=audit["rss_mb"] < MEMORY_TARGET_MB,
+    )  # fmt: skip
+    report(
+        f"load_usage, {label} JSON lines", ours["wall"], "s",
+        target=f"<= {INGEST_TARGET_S:g} s", baseline=loop, met=ours["wall"] <= INGEST_TARGET_S,
+        cpu_s=round(ours["cpu"], 2),
+    )  # fmt: skip
+
+
 def _inventory() -> Path:
     """The synthetic logs' key inventory (the same keys whatever the number of lines)."""
     return OUT / f"synthetic-{KEYS}keys.yaml"
@@ -350,6 +376,7 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nusage ingestion, {cores} cores, load average {load:.1f} at the end\n")
     _print_table(rows)
+    _report_results(label, audit, ours, baseline)
     return 0
 
 
