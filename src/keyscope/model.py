@@ -257,6 +257,18 @@ class SourceStats:
     """Lines dropped as repeats of an earlier line with the same request/event id.
 
     For every source ``lines == bad_lines + in_window + out_of_window + duplicates``."""
+    suspected_duplicates: int = 0
+    """Requests that look like repeats but were kept, because the source has no request
+    or event id to tell a repeat from real traffic.
+
+    Looked for only where two or more files of the source cover the same time: per
+    identical (timestamp, key, method, path with query, status), the copies beyond the
+    most any one file holds.  Repeats within one file are never guessed at.  These lines
+    stay counted in ``in_window``, so the ``lines == ...`` equation above is unaffected."""
+    suspected_duplicate_files: tuple[str, ...] = ()
+    """The files (redacted, sorted) holding the suspected repeats; empty when none."""
+    suspected_duplicate_span: tuple[datetime, datetime] | None = None
+    """First and last timestamp (UTC) of the suspected repeats; None when none."""
 
 
 @dataclass(frozen=True, slots=True)

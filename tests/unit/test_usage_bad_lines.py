@@ -416,6 +416,217 @@ def test_39_duplicated_bad_lines_stay_bad_lines(tmp_path: Path) -> None:
     assert_accounted(usage)
 
 
+def _page(count: int, *, start: int = 0, **fields) -> list[dict]:
+    """``count`` requests a minute apart from 10:00 plus ``start`` minutes (no ids)."""
+    return [
+        record(
+            timestamp=f"2026-09-01T{10 + (start + n) // 60:02d}:{(start + n) % 60:02d}:00Z",
+            **fields,
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.fixture(params=["fast", "checked"])
+def read_path(request, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each suspected-repeat test runs on both paths: the figures must be the same."""
+    if request.param == "checked":
+        from keyscope.sources import usage as usage_module
+
+        monkeypatch.setattr(usage_module._LogReader, "_fast_jsonl", lambda self, counter: None)
+    return request.param
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_39_overlapping_files_without_ids_count_suspected_duplicates(
+    tmp_path: Path, read_path: str, suffix: str
+) -> None:
+    page = _page(20)
+    logs = tmp_path / "export"
+    logs.mkdir()
+    # Two exports of one source overlap on minutes 8-11 (four lines saved twice).
+    write_lines(logs / f"page-1{suffix}", [json.dumps(item) for item in page[:12]])
+    write_lines(logs / f"page-2{suffix}", [json.dumps(item) for item in page[8:]])
+    usage = load(str(logs / f"page-*{suffix}"))
+    (stats,) = usage.sources
+    # Kept and counted as requests (no id to be sure), but reported.
+    assert (stats.lines, stats.duplicates, stats.in_window) == (24, 0, 24)
+    assert total_requests(usage) == 24
+    assert stats.suspected_duplicates == 4
+    assert [Path(name).name for name in stats.suspected_duplicate_files] == [
+        f"page-1{suffix}",
+        f"page-2{suffix}",
+    ]
+    assert stats.suspected_duplicate_span is not None
+    assert [moment.isoformat() for moment in stats.suspected_duplicate_span] == [
+        "2026-09-01T10:08:00+00:00",
+        "2026-09-01T10:11:00+00:00",
+    ]
+    assert_accounted(usage)
+
+
+def test_39_only_lines_that_repeat_another_file_are_suspected(
+    tmp_path: Path, read_path: str
+) -> None:
+    page = _page(10)
+    other_key = _page(10, key_id="key_b")
+    logs = tmp_path / "export"
+    logs.mkdir()
+    first = [json.dumps(item) for item in page]
+    # The second file covers the same ten minutes and repeats two lines of the first,
+    # one of them twice: that one was really sent twice (one file says so), so only the
+    # copies beyond the most one file holds are suspected, one per line.  Its other
+    # lines differ in one field each (key, query, status, method, a microsecond) and
+    # are not repeats.
+    second = [
+        json.dumps(page[3]),
+        json.dumps(page[3]),
+        json.dumps(page[7]),
+        json.dumps(other_key[4]),
+        json.dumps({**page[5], "path": "/v1/invoices?page=2"}),
+        json.dumps({**page[6], "status": 500}),
+        json.dumps({**page[8], "method": "POST"}),
+        json.dumps({**page[9], "timestamp": "2026-09-01T10:09:00.000001Z"}),
+    ]
+    write_lines(logs / "a.jsonl", first)
+    write_lines(logs / "b.jsonl", second)
+    usage = load(str(logs / "*.jsonl"))
+    (stats,) = usage.sources
+    assert (stats.lines, stats.in_window, stats.suspected_duplicates) == (18, 18, 2)
+    assert total_requests(usage) == 18
+
+
+def test_39_a_repeat_within_one_file_is_not_guessed_at(tmp_path: Path, read_path: str) -> None:
+    # One file: identical lines may be real traffic (a retry, a poller), so nothing is
+    # suspected; the same holds for repeats inside each of two overlapping files, where
+    # only the copies beyond what one file holds count.
+    single = load(write_lines(tmp_path / "one.jsonl", [GOOD] * 5))
+    assert (single.sources[0].in_window, single.sources[0].suspected_duplicates) == (5, 0)
+    logs = tmp_path / "two"
+    logs.mkdir()
+    write_lines(logs / "a.jsonl", [GOOD] * 3)
+    write_lines(logs / "b.jsonl", [GOOD] * 2)
+    usage = load(str(logs / "*.jsonl"))
+    assert (usage.sources[0].in_window, usage.sources[0].suspected_duplicates) == (5, 2)
+
+
+def test_39_files_that_do_not_overlap_are_not_compared(
+    tmp_path: Path, read_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keyscope.sources import usage as usage_module
+
+    queries: list[str] = []
+    original = usage_module._LogReader._execute
+
+    def spy(self, sql, where=None):
+        queries.append(sql)
+        return original(self, sql, where)
+
+    monkeypatch.setattr(usage_module._LogReader, "_execute", spy)
+    logs = tmp_path / "hourly"
+    logs.mkdir()
+    # The same request shape every minute, hour after hour: identical but for the time.
+    write_lines(logs / "10h.jsonl", [json.dumps(item) for item in _page(60)])
+    write_lines(logs / "11h.jsonl", [json.dumps(item) for item in _page(60, start=60)])
+    usage = load(str(logs / "*.jsonl"))
+    (stats,) = usage.sources
+    assert (stats.in_window, stats.suspected_duplicates) == (120, 0)
+    assert stats.suspected_duplicate_files == ()
+    assert stats.suspected_duplicate_span is None
+    assert any("is_file" in sql for sql in queries)  # the ranges were looked at...
+    assert not any("sum(copies)" in sql for sql in queries)  # ...and no repeat query ran
+
+
+def test_39_a_single_file_plan_never_looks_for_suspected_repeats(
+    tmp_path: Path, read_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keyscope.sources import usage as usage_module
+
+    queries: list[str] = []
+    original = usage_module._LogReader._execute
+
+    def spy(self, sql, where=None):
+        queries.append(sql)
+        return original(self, sql, where)
+
+    def never(self, table, *, fast):
+        raise AssertionError("a single file has no other file to repeat")
+
+    monkeypatch.setattr(usage_module._LogReader, "_execute", spy)
+    monkeypatch.setattr(usage_module._LogReader, "_suspected_repeats", never)
+    usage = load(write_lines(tmp_path / "one.jsonl", [GOOD] * 4))
+    assert usage.sources[0].in_window == 4
+    assert queries
+    # The aggregation is the one it always was: no per-file grouping set.
+    assert not any("file_name)" in sql or "is_file" in sql for sql in queries)
+
+
+def test_39_with_request_ids_duplicates_are_exact_and_nothing_is_suspected(
+    tmp_path: Path, read_path: str
+) -> None:
+    page = _page(20)
+    for number, item in enumerate(page):
+        item["event_id"] = f"evt_{number}"
+    logs = tmp_path / "export"
+    logs.mkdir()
+    write_lines(logs / "page-1.jsonl", [json.dumps(item) for item in page[:12]])
+    write_lines(logs / "page-2.jsonl", [json.dumps(item) for item in page[8:]])
+    usage = load(str(logs / "page-*.jsonl"))
+    (stats,) = usage.sources
+    assert (stats.lines, stats.duplicates, stats.in_window) == (24, 4, 20)
+    assert (stats.suspected_duplicates, stats.suspected_duplicate_files) == (0, ())
+    assert_accounted(usage)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_39_overlapping_csv_files_count_suspected_duplicates(tmp_path: Path, suffix: str) -> None:
+    header = ["timestamp", "key_id", "method", "path", "status"]
+    page = [[item[name] for name in header] for item in _page(15)]
+    logs = tmp_path / "export"
+    logs.mkdir()
+    write_csv(logs / f"a{suffix}", header, page[:10])
+    write_csv(logs / f"b{suffix}", header, [*page[5:], page[14]])  # one repeat inside b too
+    usage = load(str(logs / f"*{suffix}"))
+    (stats,) = usage.sources
+    assert (stats.lines, stats.in_window, stats.suspected_duplicates) == (21, 21, 5)
+    assert total_requests(usage) == 21
+    assert [Path(name).name for name in stats.suspected_duplicate_files] == [
+        f"a{suffix}",
+        f"b{suffix}",
+    ]
+
+
+def test_39_overlapping_parquet_files_count_suspected_duplicates(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    page = _page(12)
+    logs = tmp_path / "export"
+    logs.mkdir()
+    for name, items in (("a.parquet", page[:8]), ("b.parquet", page[6:])):
+        columns = {field: [item[field] for item in items] for field in page[0]}
+        # A column named like DuckDB's file-name column must not get in the way.
+        columns["filename"] = ["x"] * len(items)
+        pq.write_table(pa.table(columns), logs / name)
+    usage = load(str(logs / "*.parquet"))
+    (stats,) = usage.sources
+    assert (stats.lines, stats.in_window, stats.suspected_duplicates) == (14, 14, 2)
+
+
+def test_39_bad_and_out_of_window_lines_are_never_suspected(tmp_path: Path, read_path: str) -> None:
+    logs = tmp_path / "export"
+    logs.mkdir()
+    old = line(timestamp="2020-01-01T00:00:00Z")
+    bad = line(status="teapot")
+    write_lines(logs / "a.jsonl", [GOOD, old, bad])
+    write_lines(logs / "b.jsonl", [GOOD, old, bad])
+    usage = load(str(logs / "*.jsonl"), threshold=1.0)
+    (stats,) = usage.sources
+    assert (stats.bad_lines, stats.out_of_window, stats.in_window) == (2, 2, 2)
+    assert stats.suspected_duplicates == 1
+    assert_accounted(usage)
+
+
 def test_30_the_example_pass_rereads_only_files_with_bad_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

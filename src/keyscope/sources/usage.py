@@ -42,6 +42,15 @@ missing field, an unreadable timestamp...) are then counted exactly and only the
 examples take the slower pass.  Anything else and the source is read again by the
 checked path above, so the figures and examples are the same either way.
 
+A source of several files without request ids may still repeat lines where two files
+cover the same time (overlapping exports, pages saved twice).  The aggregation then also
+keeps each file's first and last in-window timestamp (a single file skips this, so the
+common case costs nothing more); only when two ranges overlap does one more query read
+the files concerned and count, per identical (timestamp, key, method, path with query,
+status), the copies beyond the most any one file holds.  Those lines are kept (without
+an id a repeat cannot be told from real traffic) and reported as
+``SourceStats.suspected_duplicates``.
+
 Every source satisfies ``lines == bad_lines + in_window + out_of_window + duplicates``
 (blank lines are not counted as lines).  A source whose bad lines exceed the threshold
 makes the data incomplete (``UsageData.incomplete_reasons``); only an unreadable file,
@@ -64,6 +73,7 @@ import shutil
 import tempfile
 import threading
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -180,6 +190,9 @@ _GROUP_REASON = (
     f"WHEN NOT {_KEY_OK} THEN 9 ELSE 0 END"
 )
 _VALID = f"({_METHOD_OK} AND {_KEY_OK})"
+# The per-file grouping set of a multi-file plan: each file's first and last in-window
+# timestamp (min/max of ts_in), to find files that cover the same time.
+_FILE_SET = "grouping(file_name) = 0 AS is_file, file_name,"
 # Three digits from 100 to 599 (the same as the text test above, without a regex per line).
 _STATUS_CODE = "CASE WHEN length({0}) = 3 THEN TRY_CAST({0} AS SMALLINT) END"
 # CASE rather than OR wherever the second test is costly: DuckDB evaluates both sides of
@@ -400,6 +413,15 @@ class _PlanResult:
     examples: list[BadLine]
 
 
+@dataclass(frozen=True, slots=True)
+class _Suspicion:
+    """Suspected repeats of one plan (see :meth:`_LogReader._suspected_repeats`)."""
+
+    count: int = 0
+    files: tuple[str, ...] = ()
+    span: tuple[datetime, datetime] | None = None
+
+
 # --------------------------------------------------------------------------- log reader
 
 
@@ -527,10 +549,19 @@ class _LogReader(_PlanReader):
                 return fast
         plan = self.plan
         columns = self._columns(line_numbers=False)
-        rows = self._rows_sql(columns)
-        table = self._name("g")
         deduplicate = columns.request_id is not None
-        self._aggregate(table, rows, deduplicate=False, detect_duplicates=deduplicate)
+        # Without request ids, files of one plan that cover the same time may repeat lines:
+        # their time ranges come with the aggregation (never for a single file).
+        file_ranges = len(plan.files) > 1 and not deduplicate
+        rows = self._rows_sql(columns, with_file=file_ranges)
+        table = self._name("g")
+        self._aggregate(
+            table,
+            rows,
+            deduplicate=False,
+            detect_duplicates=deduplicate,
+            file_ranges=file_ranges,
+        )
         rejects = self._reject_lines()
         if (
             deduplicate
@@ -571,6 +602,7 @@ class _LogReader(_PlanReader):
                 bad_by_reason[11] = bad_by_reason.get(11, 0) + skipped
                 lines += skipped
         bad = sum(bad_by_reason.values())
+        suspicion = self._suspected_repeats(table, fast=False) if file_ranges else _Suspicion()
         stats = SourceStats(
             source=plan.display,
             kind=plan.kind,
@@ -579,6 +611,9 @@ class _LogReader(_PlanReader):
             in_window=in_window,
             out_of_window=good - in_window,
             duplicates=duplicates,
+            suspected_duplicates=suspicion.count,
+            suspected_duplicate_files=suspicion.files,
+            suspected_duplicate_span=suspicion.span,
         )
         groups = self._groups(table)
         daily, days = self._daily(table)
@@ -612,33 +647,16 @@ class _LogReader(_PlanReader):
             self._jsonl_request_ids = self._check_jsonl_fields(wanted)
         if self._jsonl_request_ids:
             return None  # de-duplication reads the request ids line by line
-        names = [f"c_{canonical}" for canonical in CANONICAL_FIELDS]
-        column_types = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in wanted)
-        renamed = ", ".join(
-            f"{_identifier(name)} AS {alias}" for name, alias in zip(wanted, names, strict=True)
-        )
-        source = f"""(
-            SELECT {renamed}, filename
-            FROM read_json({_file_list(self.plan.files)}, format = 'newline_delimited',
-                           columns = {{{column_types}}}, compression = 'auto',
-                           maximum_object_size = {MAX_LINE_BYTES}, filename = true)
-        )"""  # noqa: S608 - file and field names are escaped literals
-        columns = _Columns(
-            source=source,
-            blank="false",
-            parsed="true",
-            timestamp="c_timestamp",
-            key_id="c_key_id",
-            method="c_method",
-            path="c_path",
-            status="c_status",
-            request_id=None,
-            file="filename",
-        )
-        self._ts_type = "VARCHAR"
+        file_ranges = len(self.plan.files) > 1  # see _run
         table = self._name("g")
         try:
-            self._aggregate_clean(table, self._rows_sql(columns, strip_query=False))
+            self._aggregate_clean(
+                table,
+                self._rows_sql(
+                    self._fast_columns(self.plan.files), strip_query=False, with_file=file_ranges
+                ),
+                file_ranges=file_ranges,
+            )
         except LogParseError:
             self._drop_tables(table)
             return None  # a line the JSON reader refused: the checked path finds it
@@ -657,6 +675,7 @@ class _LogReader(_PlanReader):
         # Every line is a row here, so bad values (a missing field, an unreadable
         # timestamp...) are counted exactly; only their examples need the checked pass.
         self.lines_seen = rows
+        suspicion = self._suspected_repeats(table, fast=True) if file_ranges else _Suspicion()
         stats = SourceStats(
             source=self.plan.display,
             kind=self.plan.kind,
@@ -665,6 +684,9 @@ class _LogReader(_PlanReader):
             in_window=in_window,
             out_of_window=good - in_window,
             duplicates=0,
+            suspected_duplicates=suspicion.count,
+            suspected_duplicate_files=suspicion.files,
+            suspected_duplicate_span=suspicion.span,
         )
         groups = self._groups(table, strip_query=True)
         daily, days = self._daily(table, checked=True)
@@ -674,16 +696,110 @@ class _LogReader(_PlanReader):
             examples = self._examples([], {str(file) for file in self.plan.files})
         return _PlanResult(stats, groups, daily, days, examples)
 
+    def _fast_columns(self, files: Sequence[Path]) -> _Columns:
+        """The fast path's columns: DuckDB's JSON reader over ``files``."""
+        wanted = [self.fields[name] for name in CANONICAL_FIELDS]
+        names = [f"c_{canonical}" for canonical in CANONICAL_FIELDS]
+        column_types = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in wanted)
+        renamed = ", ".join(
+            f"{_identifier(name)} AS {alias}" for name, alias in zip(wanted, names, strict=True)
+        )
+        source = f"""(
+            SELECT {renamed}, filename
+            FROM read_json({_file_list(files)}, format = 'newline_delimited',
+                           columns = {{{column_types}}}, compression = 'auto',
+                           maximum_object_size = {MAX_LINE_BYTES}, filename = true)
+        )"""  # noqa: S608 - file and field names are escaped literals
+        self._ts_type = "VARCHAR"
+        return _Columns(
+            source=source,
+            blank="false",
+            parsed="true",
+            timestamp="c_timestamp",
+            key_id="c_key_id",
+            method="c_method",
+            path="c_path",
+            status="c_status",
+            request_id=None,
+            file="filename",
+        )
+
+    # ------------------------------------------------------------------ suspected repeats
+
+    def _suspected_repeats(self, table: str, *, fast: bool) -> _Suspicion:
+        """Lines that look repeated because two or more files cover the same time.
+
+        Only for a plan of several files without request ids.  ``table`` holds each
+        file's first and last in-window timestamp (the ``(file_name)`` grouping set);
+        when no two ranges overlap the answer is 0 with no further work.  Otherwise one
+        more query reads just the overlapping files (with the reader that made
+        ``table``, ``fast`` or checked, so a good line means the same) and, per
+        identical (timestamp in µs, key, method, path with its query, status) of the
+        good in-window lines in the overlapping spans, counts the copies beyond the
+        most any one file holds: repeats within one file are never guessed at (an
+        integration may well send the same request twice in a microsecond's log
+        resolution), and a tuple outside the spans is in one file only, so the spans
+        only narrow the work.
+        """
+        ranges = {
+            str(name): (int(first), int(last))
+            for name, first, last in self._execute(
+                f"SELECT file_name, first_us, last_us FROM {table} "  # noqa: S608
+                "WHERE is_file AND n_in > 0 AND file_name IS NOT NULL"
+            )
+        }
+        involved, spans = _overlaps(ranges)
+        if not spans:
+            return _Suspicion()
+        files = [file for file in self.plan.files if str(file) in involved]
+        if len(files) < 2:  # a name DuckDB spelled differently: read them all
+            files = list(self.plan.files)
+        within = " OR ".join(f"ts_us BETWEEN {first} AND {last}" for first, last in spans)
+        outer_rejects, self.rejects = self.rejects, []
+        try:
+            columns = self._fast_columns(files) if fast else self._columns(False, files)
+            rows = self._rows_sql(columns, strip_query=False, with_file=True)
+            count, first, last, names = self._execute(
+                f"""
+                SELECT coalesce(sum(extra), 0), min(ts_us), max(ts_us),
+                       list_sort(list_distinct(flatten(list(files))))
+                FROM (
+                    SELECT ts_us, sum(copies) - max(copies) AS extra, list(file_name) AS files
+                    FROM (
+                        SELECT ts_us, key_id, method, path, status, file_name, count(*) AS copies
+                        FROM ({rows})
+                        WHERE reason = 0 AND day IS NOT NULL AND {_VALID} AND ({within})
+                        GROUP BY ts_us, key_id, method, path, status, file_name
+                    )
+                    GROUP BY ts_us, key_id, method, path, status
+                    HAVING count(*) > 1
+                )
+                """  # noqa: S608 - built from escaped literals and integers
+            )[0]
+        finally:
+            self._drop_rejects()
+            self.rejects = outer_rejects
+        if not count:
+            return _Suspicion()
+        return _Suspicion(
+            int(count),
+            tuple(sorted({redact(str(name)) for name in names or ()})),
+            (_from_us(int(first)), _from_us(int(last))),
+        )
+
     # ------------------------------------------------------------------ SQL
 
-    def _rows_sql(self, columns: _Columns, *, strip_query: bool = True) -> str:
+    def _rows_sql(
+        self, columns: _Columns, *, strip_query: bool = True, with_file: bool = False
+    ) -> str:
         """One row per line: its reason code and fields, the day if it is in the window.
 
         Layered so each source expression is evaluated once: the innermost SELECT pulls
         the raw fields out, the next derives typed values from those columns, then the
         reason code, then the day.  With ``strip_query`` false the path keeps its query
         (the path check gives the same answer either way) and :meth:`_groups` cuts it
-        from the few distinct paths instead of every line.
+        from the few distinct paths instead of every line.  ``with_file`` adds the
+        ``file_name`` of every line (for the per-file time ranges of a multi-file plan).
         """
         ts_us = _timestamp_us("ts_text", self.timezone, typed=self._ts_type)
         naive = _timestamp_naive("ts_text", typed=self._ts_type)
@@ -699,6 +815,7 @@ class _LogReader(_PlanReader):
                    CASE WHEN reason = 0 AND ts_us >= {self.start_us} AND ts_us < {self.end_us}
                         THEN ts_us // {_DAY_US} END AS day,
                    CASE WHEN reason > 1 THEN file_name END AS bad_file
+                   {", file_name" if with_file else ""}
             FROM (
                 SELECT CASE
                          WHEN blank_line THEN 1
@@ -728,7 +845,13 @@ class _LogReader(_PlanReader):
         """  # noqa: S608 - identifiers and literals are escaped; numbers are ints
 
     def _aggregate(
-        self, table: str, rows: str, *, deduplicate: bool, detect_duplicates: bool
+        self,
+        table: str,
+        rows: str,
+        *,
+        deduplicate: bool,
+        detect_duplicates: bool,
+        file_ranges: bool = False,
     ) -> None:
         if deduplicate:
             keep = "reason = 0 AND request_id IS NOT NULL"
@@ -758,11 +881,14 @@ class _LogReader(_PlanReader):
             )
             sets.append("(dup_hash)")
             having = "HAVING grouping(dup_hash) = 1 OR count(*) > 1"
+        if file_ranges:
+            sets.append("(file_name)")
         self._execute(
             f"""
             CREATE TEMP TABLE {table} AS
             SELECT grouping(reason) = 0 AS is_main, grouping(day) = 0 AS is_daily,
                    {"grouping(dup_hash) = 0" if detect_duplicates else "false"} AS is_dup,
+                   {_FILE_SET if file_ranges else ""}
                    reason, key_id, method, path, status, day, klass, bad_file,
                    {"dup_hash" if detect_duplicates else "NULL::UBIGINT AS dup_hash"},
                    count(*) AS n, {raw} AS raw, count(day) AS n_in,
@@ -779,7 +905,7 @@ class _LogReader(_PlanReader):
             """  # noqa: S608
         )
 
-    def _aggregate_clean(self, table: str, rows: str) -> None:
+    def _aggregate_clean(self, table: str, rows: str, *, file_ranges: bool = False) -> None:
         """The table :meth:`_aggregate` makes, for lines believed clean (no de-duplication).
 
         The daily set leaves the method out: it is there only so groups with a malformed
@@ -790,6 +916,7 @@ class _LogReader(_PlanReader):
             f"""
             CREATE TEMP TABLE {table} AS
             SELECT grouping(reason) = 0 AS is_main, grouping(day) = 0 AS is_daily, false AS is_dup,
+                   {_FILE_SET if file_ranges else ""}
                    reason, key_id, method, path, status, day, klass, NULL::VARCHAR AS bad_file,
                    NULL::UBIGINT AS dup_hash,
                    count(*) AS n, count(*) AS raw, count(day) AS n_in,
@@ -801,7 +928,8 @@ class _LogReader(_PlanReader):
                        CASE WHEN day IS NOT NULL THEN ts_us END AS ts_in
                 FROM ({rows})
             )
-            GROUP BY GROUPING SETS ((reason, key_id, method, path, status), (key_id, day, klass))
+            GROUP BY GROUPING SETS ((reason, key_id, method, path, status), (key_id, day, klass)
+                                    {", (file_name)" if file_ranges else ""})
             """  # noqa: S608
         )
 
@@ -1110,11 +1238,20 @@ class _LogReader(_PlanReader):
     def _parquet(self, files: Sequence[Path], line_numbers: bool) -> _Columns:
         file_list = "[" + ", ".join(_literal(str(file)) for file in files) + "]"
         options = ", union_by_name = true" + (", file_row_number = true" if line_numbers else "")
-        source = f"read_parquet({file_list}{options})"
         schema = {
             str(name): str(kind).upper()
-            for name, kind, *_ in self._execute(f"DESCRIBE SELECT * FROM {source}")  # noqa: S608
+            for name, kind, *_ in self._execute(
+                f"DESCRIBE SELECT * FROM read_parquet({file_list}{options})"  # noqa: S608
+            )
         }
+        if len(files) > 1:
+            # Which file a row came from, for the files' time ranges (see _run); under a
+            # name no real column takes.
+            file_column = "keyscope_file"
+            while file_column in schema:
+                file_column += "_"
+            options += f", filename = {_literal(file_column)}"
+        source = f"read_parquet({file_list}{options})"
         for canonical in CANONICAL_FIELDS:
             name = self.fields[canonical]
             if name not in schema:
@@ -1149,6 +1286,7 @@ class _LogReader(_PlanReader):
             path=text("path"),
             status=text("status"),
             request_id=f"CAST({_identifier(request_id)} AS VARCHAR)" if request_id else None,
+            file=_identifier(file_column) if len(files) > 1 else "NULL::VARCHAR",
             line_number="file_row_number + 1" if line_numbers else None,
             missing_detail=f"CASE {missing} END",
         )
@@ -1407,6 +1545,48 @@ def _long_lines(file: Path, limit: int, wanted: int) -> list[int]:
                 while piece and not piece.endswith(b"\n"):  # the rest of the long line
                     piece = stream.readline(8 << 20)
     return numbers
+
+
+_MAX_SPANS = 64
+"""Overlapping spans given to the repeat query; more are merged across the smallest gaps
+(a wider span only costs work: a tuple covered by one file is never a suspected repeat)."""
+
+
+def _overlaps(ranges: dict[str, tuple[int, int]]) -> tuple[set[str], list[tuple[int, int]]]:
+    """The files whose time range overlaps another's, and the spans two or more cover.
+
+    ``ranges`` maps a file to its first and last timestamp (inclusive).  A sweep in
+    order of first timestamp: the part of a file's range that an earlier file also
+    covers runs from its first timestamp to the latest end seen so far.
+    """
+    spans: list[list[int]] = []
+    reach: int | None = None  # the latest last timestamp of the files before
+    for first, last in sorted(ranges.values()):
+        if reach is not None and first <= reach:
+            end = min(last, reach)
+            if spans and first <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([first, end])
+        reach = last if reach is None else max(reach, last)
+    if not spans:
+        return set(), []
+    ends = [end for _, end in spans]
+    involved = set()
+    for name, (first, last) in ranges.items():
+        nearest = bisect_left(ends, first)  # the first span that ends at or after ``first``
+        if nearest < len(spans) and spans[nearest][0] <= last:
+            involved.add(name)
+    if len(spans) > _MAX_SPANS:
+        gaps = sorted(range(1, len(spans)), key=lambda i: spans[i][0] - spans[i - 1][1])
+        kept = sorted(gaps[-(_MAX_SPANS - 1) :])  # the widest gaps still separate spans
+        merged = []
+        start = 0
+        for index in [*kept, len(spans)]:
+            merged.append([spans[start][0], spans[index - 1][1]])
+            start = index
+        spans = merged
+    return involved, [(start, end) for start, end in spans]
 
 
 def _file_list(files: Sequence[Path]) -> str:
