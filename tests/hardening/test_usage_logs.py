@@ -6,7 +6,8 @@ it: the bad part is skipped, counted (with line numbers) and reported, while the
 audited; unmatched routes and unknown keys land in a reported "unattributed" bucket; the
 run is marked incomplete past the bad-line threshold.  #34/#35 are in
 ``test_partial_data.py``, #37 in ``test_bounded_resources.py``, #38 in
-``test_secrets_canary.py`` and #39 in ``test_determinism.py``.
+``test_secrets_canary.py`` and #39 in ``test_determinism.py`` (request ids) and here
+(suspected repeats without ids).
 """
 
 from __future__ import annotations
@@ -194,3 +195,38 @@ def test_36_unmatched_routes_and_unknown_keys_are_reported_not_dropped(
     source = source_of(data, world.usage_path)
     assert source["lines"] == len(world.usage)
     assert "/legacy/charges" in text and "/legacy/charges" in html.read_text()
+
+
+def test_39_overlapping_files_without_ids_report_suspected_repeats(
+    world: World, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Two exports of the same logs that overlap by three days: the repeats stay
+    counted as requests (no id to be sure) and every report says how many look
+    repeated, in which files, over which time."""
+    lines = sorted(default_usage())  # by timestamp (each line starts with it)
+    cut = len(lines) // 2
+    overlap = 5  # the last lines of the first export are in the second too
+    exports = world.folder / "exports"
+    exports.mkdir(parents=True)
+    (exports / "part-1.jsonl").write_text("".join(f"{item}\n" for item in lines[:cut]))
+    (exports / "part-2.jsonl").write_text("".join(f"{item}\n" for item in lines[cut - overlap :]))
+    world.usage = []
+    world.usage_files = [exports / "part-*.jsonl"]
+    world.write()
+    html, markdown = tmp_path / "r.html", tmp_path / "r.md"
+    data, text, _ = audit(cli, world, "--html", str(html), "--md", str(markdown))
+    [source] = data["data_quality"]["sources"]
+    assert source["suspected_duplicates"] == overlap
+    assert source["duplicates"] == 0
+    assert source["in_window"] == len(lines) + overlap  # kept as requests
+    assert [Path(name).name for name in source["suspected_duplicate_files"]] == [
+        "part-1.jsonl",
+        "part-2.jsonl",
+    ]
+    repeated = [json.loads(item)["timestamp"] for item in lines[cut - overlap : cut]]
+    assert source["suspected_duplicate_span"] == {"first": min(repeated), "last": max(repeated)}
+    sentence = f"{overlap} requests look repeated: files "
+    assert sentence in text and "no request id to tell repeats from real traffic" in text
+    assert f"{exports / 'part-1.jsonl'} and {exports / 'part-2.jsonl'} both cover" in text
+    assert sentence in html.read_text()
+    assert sentence in markdown.read_text()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from keyscope.model import (
     AuditResult,
     Finding,
     KeyAudit,
+    SourceStats,
     Window,
     risk_band,
     severity_rank,
@@ -198,6 +199,38 @@ def replay_sentence(audit: KeyAudit, window_days: int) -> str:
             "or an operation without a stated requirement)."
         )
     return text
+
+
+def repeats_sentence(stats: SourceStats, show: Callable[[str], str]) -> str:
+    """``1,000 requests look repeated: files a.jsonl and b.jsonl both cover 2026-08-20
+    23:47 UTC to 2026-08-20 23:59 UTC; no request id to tell repeats from real traffic
+    (still counted as requests).``, or an empty string when none are suspected.
+
+    Args:
+        stats: One usage source's statistics (the count, files and span ingestion found).
+        show: Formats one file name for the output (the reporter's cleaning/escaping).
+    """
+    if not stats.suspected_duplicates:
+        return ""
+    files = [show(name) for name in stats.suspected_duplicate_files[:3]]
+    more = len(stats.suspected_duplicate_files) - len(files)
+    if more:
+        named = f"{', '.join(files)} and {more} more"
+    elif len(files) > 1:
+        named = f"{', '.join(files[:-1])} and {files[-1]}"
+    else:
+        named = files[0] if files else "several files"
+    cover = "both cover" if len(stats.suspected_duplicate_files) == 2 else "cover"
+    span = ""
+    if stats.suspected_duplicate_span is not None:
+        first, last = (minute(moment) for moment in stats.suspected_duplicate_span)
+        span = f" {first}" if first == last else f" {first} to {last}"
+    count = stats.suspected_duplicates
+    return (
+        f"{count:,} request{' looks' if count == 1 else 's look'} repeated: files {named} "
+        f"{cover}{span or ' the same time'}; no request id to tell repeats from real traffic "
+        "(still counted as requests)."
+    )
 
 
 def finding_row(finding: Finding, names: dict[str, str]) -> dict[str, Any]:

@@ -504,9 +504,13 @@ def _quality(result: AuditResult, names: dict[str, str]) -> dict[str, Any]:
                 "bad_lines": source.bad_lines,
                 "in_window": source.in_window,
                 "out_of_window": source.out_of_window,
+                "suspected_duplicates": source.suspected_duplicates,
+                # Plain text; the template escapes it.
+                "repeats": _view.repeats_sentence(source, lambda name: clean(name, 300)),
             }
             for source in sorted(quality.sources, key=lambda s: (s.source, s.kind))
         ],
+        "any_repeats": any(source.suspected_duplicates for source in quality.sources),
         "findings": [_view.finding_row(f, names) for f in _view.sorted_findings(data_wide)],
     }
 

@@ -390,6 +390,18 @@ def _source(stats: SourceStats) -> dict[str, Any]:
         # Repeats of an event already read (same request id): dropped, but counted, so
         # lines == bad_lines + in_window + out_of_window + duplicates holds here too.
         "duplicates": stats.duplicates,
+        # Kept and counted in in_window (no request id to be sure): files of the source
+        # that cover the same time repeat these lines.
+        "suspected_duplicates": stats.suspected_duplicates,
+        "suspected_duplicate_files": list(stats.suspected_duplicate_files),
+        "suspected_duplicate_span": (
+            None
+            if stats.suspected_duplicate_span is None
+            else {
+                "first": _time(stats.suspected_duplicate_span[0]),
+                "last": _time(stats.suspected_duplicate_span[1]),
+            }
+        ),
     }
 
 

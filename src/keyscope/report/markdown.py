@@ -156,6 +156,10 @@ def render_markdown(result: AuditResult) -> str:
         problems.append(f"{quality.unknown_keys:,} key ids in the logs are not in the inventory")
     if quality.missing_days:
         problems.append(f"{len(quality.missing_days)} days of the window have no usage at all")
+    for stats in sorted(quality.sources, key=lambda source: (source.source, source.kind)):
+        sentence = _view.repeats_sentence(stats, lambda name: md_text(name, 200))
+        if sentence:
+            problems.append(sentence)
     if problems:
         lines.append("### Data quality")
         lines.append("")

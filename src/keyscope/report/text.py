@@ -14,7 +14,7 @@ from typing import Any
 
 from keyscope.analysis.audit import display_key_id
 from keyscope.model import SEVERITIES, AuditResult, Finding, KeyAudit
-from keyscope.report._view import dormant_time_box
+from keyscope.report._view import dormant_time_box, repeats_sentence
 from keyscope.text import terminal_safe
 
 __all__ = ["render_text"]
@@ -226,6 +226,10 @@ def _quality(result: AuditResult, lines: list[str]) -> None:
         lines.append(
             f"  bad line {_safe(example.source, 200)}:{example.line}: {_safe(example.reason, 200)}"
         )
+    for stats in sorted(quality.sources, key=lambda source: (source.source, source.kind)):
+        sentence = repeats_sentence(stats, lambda name: _safe(name, 200))
+        if sentence:
+            lines.append(f"  {sentence}")
     if quality.missing_days:
         shown = ", ".join(day.isoformat() for day in quality.missing_days[:10])
         more = (
