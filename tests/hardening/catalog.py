@@ -270,10 +270,26 @@ CATALOG: dict[int | str, Entry] = {
     )),
     39: Entry((
         H + "test_determinism.py::test_repeated_events_across_files_are_counted_once",
+        H + "test_usage_logs.py::test_39_overlapping_files_without_ids_report_suspected_repeats",
         USAGE + "test_39_overlapping_pages_are_deduplicated",
         USAGE + "test_39_a_repeated_id_with_different_content_is_two_requests",
-    ), note="Lines without a request or event id are not guessed at (no suspected-duplicate "
-            "count): identical requests are legitimately repeated by integrations."),
+        USAGE + "test_39_duplicated_bad_lines_stay_bad_lines",
+        USAGE + "test_39_overlapping_files_without_ids_count_suspected_duplicates",
+        USAGE + "test_39_only_lines_that_repeat_another_file_are_suspected",
+        USAGE + "test_39_a_repeat_within_one_file_is_not_guessed_at",
+        USAGE + "test_39_files_that_do_not_overlap_are_not_compared",
+        USAGE + "test_39_a_single_file_plan_never_looks_for_suspected_repeats",
+        USAGE + "test_39_with_request_ids_duplicates_are_exact_and_nothing_is_suspected",
+        USAGE + "test_39_overlapping_csv_files_count_suspected_duplicates",
+        USAGE + "test_39_overlapping_parquet_files_count_suspected_duplicates",
+        USAGE + "test_39_bad_and_out_of_window_lines_are_never_suspected",
+    ), note="Without a request or event id, suspected duplicates are counted only across "
+            "files of one [[usage]] entry that cover the same time (the copies of an "
+            "identical timestamp/key/method/path+query/status beyond the most any one file "
+            "holds), never within one file (overlapping pages appended to a single file are "
+            "not flagged: an integration legitimately repeats identical requests, and "
+            "checking every line of a single file costs +50% on 10M lines); they stay "
+            "counted as requests, and the count is reported."),
     # ------------------------------------------------------------------ network
     40: Entry((
         LIVE + "test_the_same_cursor_forever_stops_and_marks_incomplete",
