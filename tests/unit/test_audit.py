@@ -326,6 +326,9 @@ def test_dormant_keys() -> None:
         "legacy-full-access": [("", "critical")],
         "dormant-key": [("", "high")],
     }
+    # The advice is the time-box `keyscope plan` carries out, not an immediate revocation.
+    for finding in (*scoped.findings, *god.findings):
+        assert "set an expiry on it and tell its owner, then revoke it" in finding.message.lower()
 
 
 # --------------------------------------------------------------------------- denied

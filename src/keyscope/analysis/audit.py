@@ -1110,7 +1110,10 @@ class _Auditor:
                     "requests on the new key, then revoke this one."
                 )
             else:
-                advice = "it made no successful request in the window: revoke it."
+                advice = (
+                    "it made no successful request in the window: set an expiry on it and "
+                    "tell its owner, then revoke it if nothing needed it."
+                )
         return self.finding(
             "legacy-full-access",
             severity,
@@ -1129,8 +1132,9 @@ class _Auditor:
             audit.key.key_id,
             "",
             f"no successful request in the {self.window.days}-day window{when}; "
-            f"it can still reach {_plural(audit.before.operations, 'operation')}. Revoke it, "
-            "or set an expiry.",
+            f"it can still reach {_plural(audit.before.operations, 'operation')}. Set an "
+            "expiry on it and tell its owner, then revoke it if nothing needed it "
+            "(keyscope plan time-boxes it this way).",
         )
 
     def _unused_findings(self, audit: _Facts) -> list[Finding]:
