@@ -18,7 +18,6 @@ headless Chromium (``tests/report/_chromium.py``, DevTools over a pipe).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -29,10 +28,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from _synthetic import synthetic_from_arguments  # noqa: E402
+
 from keyscope.model import AuditResult  # noqa: E402
 from keyscope.report.html import render_html  # noqa: E402
 from report._chromium import Chromium, find_chromium  # noqa: E402
-from report._factory import synthetic_result  # noqa: E402
 
 NAIVE_TEMPLATE = Path(__file__).resolve().parent / "naive_report.html.j2"
 """The straightforward report: everything rendered as HTML, one table (autoescaped too)."""
@@ -74,18 +74,7 @@ def load_time(browser: Chromium, path: Path, blank: float, runs: int = 3) -> flo
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="1,000 keys instead of 10,000")
-    parser.add_argument("--keys", type=int, help="number of keys (overrides --quick)")
-    args = parser.parse_args()
-    count = args.keys or (1_000 if args.quick else 10_000)
-
-    started = time.perf_counter()
-    result = synthetic_result(count)
-    print(f"synthetic result: {count:,} keys, {len(result.findings):,} findings "
-          f"(built in {time.perf_counter() - started:.1f} s)")  # fmt: skip
+    count, result = synthetic_from_arguments(__doc__, quick=1_000, full=10_000)
     render_html(result)  # warm the template cache, as a long-lived process would be
     with tempfile.TemporaryDirectory(prefix="keyscope-bench-") as temporary:
         folder = Path(temporary)

@@ -14,7 +14,6 @@ the targets, and render time is shown beside the baseline's.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -26,9 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from _results import report  # noqa: E402
+from _synthetic import synthetic_from_arguments  # noqa: E402
 
 from keyscope.report import sarif  # noqa: E402
-from report._factory import synthetic_result  # noqa: E402
 
 
 def timed(function: Callable[[], str]) -> tuple[float, float, str]:
@@ -39,19 +38,8 @@ def timed(function: Callable[[], str]) -> tuple[float, float, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="10,000 keys instead of 100,000")
-    parser.add_argument("--keys", type=int, help="number of keys (overrides --quick)")
-    args = parser.parse_args()
-    count = args.keys or (10_000 if args.quick else 100_000)
-
-    started = time.perf_counter()
-    result = synthetic_result(count)
+    count, result = synthetic_from_arguments(__doc__, quick=10_000, full=100_000)
     findings = len(result.findings)
-    print(f"synthetic result: {count:,} keys, {findings:,} findings "
-          f"(built in {time.perf_counter() - started:.1f} s)")  # fmt: skip
 
     ours_time, ours_cpu, ours = timed(lambda: sarif.render_sarif(result))
     again = sarif.render_sarif(result)
