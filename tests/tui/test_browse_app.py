@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
 
 from keyscope.errors import SpecError
+from keyscope.model import OperationUse, Replay
 from keyscope.settings import Settings
 from keyscope.sources.suppressions import load_suppressions
 from keyscope.tui.app import KeyscopeApp, make_app
@@ -617,3 +619,76 @@ async def test_cursor_stays_on_the_same_key_while_filtering(
         await pilot.pause()
         assert fixture_run.result.keys[table.audit_index_at_cursor()].key.name == chosen
         assert table.cursor_row != 4
+
+
+# ---------------------------------------------------------------- replay
+
+
+HOSTILE_OPERATION = "GET /x/[b]y[/b]/[link=https://evil.example]z[/link]\x1b[2J\u202e"
+
+
+def run_with_replay(key_id: str, replay: Replay | None) -> FakeRun:
+    """The fixture audit with ``replay`` given to one key (as the audit would set it)."""
+    run = build_run()
+    keys = tuple(
+        replace(audit, replay=replay) if audit.key.key_id == key_id else audit
+        for audit in run.result.keys
+    )
+    run.result = replace(run.result, keys=keys)
+    return run
+
+
+async def test_replay_lists_the_operations_that_would_fail(tmp_path: Path) -> None:
+    seen = AS_OF - timedelta(days=3)
+    failing = tuple(
+        OperationUse(name, count, seen, seen)
+        for name, count in (
+            ("DELETE /invoices/{id}", 2),
+            (HOSTILE_OPERATION, 7),
+            ("GET /customers", 420),
+            ("GET /invoices", 1310),
+            ("GET /invoices/{id}", 96),
+            ("POST /invoices", 5),
+        )
+    )
+    replay = Replay(requests=1826, would_fail=1840, failing_operations=failing, unreplayable=3)
+    app = app_for(run_with_replay("key_acct0001", replay), tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = await open_key(pilot, "accountant")
+        line = screen.query_one("#replay-summary", Static)
+        assert line.display
+        text = str(line.render())
+        assert (
+            "Replay: 1,826 successful requests against the suggested scopes — "
+            "1,840 would have failed, 3 could not be replayed"
+        ) in text
+        # The first five failing operations with their counts, then how many more.
+        assert "DELETE /invoices/{id} (2), GET /x/" in text
+        assert "GET /customers (420), GET /invoices (1,310), GET /invoices/{id} (96)" in text
+        assert "POST /invoices" not in text and "… and 1 more" in text
+        # The hostile path stays text: markup literal, escape and bidi override made visible.
+        assert "GET /x/[b]y[/b]/[link=https://evil.example]z[/link]\ufffd[2J⟨U+202E⟩ (7)" in text
+        assert "\x1b" not in text and "\u202e" not in text
+        # As painted: the markup is on screen as text, nothing became a link or an escape.
+        strips = [line.render_line(y) for y in range(line.size.height)]
+        painted = "".join(strip.text for strip in strips)
+        assert "[link=" in painted and "\x1b" not in painted and "\u202e" not in painted
+        for strip in strips:
+            for segment in strip:
+                assert not (segment.style and segment.style.link), segment
+
+
+async def test_replay_line_for_a_key_with_nothing_to_replay_and_none(tmp_path: Path) -> None:
+    app = app_for(run_with_replay("key_dormant06", Replay(requests=0, would_fail=0)), tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = await open_key(pilot, "webhook relay")
+        text = str(screen.query_one("#replay-summary", Static).render())
+        assert text == "Replay: no successful request in the last 90 days to replay"
+        await pilot.press("escape")
+        await pilot.pause()
+        # No replay (a revoked key, not judged): the reports say nothing, and so does the screen.
+        screen = await open_key(pilot, "retired ci")
+        assert screen.audit.replay is None
+        assert not screen.query_one("#replay-summary", Static).display

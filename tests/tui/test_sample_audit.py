@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Static
 
 from keyscope.analysis.whatif import evaluate_scopes, observed_operations, starting_scopes
 from keyscope.pipeline import run_audit
@@ -95,3 +96,34 @@ async def test_app_loads_the_sample_through_the_pipeline(tmp_path: Path) -> None
         assert isinstance(screen, KeyDetailScreen)
         assert screen.outcome is not None
         assert screen.outcome.blast_radius == screen.audit.before
+
+
+async def test_detail_shows_the_audit_replay_of_a_sample_key(tmp_path: Path) -> None:
+    """The replay line carries the audit's own numbers for the key (never recomputed)."""
+    settings = load_settings(config=CONFIG, env={}, cwd=REPO)
+    messages: list[Any] = []
+    app = make_app(settings, cwd=tmp_path)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        [done] = [m for m in messages if isinstance(m, AnalysisCompleted)]
+        # The sample key whose requests partly could not be replayed: every number shows.
+        audit = next(
+            a for a in done.run.result.keys if a.replay is not None and a.replay.unreplayable
+        )
+        replay = audit.replay
+        assert replay is not None
+        await pilot.press("slash", *audit.key.key_id, "enter", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, KeyDetailScreen)
+        assert screen.audit is audit
+        line = str(screen.query_one("#replay-summary", Static).render())
+        assert (
+            f"Replay: {replay.requests:,} successful requests against the suggested scopes — "
+            f"{replay.would_fail:,} would have failed, "
+            f"{replay.unreplayable:,} could not be replayed"
+        ) in line
+        assert "Would fail" not in line

@@ -28,7 +28,7 @@ from keyscope.analysis.whatif import (
     observed_operations,
     starting_scopes,
 )
-from keyscope.model import Finding, KeyAudit, Suppression
+from keyscope.model import Finding, KeyAudit, Replay, Suppression
 from keyscope.redaction import mask_id
 from keyscope.tui.context import AuditContext
 from keyscope.tui.display import safe, safe_text, when
@@ -41,6 +41,49 @@ from keyscope.tui.widgets.sparkline import UsageSparkline
 from keyscope.tui.widgets.summary_bar import SEVERITY_STYLES
 
 __all__ = ["KeyDetailScreen"]
+
+
+REPLAY_OPERATIONS_SHOWN = 5
+"""Failing operations named on the replay line before ``… and N more``."""
+
+
+def replay_content(replay: Replay | None, window_days: int) -> Content | None:
+    """The audit's replay of the key's requests against its suggested scopes, or None.
+
+    Rendered from :attr:`KeyAudit.replay` as the reports word it (never recomputed);
+    None for a key the audit did not replay (revoked, or a result built without it),
+    where the reports say nothing either.
+
+    Args:
+        replay: The key's replay from the audit.
+        window_days: Length of the audit window, for the wording.
+    """
+    if replay is None:
+        return None
+    if not replay.requests and not replay.unreplayable:
+        return Content.styled(
+            f"Replay: no successful request in the last {window_days} days to replay", "dim"
+        )
+    parts: list[str | tuple[str, str]] = [
+        ("Replay: ", "bold"),
+        f"{replay.requests:,} successful request{'' if replay.requests == 1 else 's'}"
+        " against the suggested scopes — ",
+        (
+            f"{replay.would_fail:,} would have failed",
+            "bold red" if replay.would_fail else "green",
+        ),
+    ]
+    if replay.unreplayable:
+        parts.append(f", {replay.unreplayable:,} could not be replayed")
+    if replay.failing_operations:
+        shown = replay.failing_operations[:REPLAY_OPERATIONS_SHOWN]
+        # Operation names come from the spec and the logs: safe() keeps them literal text.
+        listed = ", ".join(f"{safe(use.operation, 60)} ({use.count:,})" for use in shown)
+        more = len(replay.failing_operations) - len(shown)
+        parts += ["\n", ("Would fail: ", "bold red"), listed]
+        if more > 0:
+            parts.append(f", … and {more:,} more")
+    return Content.assemble(*parts)
 
 
 def _needs(alternatives: tuple[tuple[str, ...], ...]) -> str:
@@ -108,6 +151,7 @@ class KeyDetailScreen(Screen[None]):
                 yield Static(Content.styled(GRID_LEGEND, "dim"), id="grid-legend")
             with TabbedContent(id="detail-tabs", initial="whatif"):
                 with TabPane("What-if", id="whatif"):
+                    yield Static(id="replay-summary")
                     yield Static(id="whatif-summary")
                     yield Static(id="blocked-title")
                     yield DataTable(id="blocked-table", cursor_type="row", zebra_stripes=True)
@@ -122,6 +166,7 @@ class KeyDetailScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._show_replay()
         self._fill_evidence()
         self._fill_excess()
         self._fill_denied()
@@ -164,6 +209,13 @@ class KeyDetailScreen(Screen[None]):
             details.append("; ".join(safe(r, 80) for r in audit.confidence_reasons))
         parts += ["\n", ("  ·  ".join(details), "dim")]
         return Content.assemble(*parts)
+
+    def _show_replay(self) -> None:
+        line = replay_content(self.audit.replay, self.context.result.window.days)
+        replay = self.query_one("#replay-summary", Static)
+        replay.display = line is not None
+        if line is not None:
+            replay.update(line)
 
     # ------------------------------------------------------------------ what-if
 
