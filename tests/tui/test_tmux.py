@@ -91,7 +91,7 @@ def test_browse_in_a_real_terminal(terminal: Terminal) -> None:
     assert "What-if" in screen and "[x] read" in screen
     terminal.press("s")
     screen = terminal.wait_for("[ ] write")
-    assert "observed requests still succeed" in screen
+    assert "scoped requests still succeed" in screen
     terminal.press("Escape")
     terminal.wait_for("4/21 keys")
     terminal.press("q")

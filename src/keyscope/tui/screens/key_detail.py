@@ -247,7 +247,8 @@ class KeyDetailScreen(Screen[None]):
             )
         else:
             verdict = (
-                f"✓ all {outcome.served_requests:,} observed requests still succeed",
+                # Requests that need a scope: public routes make the replay's count larger.
+                f"✓ all {outcome.served_requests:,} scoped requests still succeed",
                 "bold green",
             )
         rows = (
