@@ -510,19 +510,25 @@ def test_39_a_repeat_within_one_file_is_not_guessed_at(tmp_path: Path, read_path
     assert (usage.sources[0].in_window, usage.sources[0].suspected_duplicates) == (5, 2)
 
 
-def test_39_files_that_do_not_overlap_are_not_compared(
-    tmp_path: Path, read_path: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _record_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL every log reader runs from now on, in order."""
     from keyscope.sources import usage as usage_module
 
     queries: list[str] = []
     original = usage_module._LogReader._execute
 
-    def spy(self, sql, where=None):
+    def spy(self, sql, where=None, parameters=None):
         queries.append(sql)
-        return original(self, sql, where)
+        return original(self, sql, where, parameters)
 
     monkeypatch.setattr(usage_module._LogReader, "_execute", spy)
+    return queries
+
+
+def test_39_files_that_do_not_overlap_are_not_compared(
+    tmp_path: Path, read_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = _record_queries(monkeypatch)
     logs = tmp_path / "hourly"
     logs.mkdir()
     # The same request shape every minute, hour after hour: identical but for the time.
@@ -542,17 +548,11 @@ def test_39_a_single_file_plan_never_looks_for_suspected_repeats(
 ) -> None:
     from keyscope.sources import usage as usage_module
 
-    queries: list[str] = []
-    original = usage_module._LogReader._execute
-
-    def spy(self, sql, where=None):
-        queries.append(sql)
-        return original(self, sql, where)
+    queries = _record_queries(monkeypatch)
 
     def never(self, table, *, fast):
         raise AssertionError("a single file has no other file to repeat")
 
-    monkeypatch.setattr(usage_module._LogReader, "_execute", spy)
     monkeypatch.setattr(usage_module._LogReader, "_suspected_repeats", never)
     usage = load(write_lines(tmp_path / "one.jsonl", [GOOD] * 4))
     assert usage.sources[0].in_window == 4

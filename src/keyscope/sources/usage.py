@@ -469,11 +469,13 @@ class _PlanReader:
         self._counter += 1
         return f"{prefix}_{self.number}_{self._counter}"
 
-    def _execute(self, sql: str, where: str | None = None) -> list[tuple[Any, ...]]:
+    def _execute(
+        self, sql: str, where: str | None = None, parameters: list[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         import duckdb
 
         try:
-            return self.connection.execute(sql).fetchall()
+            return self.connection.execute(sql, parameters).fetchall()
         except duckdb.Error as error:
             location = where or (
                 redact(str(self.plan.files[0])) if len(self.plan.files) == 1 else self.plan.display
@@ -1124,20 +1126,17 @@ class _LogReader(_PlanReader):
         scan far more than 1,000 lines before a LIMIT stops it) and checked with the
         same DuckDB JSON paths as the full read.
         """
-        import duckdb
-
         paths = ", ".join(_literal(_json_path(name)) for name in names)
-        sql = f"""
+        counts = self._execute(
+            f"""
             SELECT {", ".join(f"count(f[{i + 1}])" for i in range(len(names)))}, count(*)
             FROM (SELECT try(json_extract_string({_JSON_TEXT}, [{paths}])) AS f
                   FROM (SELECT unnest(?::VARCHAR[]) AS line)
                   WHERE try(json_type({_JSON_TEXT})) = 'OBJECT')
-        """  # noqa: S608 - JSON paths are escaped literals
-        try:
-            sample = [_first_lines(file, 1000, 4 << 20)]
-            counts = self.connection.execute(sql, sample).fetchall()[0]
-        except duckdb.Error as error:
-            raise LogParseError(redact(str(file)), f"cannot read: {_safe_error(error)}") from None
+            """,  # noqa: S608 - JSON paths are escaped literals
+            where=redact(str(file)),
+            parameters=[_first_lines(file, 1000, 4 << 20)],
+        )[0]
         if not counts[-1]:
             return None
         return {name for name, count in zip(names, counts[:-1], strict=True) if count}
@@ -1484,20 +1483,17 @@ def _looks_regular(file: Path) -> bool:
             if size == 0:
                 return True
             with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                if mapped[:3] == b"\xef\xbb\xbf":
-                    return False
-                start = 0  # first byte of the current line
-                while size - start > limit:
-                    feed = mapped.rfind(b"\n", start, start + limit + 1)
-                    if feed < 0:
-                        return False
-                    start = feed + 1
+                # The whole file as one chunk of _count_lines's test, plus its last line.
+                return (
+                    mapped[:3] != b"\xef\xbb\xbf"
+                    and not _has_long_line(mapped, 0, limit)
+                    and size - mapped.rfind(b"\n") - 1 <= limit
+                )
     except (OSError, ValueError):
         return False  # unreadable or not mappable: the checked path reports it
-    return True
 
 
-def _has_long_line(chunk: bytes, since_feed: int, limit: int) -> bool:
+def _has_long_line(chunk: bytes | mmap.mmap, since_feed: int, limit: int) -> bool:
     """Whether a line in ``chunk`` (the first one ``since_feed`` bytes along) passes ``limit``."""
     position = chunk.find(b"\n")
     if position < 0:
