@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 from _results import report
+from _synthetic import synthetic_log
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -179,36 +180,10 @@ def measure_with_usage(child: str, *arguments: str) -> dict:
 
 def generate(lines: int) -> Path:
     """A synthetic Parquet log, generated once and cached."""
-    OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"aggregate-input-{KEYS}k-{lines}.parquet"
-    if path.exists():
-        return path
-    print(f"generating {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keyscope.sample_data",
-            "--spec",
-            str(SPEC),
-            "--synthetic-keys",
-            str(KEYS),
-            "--lines",
-            str(lines),
-            "--format",
-            "parquet",
-            "--as-of",
-            AS_OF,
-            "--days",
-            str(WINDOW_DAYS),
-            "--output",
-            str(path),
-        ],
-        check=True,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
+    return synthetic_log(
+        path, spec=SPEC, keys=KEYS, lines=lines, fmt="parquet", as_of=AS_OF, days=WINDOW_DAYS
     )
-    return path
 
 
 def spark_available() -> bool:

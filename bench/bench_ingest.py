@@ -25,6 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _synthetic import synthetic_log
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 SPEC = ROOT / "sample_specs" / "partner-api.yaml"
@@ -185,39 +187,12 @@ def _measure_audit(log: Path, inventory: Path) -> dict:
 
 
 def _generate(lines: int, suffix: str, fmt: str) -> Path:
-    """A synthetic log from keyscope.sample_data, generated once and cached."""
-    OUT.mkdir(parents=True, exist_ok=True)
+    """A synthetic log and its key inventory, generated once and cached."""
     path = OUT / f"synthetic-{KEYS}keys-{lines}lines{suffix}"
-    if path.exists():
-        return path
-    print(f"generating {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keyscope.sample_data",
-            "--spec",
-            str(SPEC),
-            "--synthetic-keys",
-            str(KEYS),
-            "--lines",
-            str(lines),
-            "--format",
-            fmt,
-            "--as-of",
-            AS_OF,
-            "--days",
-            str(WINDOW_DAYS),
-            "--output",
-            str(path),
-            "--keys-output",
-            str(_inventory()),
-        ],
-        check=True,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-    return path
+    return synthetic_log(
+        path, spec=SPEC, keys=KEYS, lines=lines, fmt=fmt, as_of=AS_OF, days=WINDOW_DAYS,
+        keys_output=_inventory(),
+    )  # fmt: skip
 
 
 def _report_results(label: str, audit: dict, ours: dict, baseline: dict) -> None:
