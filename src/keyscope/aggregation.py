@@ -50,8 +50,8 @@ Regexes use only what RE2 (DuckDB, BigQuery), Java (Spark) and Trino agree on:
 
 from __future__ import annotations
 
-import zlib
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1157,6 +1157,32 @@ def _stats(display: str, kind: str, lines: int, bad: int, in_window: int) -> Sou
     )
 
 
+def _stats_and_query(
+    spec: ApiSpec,
+    engine: str,
+    plans: list[tuple[UsageSource, str, list[Path]]],
+    counted: dict[int, tuple[int, int, int, int]],
+    window_start: datetime,
+    window_end: datetime,
+) -> tuple[list[SourceStats], str]:
+    """Each plan's statistics from the engine's per-source counts (lines, bad, in window,
+    request ids), and the aggregation query over the ``keyscope_logs`` table."""
+    stats = [
+        _stats(_display(source, files), kind, *counted.get(number, (0, 0, 0, 0))[:3])
+        for number, (source, kind, files) in enumerate(plans)
+    ]
+    query = aggregation_sql(
+        spec,
+        engine,
+        window_start=window_start,
+        window_end=window_end,
+        logs_table="keyscope_logs",
+        request_ids=any(entry[3] for entry in counted.values()),
+        pretty=False,
+    )
+    return stats, query
+
+
 def _plans(sources: Sequence[UsageSource]) -> list[tuple[UsageSource, str, list[Path]]]:
     """Each source's files grouped by kind, in a stable order."""
     plans = []
@@ -1230,19 +1256,7 @@ def _run_duckdb(
                 _stats_sql("duckdb", "keyscope_logs", window_start, window_end, by_source=True)
             ).fetchall()
         }
-        stats = [
-            _stats(_display(source, files), kind, *counted.get(number, (0, 0, 0, 0))[:3])
-            for number, (source, kind, files) in enumerate(plans)
-        ]
-        query = aggregation_sql(
-            spec,
-            "duckdb",
-            window_start=window_start,
-            window_end=window_end,
-            logs_table="keyscope_logs",
-            request_ids=any(entry[3] for entry in counted.values()),
-            pretty=False,
-        )
+        stats, query = _stats_and_query(spec, "duckdb", plans, counted, window_start, window_end)
         try:
             table = connection.sql(query).to_arrow_table()
         except duckdb.Error as error:
@@ -1519,19 +1533,7 @@ def _aggregate_on_spark(
                 _stats_sql("spark", "keyscope_logs", window_start, window_end, by_source=True)
             ).collect()
         }
-        stats = [
-            _stats(_display(source, files), kind, *counted.get(number, (0, 0, 0, 0))[:3])
-            for number, (source, kind, files) in enumerate(plans)
-        ]
-        query = aggregation_sql(
-            spec,
-            "spark",
-            window_start=window_start,
-            window_end=window_end,
-            logs_table="keyscope_logs",
-            request_ids=any(entry[3] for entry in counted.values()),
-            pretty=False,
-        )
+        stats, query = _stats_and_query(spec, "spark", plans, counted, window_start, window_end)
         table = session.sql(query).toArrow()
     finally:
         logs.unpersist()
