@@ -481,6 +481,20 @@ class SpecSummary:
     scopes: int
     semantics: Semantics
 
+    @classmethod
+    def of(cls, spec: ApiSpec) -> SpecSummary:
+        """The summary of a loaded spec."""
+        return cls(
+            title=spec.title,
+            version=spec.version,
+            format=spec.format,
+            source=spec.source,
+            sha256=spec.sha256,
+            operations=len(spec.operations),
+            scopes=len(spec.scopes),
+            semantics=spec.semantics,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
