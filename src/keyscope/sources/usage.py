@@ -2007,21 +2007,11 @@ def _assemble(
             folded.items(), key=lambda item: (*item[0][:3], item[0][3] or "", item[0][4])
         )
     )
-    daily_totals: dict[tuple[str, int], list[int]] = {}
-    days: set[int] = set()
-    for result in results:
-        days |= result.days
-        for key_id, day, ok, denied in result.daily:
-            key = redacted_keys.get(key_id)
-            if key is None:
-                key = redacted_keys[key_id] = redact(key_id)
-            totals = daily_totals.setdefault((key, day), [0, 0])
-            totals[0] += ok
-            totals[1] += denied
+    days: set[int] = set().union(*(result.days for result in results))
     dates = {day: date(1970, 1, 1) + timedelta(days=day) for day in days}
     daily = tuple(
         DailyCount(key, dates[day], ok, no)
-        for (key, day), (ok, no) in sorted(daily_totals.items())
+        for key, day, ok, no in _merged_daily(results, redacted_keys)
         if ok or no
     )
     incomplete = []
@@ -2041,3 +2031,26 @@ def _assemble(
         days_with_data=frozenset(dates.values()),
         incomplete_reasons=tuple(incomplete),
     )
+
+
+def _merged_daily(
+    results: list[_PlanResult], redacted_keys: dict[str, str]
+) -> list[tuple[str, int, int, int]]:
+    """Every plan's (key, day, success, denied), keys redacted, summed per (key, day), sorted.
+
+    Each plan has one entry per (key id, day).  With a single plan whose key ids
+    redaction leaves alone (the usual case) that already is the answer: no dictionary
+    of 90,000 entries for 1,000 keys over 90 days, and the sort meets a presorted list.
+    """
+    for key_id in {row[0] for result in results for row in result.daily}:
+        if key_id not in redacted_keys:
+            redacted_keys[key_id] = redact(key_id)
+    if len(results) == 1 and all(key == shown for key, shown in redacted_keys.items()):
+        return sorted(results[0].daily)
+    totals: dict[tuple[str, int], list[int]] = {}
+    for result in results:
+        for key_id, day, ok, denied in result.daily:
+            entry = totals.setdefault((redacted_keys[key_id], day), [0, 0])
+            entry[0] += ok
+            entry[1] += denied
+    return [(key, day, ok, denied) for (key, day), (ok, denied) in sorted(totals.items())]
