@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import random
+import statistics
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +18,7 @@ from keyscope.analysis.audit import (
     make_window,
     sort_findings,
 )
+from keyscope.analysis.replay import Replayer, replay_requests
 from keyscope.analysis.scope_graph import build_scope_graph
 from keyscope.model import (
     ApiKey,
@@ -24,6 +27,7 @@ from keyscope.model import (
     DailyCount,
     KeyAudit,
     Operation,
+    OperationUse,
     Scope,
     SourceStats,
     UsageData,
@@ -476,6 +480,91 @@ def test_low_volume_and_periodic_use() -> None:
     a = only(audit([key("batch", "payouts:write")], usage(*monthly)), "batch")
     assert a.confidence == "medium"
     assert any("periodic use (about every 30 days)" in r for r in a.confidence_reasons)
+
+
+def _periodic_reason(active_days: list[date]) -> str | None:
+    """The seasonality rule written out plainly: the median gap between active days."""
+    if len(active_days) < 2:
+        return None
+    period = statistics.median((b - a).days for a, b in itertools.pairwise(active_days))
+    if period < 7:
+        return None
+    if WINDOW.days < 2 * period:
+        return f"periodic use (about every {period:.0f} days): the window covers fewer"
+    if period >= 20:
+        return f"periodic use (about every {period:.0f} days): rarely used"
+    return None
+
+
+def test_periodic_use_follows_the_median_gap_between_active_days() -> None:
+    first = WINDOW.start.date()
+    rng = random.Random(11)
+    patterns: list[list[int]] = [
+        list(range(90)),  # every day
+        list(range(0, 90, 3)),
+        list(range(0, 90, 7)),  # weekly: a 7-day period, which is not reported
+        list(range(0, 90, 20)),
+        list(range(0, 90, 46)),  # fewer than two periods in the window
+        [0, 1, 8, 15],  # gaps 1, 7, 7: median exactly 7
+        [0, 1, 2, 22, 42],  # gaps 1, 1, 20, 20: median 10.5
+        [0, 1, 21, 41],  # gaps 1, 20, 20: median 20
+        [0, 20, 21, 41, 42, 62],  # gaps 20, 1, 20, 1, 20
+    ]
+    for _ in range(40):
+        density = rng.choice((0.03, 0.05, 0.1, 0.3, 0.8))
+        patterns.append(sorted(d for d in range(90) if rng.random() < density) or [5, 60])
+    base = usage(hit("k", "GET /invoices", count=300))
+    for offsets in patterns:
+        days = [first + timedelta(days=offset) for offset in offsets]
+        daily = tuple(
+            DailyCount("k", day, 1 + offset % 4, 0)
+            for day, offset in zip(days, offsets, strict=True)
+        )
+        a = only(audit([key("k", "invoices:read")], replace(base, daily=daily)), "k")
+        periodic = [r for r in a.confidence_reasons if r.startswith("periodic use")]
+        expected = _periodic_reason(days)
+        assert (periodic[0][: len(expected)] if periodic else None) == expected, offsets
+        assert len(periodic) <= 1
+
+
+def test_an_operation_reached_through_several_rows_is_one_use() -> None:
+    early, late = WINDOW.start + timedelta(days=3), AS_OF - timedelta(days=2)
+
+    def success(path: str, operation: str, count: int, first: datetime, last: datetime):
+        return UsageRow("k", "GET", path, operation, "success", count, first, last)
+
+    rows = (  # three routes the spec maps to GET /invoices, in the loader's row order
+        success("/invoices", "GET /invoices", 30, early + timedelta(days=1), late),
+        success("/invoices/", "GET /invoices", 5, early, late - timedelta(days=3)),
+        success("/v1/invoices", "GET /invoices", 7, late, late),
+        success("/customers", "GET /customers", 4, early, early),
+    )
+    data = replace(usage(hit("k", "GET /invoices", count=1)), rows=rows)
+    a = only(audit([key("k", "invoices:read", "customers:read")], data), "k")
+    evidence = {e.scope: e.operations for e in a.evidence}
+    (invoices,) = evidence["invoices:read"]
+    assert (invoices.operation, invoices.count) == ("GET /invoices", 42)
+    assert (invoices.first_seen, invoices.last_seen) == (early, late)
+    assert [use.count for use in evidence["customers:read"]] == [4]
+    assert a.requests == 46
+    assert a.last_seen == late
+    assert a.replay is not None and a.replay.requests == 46
+
+
+def test_one_replayer_over_many_scope_sets_agrees_with_fresh_replays() -> None:
+    operations = {operation.key: operation for operation in SPEC.operations}
+    uses = [
+        OperationUse(operation.key, 1 + index, OLD, OLD + timedelta(days=index))
+        for index, operation in enumerate(SPEC.operations)
+    ]
+    replayer = Replayer(operations)
+    rng = random.Random(5)
+    for _ in range(60):
+        held = GRAPH.expand(frozenset(rng.sample(sorted(CATALOG), rng.randint(0, 4))))
+        some_uses = sorted(rng.sample(uses, rng.randint(0, len(uses))), key=lambda u: u.operation)
+        requests = sum(u.count for u in some_uses) + rng.randint(0, 5)
+        fresh = replay_requests(some_uses, operations, held, requests)
+        assert replayer.replay(some_uses, held, requests) == fresh
 
 
 def test_unmatched_success_lowers_confidence_and_is_reported() -> None:

@@ -32,17 +32,16 @@ Revoked keys are listed with their usage and denied requests, never judged or fl
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from operator import itemgetter
-from typing import Any, NamedTuple, Protocol
+from operator import itemgetter, lt, sub
+from typing import NamedTuple, Protocol
 
-from keyscope.analysis.replay import replay_requests
+from keyscope.analysis.replay import Replayer
 from keyscope.analysis.risk import (
     BlastRadiusCalculator,
     infer_access,
@@ -252,6 +251,8 @@ class _Tally(NamedTuple):
 
     uses: tuple[OperationUse, ...]
     """Successful requests per spec operation, by operation."""
+    called: frozenset[str]
+    """The operations of ``uses``."""
     needs: list[Need]
     """Requirements of the used non-public operations (what the suggestion must meet)."""
     denied_groups: dict[tuple[str, str, str | None], list[UsageRow]]
@@ -267,10 +268,14 @@ class _KeyUsage:
     daily: list[tuple[date, int]] = field(default_factory=list)
 
 
+_DAY = itemgetter(0)
+_COUNT = itemgetter(1)
+
+
 def _by_day(daily: list[tuple[date, int]]) -> tuple[tuple[date, int], ...]:
     """Daily counts in day order, one entry a day (loaders usually give exactly that)."""
-    days = [day for day, _ in daily]
-    if days == sorted(days) and len(set(days)) == len(days):
+    days = list(map(_DAY, daily))
+    if all(map(lt, days, days[1:])):  # strictly increasing: in order, no day twice
         return tuple(daily)
     merged: dict[date, int] = defaultdict(int)
     for day, count in daily:
@@ -352,6 +357,12 @@ class _Auditor:
         self.known_scopes = spec.scope_names | self.catalog
         self.scopes_by_name = {scope.name: scope for scope in spec.scopes}
         self.operations: dict[str, Operation] = {op.key: op for op in spec.operations}
+        self.needs_of: dict[str, Need] = {
+            op.key: op.requirements for op in spec.operations if not op.public
+        }
+        """What a successful request to each non-public operation asks of a suggestion."""
+        self.public_operations = frozenset(op.key for op in spec.operations if op.public)
+        self.replayer = Replayer(self.operations)
         self.weights: dict[str, int] = {}
         self.solver: ScopeSolver | None = None
         self.blast: BlastRadiusCalculator | None = None
@@ -360,8 +371,16 @@ class _Auditor:
         self._unlocks_cache: dict[tuple[frozenset[str], str], tuple[str, ...]] = {}
         self._coverage_cache: dict[date, tuple[int, int]] = {}
         self._area_cache: dict[str, tuple[str, str | None]] = {}
-        self._attribution_cache: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
+        self._unused_verdict_cache: dict[
+            tuple[str, tuple[str, ...], tuple[str, ...]], tuple[Severity, str]
+        ] = {}
         self._serving_cache: dict[tuple[str, frozenset[str]], frozenset[str] | None] = {}
+        self._missing_cache: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+        self._excess_scopes: dict[tuple[str, tuple[str, ...]], ExcessScope] = {}
+        self._redacted_paths: dict[str, str] = {}
+        # Per suggestion (keys share them): the suggested scopes serving each operation,
+        # filled as operations come up.
+        self._attribution_tables: dict[frozenset[str], dict[str, tuple[str, ...]]] = {}
         self.operation_order = tuple(op.key for op in spec.operations)
         self.window_days = _window_days(window)
         self.days_with_data = frozenset(usage.days_with_data)
@@ -399,6 +418,21 @@ class _Auditor:
             self._unlocks_cache[cache_key] = cached
         return cached
 
+    def excess_scope(
+        self, scope: str, suggested: frozenset[str], called: frozenset[str]
+    ) -> ExcessScope:
+        """``scope`` as excess over ``suggested``, with what it unlocks that was never called.
+
+        Few distinct values recur over many keys: they are built once and shared.
+        """
+        unlocks = self.unlocks(suggested, scope)
+        never_called = tuple(name for name in unlocks if name not in called) if unlocks else ()
+        cache_key = (scope, never_called)
+        cached = self._excess_scopes.get(cache_key)
+        if cached is None:
+            cached = self._excess_scopes[cache_key] = ExcessScope(scope, never_called)
+        return cached
+
     def coverage(self, start_day: date) -> tuple[int, int]:
         """(window days from ``start_day`` on, how many of them have any log data)."""
         cached = self._coverage_cache.get(start_day)
@@ -423,19 +457,21 @@ class _Auditor:
         self._serving_cache[cache_key] = chosen
         return chosen
 
-    def attribution(
-        self, operation: Operation, suggested: frozenset[str], expanded: frozenset[str]
-    ) -> tuple[str, ...]:
+    def attribution(self, operation: Operation, suggested: frozenset[str]) -> tuple[str, ...]:
         """The suggested scopes that serve ``operation`` (for the evidence)."""
-        cache_key = (operation.key, suggested)
-        cached = self._attribution_cache.get(cache_key)
+        if operation.public or not operation.requirements:
+            return ()
+        alternative = self.serving_alternative(operation, self.expand(suggested))
+        serving: set[str] = set()
+        for required in alternative or ():
+            serving |= {s for s in suggested if required in self.provides(s)}
+        return tuple(sorted(serving))
+
+    def redacted(self, path: str) -> str:
+        """``redact(path)``, memoized: the same routes come up for many keys."""
+        cached = self._redacted_paths.get(path)
         if cached is None:
-            alternative = self.serving_alternative(operation, expanded)
-            serving: set[str] = set()
-            for required in alternative or ():
-                serving |= {s for s in suggested if required in self.provides(s)}
-            cached = tuple(sorted(serving))
-            self._attribution_cache[cache_key] = cached
+            cached = self._redacted_paths[path] = redact(path)
         return cached
 
     def weight(self, scope: str) -> int:
@@ -457,14 +493,8 @@ class _Auditor:
     def finding(
         self, rule: str, severity: Severity, key_id: str, subject: str, message: str
     ) -> Finding:
-        return Finding(
-            rule=rule,
-            severity=severity,
-            key_id=key_id,
-            subject=subject,
-            message=message,
-            fingerprint=finding_fingerprint(rule, key_id, subject),
-        )
+        fingerprint = finding_fingerprint(rule, key_id, subject)
+        return Finding(rule, severity, key_id, subject, message, fingerprint)
 
     def alternative_order(self, alternative: frozenset[str]) -> tuple[int, int, tuple[str, ...]]:
         return (
@@ -585,7 +615,7 @@ class _Auditor:
                                  requests, last_seen, daily)  # fmt: skip
 
         confidence, reasons, insufficient = self._confidence(
-            key, requests, tally.unmatched_success, uses, effective, daily, complete,
+            key, requests, tally.unmatched_success, tally.called, effective, daily, complete,
             incomplete_reasons,
         )  # fmt: skip
         assert self.solver is not None and self.blast is not None
@@ -608,15 +638,8 @@ class _Auditor:
                 suggested = suggested | (frozenset(as_listed) & kept)
         suggested_effective = self.expand(suggested)
         excess_names = frozenset() if insufficient else frozenset(as_listed) - suggested
-        called = frozenset(use.operation for use in uses)
         excess = tuple(
-            ExcessScope(
-                scope=scope,
-                unlocks_never_called=tuple(
-                    name for name in self.unlocks(suggested, scope) if name not in called
-                ),
-            )
-            for scope in sorted(excess_names)
+            self.excess_scope(scope, suggested, tally.called) for scope in sorted(excess_names)
         )
         evidence = self._evidence(uses, suggested)
         used_scopes = self._used_scopes(uses, effective, suggested_effective)
@@ -655,11 +678,15 @@ class _Auditor:
             last_seen=last_seen,
             daily=daily,
             assigned_scopes=frozenset(as_listed),
-            replay=replay_requests(uses, self.operations, suggested_effective, requests),
+            replay=self.replayer.replay(uses, suggested_effective, requests),
         )
 
     def _tally(self, usage: _KeyUsage) -> _Tally:
-        used: dict[str, list[Any]] = {}
+        # An operation's successful requests usually sit in one row (one route, one status
+        # class): keep that row and total the rare repeats at the end, so the common case
+        # allocates nothing per row.
+        first_rows: dict[str, UsageRow] = {}
+        repeated_rows: dict[str, list[UsageRow]] = {}
         denied_groups: dict[tuple[str, str, str | None], list[UsageRow]] = defaultdict(list)
         unmatched: list[UsageRow] = []
         requests = unmatched_success = 0
@@ -669,31 +696,49 @@ class _Auditor:
             operation = row.operation
             if operation is None:
                 unmatched.append(row)
-            if row.status_class == "success":
+            status_class = row.status_class
+            if status_class == "success":
                 requests += row.count
-                last_seen = row.last_seen if last_seen is None else max(last_seen, row.last_seen)
+                if last_seen is None or row.last_seen > last_seen:
+                    last_seen = row.last_seen
                 if operation is None:
                     unmatched_success += row.count
                 elif operation in operations:
-                    totals = used.get(operation)
-                    if totals is None:
-                        used[operation] = [row.count, row.first_seen, row.last_seen]
+                    if operation not in first_rows:
+                        first_rows[operation] = row
                     else:
-                        totals[0] += row.count
-                        totals[1] = min(totals[1], row.first_seen)
-                        totals[2] = max(totals[2], row.last_seen)
-            elif row.status_class == "denied":
-                denied_groups[(row.method, redact(row.path), operation)].append(row)
-        uses = tuple(
-            OperationUse(operation=name, count=totals[0], first_seen=totals[1], last_seen=totals[2])
-            for name, totals in sorted(used.items(), key=itemgetter(0))
-        )
-        needs = [
-            operations[use.operation].requirements
-            for use in uses
-            if not operations[use.operation].public
+                        repeated_rows.setdefault(operation, []).append(row)
+            elif status_class == "denied":
+                denied_groups[(row.method, self.redacted(row.path), operation)].append(row)
+        uses = [
+            OperationUse(name, row.count, row.first_seen, row.last_seen)
+            if name not in repeated_rows
+            else self._total_use(name, row, repeated_rows[name])
+            for name, row in sorted(first_rows.items(), key=itemgetter(0))
         ]
-        return _Tally(uses, needs, denied_groups, unmatched, requests, unmatched_success, last_seen)
+        needs_of = self.needs_of
+        return _Tally(
+            tuple(uses),
+            frozenset(first_rows),
+            [needs_of[name] for name in first_rows if name in needs_of],
+            denied_groups,
+            unmatched,
+            requests,
+            unmatched_success,
+            last_seen,
+        )
+
+    @staticmethod
+    def _total_use(operation: str, first: UsageRow, repeats: list[UsageRow]) -> OperationUse:
+        """One operation's successful requests over several rows (in row order)."""
+        count, first_seen, last_seen = first.count, first.first_seen, first.last_seen
+        for row in repeats:
+            count += row.count
+            if row.first_seen < first_seen:
+                first_seen = row.first_seen
+            if row.last_seen > last_seen:
+                last_seen = row.last_seen
+        return OperationUse(operation, count, first_seen, last_seen)
 
     def _audit_capture(self, key_id: str, usage: _KeyUsage) -> KeyAudit:
         """A HAR capture: the scopes a new key needs for this traffic, with evidence.
@@ -748,7 +793,7 @@ class _Auditor:
             daily=_by_day(usage.daily),
             assigned_scopes=nothing,
             capture=True,
-            replay=replay_requests(uses, self.operations, suggested_effective, requests),
+            replay=self.replayer.replay(uses, suggested_effective, requests),
         )
 
     def _revoked(
@@ -798,7 +843,7 @@ class _Auditor:
             UsageRow(
                 key_id=row.key_id,
                 method=row.method,
-                path=redact(row.path),
+                path=self.redacted(row.path),
                 operation=None,
                 status_class=row.status_class,
                 count=row.count,
@@ -833,6 +878,16 @@ class _Auditor:
         return tuple(sorted(denied, key=lambda d: (-d.count, d.operation or "", d.method, d.path)))
 
     def _missing_for(self, operation: Operation, effective: frozenset[str]) -> frozenset[str]:
+        # Memoized: denied requests and their findings ask this twice per key, and keys
+        # share grants.
+        cache_key = (operation.key, effective)
+        cached = self._missing_cache.get(cache_key)
+        if cached is None:
+            cached = self._missing_cache[cache_key] = self._least_missing(operation, effective)
+        return cached
+
+    def _least_missing(self, operation: Operation, effective: frozenset[str]) -> frozenset[str]:
+        """What ``effective`` lacks of ``operation``'s cheapest alternative (empty: met)."""
         if operation.is_satisfied_by(effective):
             return frozenset()
         best = min(
@@ -854,18 +909,18 @@ class _Auditor:
         self, uses: tuple[OperationUse, ...], suggested: frozenset[str]
     ) -> tuple[ScopeEvidence, ...]:
         by_scope: dict[str, list[OperationUse]] = {scope: [] for scope in suggested}
-        expanded = self.expand(suggested)
+        attributions = self._attribution_tables.get(suggested)
+        if attributions is None:
+            attributions = self._attribution_tables[suggested] = {}
         for use in uses:
-            operation = self.operations[use.operation]
-            if operation.public or not operation.requirements:
-                continue
-            for scope in self.attribution(operation, suggested, expanded):
+            scopes = attributions.get(use.operation)
+            if scopes is None:
+                operation = self.operations[use.operation]
+                scopes = attributions[use.operation] = self.attribution(operation, suggested)
+            for scope in scopes:
                 by_scope[scope].append(use)
         # ``uses`` is sorted by operation, so each scope's list already is.
-        return tuple(
-            ScopeEvidence(scope=scope, operations=tuple(ops))
-            for scope, ops in sorted(by_scope.items())
-        )
+        return tuple(ScopeEvidence(scope, tuple(ops)) for scope, ops in sorted(by_scope.items()))
 
     def _used_scopes(
         self,
@@ -874,10 +929,16 @@ class _Auditor:
         fallback: frozenset[str],
     ) -> frozenset[str]:
         scopes: set[str] = set()
+        needs_of = self.needs_of
         for use in uses:
-            operation = self.operations[use.operation]
-            if operation.public or not operation.requirements:
+            requirements = needs_of.get(use.operation)
+            if not requirements:
+                continue  # public, or the spec states no requirement
+            if len(requirements) == 1:  # the common case, inlined (see serving_alternative)
+                if requirements[0] <= effective or requirements[0] <= fallback:
+                    scopes |= requirements[0]
                 continue
+            operation = self.operations[use.operation]
             alternative = self.serving_alternative(operation, effective)
             if alternative is None:
                 alternative = self.serving_alternative(operation, fallback)
@@ -892,7 +953,7 @@ class _Auditor:
         key: ApiKey,
         requests: int,
         unmatched_success: int,
-        uses: tuple[OperationUse, ...],
+        called: frozenset[str],
         effective: frozenset[str],
         daily: tuple[tuple[date, int], ...],
         complete: bool,
@@ -970,11 +1031,7 @@ class _Auditor:
                 "not describe: the scopes they need are unknown",
             )
         reach = self.reachable(effective)
-        ungranted = [
-            use.operation
-            for use in uses
-            if use.operation not in reach and not self.operations[use.operation].public
-        ]
+        ungranted = sorted(called - reach - self.public_operations)  # in the order of uses
         if ungranted:
             lower(
                 "medium",
@@ -987,14 +1044,23 @@ class _Auditor:
     def _seasonality(
         self, daily: tuple[tuple[date, int], ...], lower: Callable[[Confidence, str], None]
     ) -> None:
-        active = [day for day, count in daily if count]
+        if len(daily) >= 2 and all(map(_COUNT, daily)):
+            # Every listed day is active (the common case).  The period, the median gap
+            # between active days, reaches a week only if half the gaps (rounded up) are
+            # 7 days or more and the others at least 1: a shorter span rules it out
+            # without listing the gaps.
+            gaps = len(daily) - 1
+            if (daily[-1][0] - daily[0][0]).days < 7 * ((gaps + 1) // 2) + gaps // 2:
+                return
+        # Day ordinals and C-level maps: this runs for every key over up to a window of days.
+        active = list(map(date.toordinal, map(_DAY, filter(_COUNT, daily))))
         if len(active) == 1 and self.window.days >= 7:
-            lower("low", f"all successful requests on a single day ({active[0].isoformat()})")
+            only_day = next(day for day, count in daily if count)
+            lower("low", f"all successful requests on a single day ({only_day.isoformat()})")
             return
         if len(active) < 2:
             return
-        gaps = [(later - earlier).days for earlier, later in itertools.pairwise(active)]
-        gaps.sort()
+        gaps = sorted(map(sub, active[1:], active))  # days between consecutive active days
         middle = len(gaps) // 2
         period = gaps[middle] if len(gaps) % 2 else (gaps[middle - 1] + gaps[middle]) / 2
         if period < 7:
@@ -1134,40 +1200,47 @@ class _Auditor:
             scope = excess.scope
             if scope not in self.known_scopes:
                 continue  # already an unknown-scope finding; one finding per problem
-            weight = self.weight(scope)
-            area, access = self.area_access(scope)
-            sensitive_write = access == "write" and area in _SENSITIVE_WRITE_AREAS
-            replaced = sorted(
-                s
-                for s in audit.suggested_scopes
-                if s not in audit.key.scopes and s in self.provides(scope)
-            )
-            if not excess.unlocks_never_called:
-                severity: Severity = "info"
-                detail = "it adds nothing the suggested scopes do not already allow"
-            else:
-                if weight >= _HIGH_WEIGHT or sensitive_write:
-                    severity = "high"
-                elif weight >= _MEDIUM_WEIGHT:
-                    severity = "medium"
-                else:
-                    severity = "low"
-                detail = (
-                    f"it unlocks {_plural(len(excess.unlocks_never_called), 'operation')} never "
-                    f"called: {_short_list(list(excess.unlocks_never_called))}"
-                )
-            swap = f"; replace it with {', '.join(replaced)}" if replaced else "; remove it"
+            # The suggested scopes the key does not hold that grant what this one granted.
+            provided = audit.suggested_scopes & self.provides(scope)
+            replaced = tuple(sorted(provided - audit.key.scopes))
+            severity, message = self._unused_verdict(scope, excess.unlocks_never_called, replaced)
             findings.append(
-                self.finding(
-                    "unused-scope",
-                    severity,
-                    audit.key.key_id,
-                    scope,
-                    f"granted {scope} was not needed by any successful request in "
-                    f"{self.window.days} days; {detail}{swap}.",
-                )
+                self.finding("unused-scope", severity, audit.key.key_id, scope, message)
             )
         return findings
+
+    def _unused_verdict(
+        self, scope: str, unlocks_never_called: tuple[str, ...], replaced: tuple[str, ...]
+    ) -> tuple[Severity, str]:
+        """Severity and message of an unused-scope finding (memoized: keys share them)."""
+        cache_key = (scope, unlocks_never_called, replaced)
+        cached = self._unused_verdict_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        weight = self.weight(scope)
+        area, access = self.area_access(scope)
+        sensitive_write = access == "write" and area in _SENSITIVE_WRITE_AREAS
+        if not unlocks_never_called:
+            severity: Severity = "info"
+            detail = "it adds nothing the suggested scopes do not already allow"
+        else:
+            if weight >= _HIGH_WEIGHT or sensitive_write:
+                severity = "high"
+            elif weight >= _MEDIUM_WEIGHT:
+                severity = "medium"
+            else:
+                severity = "low"
+            detail = (
+                f"it unlocks {_plural(len(unlocks_never_called), 'operation')} never "
+                f"called: {_short_list(list(unlocks_never_called))}"
+            )
+        swap = f"; replace it with {', '.join(replaced)}" if replaced else "; remove it"
+        message = (
+            f"granted {scope} was not needed by any successful request in "
+            f"{self.window.days} days; {detail}{swap}."
+        )
+        self._unused_verdict_cache[cache_key] = (severity, message)
+        return severity, message
 
     def _denied_findings(self, audit: _Facts) -> list[Finding]:
         if not audit.denied:
@@ -1282,7 +1355,7 @@ class _Auditor:
             is_unknown = key_id not in known_ids
             for row in key_usage.rows:
                 if row.operation is None:
-                    route = (row.method, redact(row.path))
+                    route = (row.method, self.redacted(row.path))
                     unmatched_counts[route] += row.count
                     if row.status_class == "success":
                         unmatched_success[route] += row.count

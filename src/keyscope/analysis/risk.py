@@ -151,7 +151,15 @@ class BlastRadiusCalculator:
     and keys share scope sets often, so results are cached.
     """
 
-    __slots__ = ("_cache", "_index", "_operations", "_reach_cache", "_weights")
+    __slots__ = (
+        "_cache",
+        "_keys",
+        "_operations",
+        "_operations_by_alternative",
+        "_reach_cache",
+        "_sensitive",
+        "_weights",
+    )
 
     def __init__(self, spec: ApiSpec, weights: Mapping[str, int]) -> None:
         """Index the spec's non-public operations and which of them are sensitive.
@@ -172,30 +180,32 @@ class BlastRadiusCalculator:
         self._operations: tuple[Operation, ...] = tuple(
             operation for operation in spec.operations if not operation.public
         )
-        # (key, alternatives, sensitive); no requirement at all reads as "any key".
-        self._index: tuple[tuple[str, tuple[frozenset[str], ...], bool], ...] = tuple(
-            (
-                operation.key,
-                operation.requirements or (frozenset(),),
-                bool(operation.scopes & sensitive_names),
-            )
-            for operation in self._operations
+        self._keys = tuple(operation.key for operation in self._operations)
+        self._sensitive = frozenset(
+            index
+            for index, operation in enumerate(self._operations)
+            if operation.scopes & sensitive_names
         )
+        # Operations (by index) per distinct alternative: specs reuse a few requirements
+        # for many operations, so each is tested once per scope set.  No requirement at
+        # all reads as "any key".
+        by_alternative: dict[frozenset[str], list[int]] = {}
+        for index, operation in enumerate(self._operations):
+            for alternative in operation.requirements or (frozenset(),):
+                by_alternative.setdefault(alternative, []).append(index)
+        self._operations_by_alternative = tuple(by_alternative.items())
         self._cache: dict[frozenset[str], BlastRadius] = {}
         self._reach_cache: dict[frozenset[str], tuple[frozenset[str], int]] = {}
 
     def _reach(self, effective_scopes: frozenset[str]) -> tuple[frozenset[str], int]:
         cached = self._reach_cache.get(effective_scopes)
         if cached is None:
-            reached: list[str] = []
-            sensitive = 0
-            for key, alternatives, is_sensitive in self._index:
-                for alternative in alternatives:
-                    if alternative <= effective_scopes:
-                        reached.append(key)
-                        sensitive += is_sensitive
-                        break
-            cached = (frozenset(reached), sensitive)
+            reached: set[int] = set()
+            for alternative, indexes in self._operations_by_alternative:
+                if alternative <= effective_scopes:
+                    reached.update(indexes)
+            keys = frozenset(map(self._keys.__getitem__, reached))
+            cached = (keys, len(reached & self._sensitive))
             self._reach_cache[effective_scopes] = cached
         return cached
 

@@ -167,14 +167,17 @@ class ScopeSolver:
     """Solves minimal-scope problems against one graph, weight table and catalog.
 
     Building the solver expands every candidate once; :meth:`solve` memoizes per
-    distinct need set, so auditing thousands of keys with similar usage stays cheap.
+    distinct need set, and the search per distinct problem those reduce to, so auditing
+    thousands of keys with similar usage stays cheap.
     """
 
     __slots__ = (
         "_closures",
+        "_implies_memo",
         "_memo",
         "_names",
         "_need_cache",
+        "_problem_memo",
         "_providers_of",
         "_universe_weights",
         "_weight_memo",
@@ -211,7 +214,12 @@ class ScopeSolver:
         """Each candidate's own closure weight (for ordering choices)."""
         self._weight_memo: dict[int, int] = {}
         self._need_cache: dict[Need, _Need | None] = {}
+        # Keys using the same operations compare the same pairs of needs again.
+        self._implies_memo: dict[tuple[_Need, _Need], bool] = {}
         self._memo: dict[frozenset[Need], Suggestion] = {}
+        # Different need sets often reduce to the same problem (a need implied by another
+        # one drops out): the search runs once per reduced problem.
+        self._problem_memo: dict[tuple[tuple[_Need, ...], tuple[Need, ...]], Suggestion] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -300,9 +308,15 @@ class ScopeSolver:
         ordered = sorted(compiled)
         kept_needs: list[_Need] = []
         dropped = [False] * len(ordered)
+        implies_memo = self._implies_memo
         for i, need in enumerate(ordered):
             for j, other in enumerate(ordered):
-                if i != j and not dropped[j] and _need_implies(other, need):
+                if i == j or dropped[j]:
+                    continue
+                implied = implies_memo.get((other, need))
+                if implied is None:
+                    implied = implies_memo[(other, need)] = _need_implies(other, need)
+                if implied:
                     dropped[i] = True
                     break
             if not dropped[i]:
@@ -312,6 +326,13 @@ class ScopeSolver:
 
     def _solve(self, needs: frozenset[Need]) -> Suggestion:
         compiled, unsatisfiable = self._compile(needs)
+        problem = (tuple(compiled), tuple(unsatisfiable))
+        cached = self._problem_memo.get(problem)
+        if cached is None:
+            cached = self._problem_memo[problem] = self._search(compiled, unsatisfiable)
+        return cached
+
+    def _search(self, compiled: list[_Need], unsatisfiable: list[Need]) -> Suggestion:
         forced = 0
         for need in compiled:
             if len(need) == 1:
@@ -392,15 +413,12 @@ class ScopeSolver:
             options |= min(missing, key=lambda mask: (mask.bit_count(), mask))
         return options
 
-    def _lower_bound(self, needs: list[_Need], chosen: int) -> int:
+    @staticmethod
+    def _lower_bound(option_sets: list[int]) -> int:
         """Scopes still needed at least: one per pairwise-disjoint option set."""
         used = 0
         count = 0
-        option_sets = sorted(
-            (self._branch_options(need, chosen) for need in needs),
-            key=lambda mask: (mask.bit_count(), mask),
-        )
-        for options in option_sets:
+        for options in sorted(option_sets, key=lambda mask: (mask.bit_count(), mask)):
             if options and not options & used:
                 used |= options
                 count += 1
@@ -429,13 +447,12 @@ class ScopeSolver:
                 continue
             size = chosen.bit_count()
             weight = self._weight(chosen)
-            more = self._lower_bound(remaining, chosen)
+            # One option set per unmet need, for both the bound and the branching.
+            option_sets = [self._branch_options(need, chosen) for need in remaining]
+            more = self._lower_bound(option_sets)
             if (size + more, weight) > best_key[:2]:
                 continue
-            branch_need = min(
-                remaining, key=lambda need: self._branch_options(need, chosen).bit_count()
-            )
-            options = self._branch_options(branch_need, chosen)
+            options = min(option_sets, key=int.bit_count)  # the need with the fewest ways
             # Push the most promising option last so it is explored first.
             ordered = sorted(_bits(options), key=lambda i: (self._weights[i], i), reverse=True)
             for index in ordered:
