@@ -989,19 +989,21 @@ class _LogReader(_PlanReader):
         self, table: str, *, checked: bool = False
     ) -> tuple[list[tuple[str, int, int, int]], set[int]]:
         # checked: every group's method and key id already passed (the fast path).
-        result = self._execute(
+        # BIGINT, not sum()'s HUGEINT: DuckDB's Python conversion takes about three times
+        # as long for 90,000 rows of 128-bit integers (0.20 s against 0.07 s, with the
+        # int() calls they needed).
+        daily = self._execute(
             f"""
-            SELECT key_id, day, sum(n) FILTER (WHERE klass = 0), sum(n) FILTER (WHERE klass = 1)
+            SELECT key_id, day,
+                   coalesce(sum(n) FILTER (WHERE klass = 0), 0)::BIGINT,
+                   coalesce(sum(n) FILTER (WHERE klass = 1), 0)::BIGINT
             FROM {table}
             WHERE is_daily AND day IS NOT NULL AND {"true" if checked else _VALID}
             GROUP BY key_id, day
             ORDER BY key_id, day
             """  # noqa: S608 - ordered here, the merge in _assemble sorts a sorted list
         )
-        daily = [
-            (key_id, int(day), int(ok or 0), int(denied or 0)) for key_id, day, ok, denied in result
-        ]
-        return daily, {day for _, day, _, _ in daily}
+        return daily, {row[1] for row in daily}
 
     # ------------------------------------------------------------------ rejects
 
