@@ -4,6 +4,8 @@ Run from the repository root::
 
     python bench/bench_ingest.py            # 10 million JSON lines + 1M-line format variants
     python bench/bench_ingest.py --quick    # 1 million lines
+    python bench/bench_ingest.py --against a0e7ad2   # the whole audit, side by side with
+                                                     # that revision's (median of five each)
 
 Inputs are generated once by ``python -m keyscope.sample_data --synthetic-keys ...`` and
 cached under ``bench/out/`` (git-ignored).  Every measurement runs in a fresh
@@ -148,9 +150,13 @@ def _measure(child: str, path: Path, kind: str | None = None) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _measure_audit(log: Path, inventory: Path) -> dict:
+def _measure_audit(log: Path, inventory: Path, source: Path | None = None) -> dict:
     """The whole ``keyscope audit`` (start-up, spec, keys, usage, analysis, JSON report)
-    as a scheduled job runs it, in its own process: wall time, CPU and peak memory."""
+    as a scheduled job runs it, in its own process: wall time, CPU and peak memory.
+
+    ``source``: another checkout's ``src`` folder to run instead of this one's.
+    """
+    import hashlib
     import tempfile
     import time
 
@@ -165,16 +171,23 @@ def _measure_audit(log: Path, inventory: Path) -> dict:
         started = time.perf_counter()
         # Run from the temporary folder, so no keyscope.toml adds the sample logs.
         errors = Path(folder) / "stderr.txt"
+        environment = dict(os.environ)
+        if source is not None:
+            environment["PYTHONPATH"] = str(source)  # ahead of the editable install
         with errors.open("wb") as sink:
-            child = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=sink)
+            child = subprocess.Popen(
+                command, cwd=folder, env=environment, stdout=subprocess.DEVNULL, stderr=sink
+            )
             # wait4: this child's own CPU time and peak memory, not every child's so far.
             _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
             sys.exit(f"keyscope audit exited {code}:\n{errors.read_text(errors='replace')}")
-        result = json.loads(report.read_text())
+        text = report.read_bytes()
+        result = json.loads(text)
     return {
+        "sha256": hashlib.sha256(text).hexdigest(),
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "rss_mb": usage.ru_maxrss / 1024,
@@ -232,6 +245,48 @@ def _warm(path: Path) -> None:
             pass
 
 
+def _compare_with(revision: str, log: Path, rounds: int) -> int:
+    """The whole audit of this checkout against ``revision``'s, alternated in one run.
+
+    On a machine whose speed drifts by 10-20% within minutes, only runs taken side by
+    side say whether a change made the audit faster.  ``revision`` is checked out in a
+    temporary git worktree (this checkout is left alone) and byte-compiled like this one.
+    """
+    import statistics
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="keyscope-against-") as folder:
+        other = Path(folder) / "checkout"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--quiet", str(other), revision],
+            cwd=ROOT, check=True,
+        )  # fmt: skip
+        try:
+            import compileall
+
+            compileall.compile_dir(other / "src" / "keyscope", quiet=1)
+            _compile_keyscope()
+            runs: dict[str, list[dict]] = {revision: [], "this checkout": []}
+            for _ in range(rounds):
+                runs[revision].append(_measure_audit(log, _inventory(), other / "src"))
+                runs["this checkout"].append(_measure_audit(log, _inventory()))
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(other)], cwd=ROOT, check=False
+            )
+    for name, measured in runs.items():
+        walls = sorted(run["wall"] for run in measured)
+        cpus = [run["cpu"] for run in measured]
+        print(
+            f"{name:>16}: median {statistics.median(walls):.2f} s wall "
+            f"({' / '.join(f'{wall:.2f}' for wall in walls)}), "
+            f"median {statistics.median(cpus):.2f} CPU-s"
+        )
+    same = {run["sha256"] for measured in runs.values() for run in measured}
+    print("JSON reports byte-identical" if len(same) == 1 else "JSON reports DIFFER")
+    return 0 if len(same) == 1 else 1
+
+
 def _compile_keyscope() -> None:
     """Byte-compile keyscope's sources, as installing a wheel does.
 
@@ -269,6 +324,11 @@ def _print_table(rows: list[list[str]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 million lines instead of 10")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="only time the whole audit, alternating with git revision REV's (median of 5)",
+    )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
@@ -280,6 +340,9 @@ def main() -> int:
     big = 1_000_000 if args.quick else 10_000_000
     variant_lines = 1_000_000
     main_log = _generate(big, ".jsonl", "jsonl")
+    if args.against:
+        _warm(main_log)
+        return _compare_with(args.against, main_log, rounds=5)
     variants = [
         ("JSON lines", _generate(variant_lines, ".jsonl", "jsonl")),
         ("JSON lines, gzip", _generate(variant_lines, ".jsonl.gz", "jsonl")),

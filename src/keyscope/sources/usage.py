@@ -926,7 +926,8 @@ class _LogReader(_PlanReader):
                    {_FILE_SET if file_ranges else ""}
                    reason, key_id, method, path, status, day, klass, NULL::VARCHAR AS bad_file,
                    NULL::UBIGINT AS dup_hash,
-                   count(*) AS n, count(*) AS raw, coalesce({in_window.format("count(*)")}, 0) AS n_in,
+                   count(*) AS n, count(*) AS raw,
+                   coalesce({in_window.format("count(*)")}, 0) AS n_in,
                    {in_window.format("min(ts_us)")} AS first_us,
                    {in_window.format("max(ts_us)")} AS last_us
             FROM (
