@@ -39,6 +39,30 @@ LOGS: dict[str, bytes] = {
     "word after a space": f"{line(timestamp='2026-09-01 10:00:00 BC Z')}\n".encode(),
     "invalid utf-8": f"{GOOD}\n{line(key_id='k-@')}\n".encode().replace(b"@", b"\xff"),
     "line over the limit": f"{GOOD}\n{line(note='x' * MAX_LINE_BYTES)}\n{OTHER}\n".encode(),
+    # Bad values: the fast path must count each exactly as the checked path does, in
+    # the totals, the rows and the daily series.
+    "missing method": f"{GOOD}\n{line(method=None)}\n{OTHER}\n".encode(),
+    "missing key id": f"{GOOD}\n{line(key_id=None)}\n{OTHER}\n".encode(),
+    "missing path": f"{GOOD}\n{line(path=None)}\n{OTHER}\n".encode(),
+    "missing status": f"{GOOD}\n{line(status=None)}\n{OTHER}\n".encode(),
+    "missing timestamp": f"{GOOD}\n{line(timestamp=None)}\n{OTHER}\n".encode(),
+    "path that is not a path": f"{GOOD}\n{line(path='invoices')}\n{OTHER}\n".encode(),
+    "unreadable status": (
+        f"{GOOD}\n{line(status='2OO')}\n{line(status=200.5)}\n{line(status=99)}\n"
+    ).encode(),
+    # The only lines of their day have unreadable statuses: the day has no data.
+    "bad status alone on a day": (
+        f"{GOOD}\n{line(status='abc', timestamp='2026-09-20T10:00:00Z')}\n"
+    ).encode(),
+    "status as text, denied and errors": (
+        f"{line(status='200')}\n{line(status=403)}\n{line(status=401)}\n"
+        f"{line(status=404)}\n{line(status=500, timestamp='2026-09-03T01:00:00Z')}\n"
+    ).encode(),
+    "outside the window": (
+        f"{GOOD}\n{line(timestamp='2026-01-01T00:00:00Z')}\n"
+        f"{line(timestamp='2026-11-01T00:00:00Z', status='x')}\n"
+    ).encode(),
+    "zone-less timestamp": f"{GOOD}\n{line(timestamp='2026-09-01 10:00:00')}\n".encode(),
 }
 
 
