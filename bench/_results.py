@@ -3,7 +3,7 @@
 Each benchmark keeps printing its own table for people; besides, for every figure it
 prints one machine-readable line::
 
-    RESULT {"name": "x", "value": 1.23, "unit": "s", "target": "< 2 s", "baseline": 4.5, "met": true}
+    RESULT {"name": "x", "value": 1.23, "unit": "s", "target": "< 2 s", "met": true, ...}
 
 Import it from a script in ``bench/`` (the script's folder is on ``sys.path``)::
 

@@ -37,7 +37,12 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)  # type: ignore[arg-type]
 
 
-RISK_BANDS: tuple[tuple[str, int], ...] = (("critical", 75), ("high", 50), ("medium", 25), ("low", 1))
+RISK_BANDS: tuple[tuple[str, int], ...] = (
+    ("critical", 75),
+    ("high", 50),
+    ("medium", 25),
+    ("low", 1),
+)
 """``(band, lowest score)``, highest first; a score of 0 is band ``none``."""
 
 

@@ -11,24 +11,37 @@ from keyscope.model import SEVERITIES
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     """The audit inputs: config file, spec, keys, usage, the window."""
-    group = parser.add_argument_group("inputs (flags override KEYSCOPE_* variables and the config file)")
-    group.add_argument("--config", type=Path, help="keyscope.toml to read (default: ./keyscope.toml)")
+    group = parser.add_argument_group(
+        "inputs (flags override KEYSCOPE_* variables and the config file)"
+    )
+    group.add_argument(
+        "--config", type=Path, help="keyscope.toml to read (default: ./keyscope.toml)"
+    )
     group.add_argument("--spec", type=Path, help="the OpenAPI or Swagger file")
     group.add_argument("--keys", type=Path, help="key inventory: YAML, JSON or CSV")
     group.add_argument(
         "--usage", action="append", metavar="FILE_OR_GLOB",
         help="request logs: JSON lines, CSV, Parquet (.gz too), HAR; repeatable",
     )  # fmt: skip
-    group.add_argument("--as-of", dest="as_of", help="end of the usage window (date or ISO time; default now)")
-    group.add_argument("--window-days", dest="window_days", type=int, help="length of the usage window (default 90)")
+    group.add_argument(
+        "--as-of", dest="as_of", help="end of the usage window (date or ISO time; default now)"
+    )
+    group.add_argument(
+        "--window-days", dest="window_days", type=int,
+        help="length of the usage window (default 90)",
+    )  # fmt: skip
     group.add_argument(
         "--semantics", choices=("auto", "all", "any"),
         help="how several scopes in one requirement object are read (default auto)",
     )  # fmt: skip
-    group.add_argument("--suppressions", type=Path, help="suppressions file (default ./keyscope-suppressions.yaml)")
+    group.add_argument(
+        "--suppressions", type=Path,
+        help="suppressions file (default ./keyscope-suppressions.yaml)",
+    )  # fmt: skip
     group.add_argument(
         "--snapshot", type=Path, metavar="DIR",
-        help="audit a folder written by `keyscope fetch` (its spec, keys and usage replace the others)",
+        help="audit a folder written by `keyscope fetch` "
+        "(its spec, keys and usage replace the others)",
     )  # fmt: skip
 
 
