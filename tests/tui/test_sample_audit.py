@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +79,9 @@ def test_dropping_a_suggested_scope_breaks_some_real_request(sample_context: Aud
     assert checked > 10
 
 
-async def test_app_loads_the_sample_through_the_pipeline(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _sample_app(tmp_path: Path) -> AsyncIterator[tuple[Any, Any, AnalysisCompleted]]:
+    """The app on the repository's sample, its analysis done: (app, pilot, completion)."""
     settings = load_settings(config=CONFIG, env={}, cwd=REPO)
     messages: list[Any] = []
     app = make_app(settings, cwd=tmp_path)
@@ -85,6 +89,11 @@ async def test_app_loads_the_sample_through_the_pipeline(tmp_path: Path) -> None
         await app.workers.wait_for_complete()
         await pilot.pause()
         [done] = [m for m in messages if isinstance(m, AnalysisCompleted)]
+        yield app, pilot, done
+
+
+async def test_app_loads_the_sample_through_the_pipeline(tmp_path: Path) -> None:
+    async with _sample_app(tmp_path) as (app, pilot, done):
         assert len(done.run.result.keys) == 21
         table = app.screen.query_one(KeyTable)
         assert table.row_count == 21
@@ -100,13 +109,7 @@ async def test_app_loads_the_sample_through_the_pipeline(tmp_path: Path) -> None
 
 async def test_detail_shows_the_audit_replay_of_a_sample_key(tmp_path: Path) -> None:
     """The replay line carries the audit's own numbers for the key (never recomputed)."""
-    settings = load_settings(config=CONFIG, env={}, cwd=REPO)
-    messages: list[Any] = []
-    app = make_app(settings, cwd=tmp_path)
-    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        [done] = [m for m in messages if isinstance(m, AnalysisCompleted)]
+    async with _sample_app(tmp_path) as (app, pilot, done):
         # The sample key whose requests partly could not be replayed: every number shows.
         audit = next(
             a for a in done.run.result.keys if a.replay is not None and a.replay.unreplayable

@@ -385,11 +385,7 @@ def test_39_overlapping_pages_are_deduplicated(tmp_path: Path) -> None:
     page = [
         record(request_id=f"req_{n}", timestamp=f"2026-09-01T10:{n:02d}:00Z") for n in range(20)
     ]
-    logs = tmp_path / "export"
-    logs.mkdir()
-    write_lines(logs / "page-1.jsonl", [json.dumps(item) for item in page[:12]])
-    write_lines(logs / "page-2.jsonl", [json.dumps(item) for item in page[8:]])
-    usage = load(str(logs / "page-*.jsonl"))
+    usage = load(_overlapping_pages(tmp_path, page))
     (stats,) = usage.sources
     assert (stats.lines, stats.duplicates, stats.in_window) == (24, 4, 20)
     assert total_requests(usage) == 20
@@ -414,6 +410,15 @@ def test_39_duplicated_bad_lines_stay_bad_lines(tmp_path: Path) -> None:
     (stats,) = usage.sources
     assert (stats.bad_lines, stats.duplicates, stats.in_window) == (2, 0, 1)
     assert_accounted(usage)
+
+
+def _overlapping_pages(folder: Path, page: list[dict]) -> str:
+    """``page`` exported as two files that share records 8-11; their glob."""
+    logs = folder / "export"
+    logs.mkdir()
+    write_lines(logs / "page-1.jsonl", [json.dumps(item) for item in page[:12]])
+    write_lines(logs / "page-2.jsonl", [json.dumps(item) for item in page[8:]])
+    return str(logs / "page-*.jsonl")
 
 
 def _page(count: int, *, start: int = 0, **fields) -> list[dict]:
@@ -567,11 +572,7 @@ def test_39_with_request_ids_duplicates_are_exact_and_nothing_is_suspected(
     page = _page(20)
     for number, item in enumerate(page):
         item["event_id"] = f"evt_{number}"
-    logs = tmp_path / "export"
-    logs.mkdir()
-    write_lines(logs / "page-1.jsonl", [json.dumps(item) for item in page[:12]])
-    write_lines(logs / "page-2.jsonl", [json.dumps(item) for item in page[8:]])
-    usage = load(str(logs / "page-*.jsonl"))
+    usage = load(_overlapping_pages(tmp_path, page))
     (stats,) = usage.sources
     assert (stats.lines, stats.duplicates, stats.in_window) == (24, 4, 20)
     assert (stats.suspected_duplicates, stats.suspected_duplicate_files) == (0, ())
