@@ -404,6 +404,20 @@ class Replay:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayTotals:
+    """The replays of a result's active inventory keys, added up (keys without one, such
+    as HAR captures, are left out)."""
+
+    keys: int = 0
+    """Keys that were replayed."""
+    requests: int = 0
+    would_fail: int = 0
+    keys_with_failures: int = 0
+    """Keys at least one of whose requests the suggested scopes would not have allowed."""
+    unreplayable: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class BlastRadius:
     """What a set of scopes can reach."""
 
@@ -535,6 +549,22 @@ class AuditResult:
     operation_ids: tuple[tuple[str, str], ...] = ()
     """``(Operation.key, operationId)`` of every spec operation that has an id, sorted, so
     evidence can name the operation as the public spec does."""
+
+    @property
+    def replay_totals(self) -> ReplayTotals:
+        """The active inventory keys' replays added up, for every summary that shows them."""
+        replays = [
+            audit.replay
+            for audit in self.keys
+            if audit.replay is not None and not audit.capture and audit.key.status == "active"
+        ]
+        return ReplayTotals(
+            keys=len(replays),
+            requests=sum(replay.requests for replay in replays),
+            would_fail=sum(replay.would_fail for replay in replays),
+            keys_with_failures=sum(1 for replay in replays if replay.would_fail),
+            unreplayable=sum(replay.unreplayable for replay in replays),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -679,6 +679,18 @@ async def test_replay_lists_the_operations_that_would_fail(tmp_path: Path) -> No
                 assert not (segment.style and segment.style.link), segment
 
 
+async def test_summary_bar_shows_the_replay_totals(tmp_path: Path) -> None:
+    replay = Replay(requests=1826, would_fail=1840, unreplayable=3)
+    run = run_with_replay("key_acct0001", replay)
+    totals = run.result.replay_totals
+    assert totals.would_fail >= 1840 and totals.keys_with_failures >= 1
+    app = app_for(run, tmp_path)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle(pilot)
+        summary = str(app.screen.query_one("#summary", Static).render())
+        assert f"replay: {totals.requests:,} requests, {totals.would_fail:,} would fail" in summary
+
+
 async def test_replay_line_for_a_key_with_nothing_to_replay_and_none(tmp_path: Path) -> None:
     app = app_for(run_with_replay("key_dormant06", Replay(requests=0, would_fail=0)), tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -146,7 +146,7 @@ def summary(result: AuditResult) -> dict[str, Any]:
     severities = Counter(finding.severity for finding in live)
     legacy = [audit for audit in active if audit.key.full_access]
     states = Counter(finding.baseline_state for finding in result.findings)
-    replays = [audit.replay for audit in active if audit.replay is not None]
+    replay = result.replay_totals
     return {
         "keys": len(result.keys),
         "active_keys": len(active),
@@ -169,11 +169,11 @@ def summary(result: AuditResult) -> dict[str, Any]:
         "new": states.get("new", 0),
         "unchanged": states.get("unchanged", 0),
         "resolved": len(result.resolved_findings),
-        "replay_keys": len(replays),
-        "replayed": sum(replay.requests for replay in replays),
-        "would_fail": sum(replay.would_fail for replay in replays),
-        "failing_keys": sum(1 for replay in replays if replay.would_fail),
-        "unreplayable": sum(replay.unreplayable for replay in replays),
+        "replay_keys": replay.keys,
+        "replayed": replay.requests,
+        "would_fail": replay.would_fail,
+        "failing_keys": replay.keys_with_failures,
+        "unreplayable": replay.unreplayable,
     }
 
 

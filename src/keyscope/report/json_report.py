@@ -32,6 +32,7 @@ from keyscope.model import (
     KeyAudit,
     OperationUse,
     Replay,
+    ReplayTotals,
     ScopeEvidence,
     SourceStats,
     Suppression,
@@ -279,19 +280,17 @@ def _summary(result: AuditResult) -> dict[str, Any]:
             severity: sum(1 for f in live if f.severity == severity) for severity in SEVERITIES
         },
         "suppressed_findings": len(result.findings) - len(live),
-        "replay": _replay_summary(active),
+        "replay": _replay_summary(result.replay_totals),
     }
 
 
-def _replay_summary(active: list[KeyAudit]) -> dict[str, int]:
-    """Totals of the active keys' replays (keys without one are left out)."""
-    replays = [audit.replay for audit in active if audit.replay is not None]
+def _replay_summary(totals: ReplayTotals) -> dict[str, int]:
     return {
-        "keys": len(replays),
-        "requests": sum(replay.requests for replay in replays),
-        "would_fail": sum(replay.would_fail for replay in replays),
-        "keys_with_failures": sum(1 for replay in replays if replay.would_fail),
-        "unreplayable": sum(replay.unreplayable for replay in replays),
+        "keys": totals.keys,
+        "requests": totals.requests,
+        "would_fail": totals.would_fail,
+        "keys_with_failures": totals.keys_with_failures,
+        "unreplayable": totals.unreplayable,
     }
 
 

@@ -83,17 +83,13 @@ def _header(result: AuditResult, lines: list[str]) -> None:
     suppressed = len(result.findings) - len(live)
     extra = f"; {suppressed} suppressed" if suppressed else ""
     lines.append(f"findings: {counts}{extra}")
-    replays = [audit.replay for audit in active if audit.replay is not None]
-    if replays:
-        replayed = sum(replay.requests for replay in replays)
-        failing = sum(replay.would_fail for replay in replays)
-        failing_keys = sum(1 for replay in replays if replay.would_fail)
-        unreplayable = sum(replay.unreplayable for replay in replays)
+    replay = result.replay_totals
+    if replay.keys:
         lines.append(
-            f"replay: {replayed:,} successful requests of the last {window.days} days replayed "
-            f"against the suggested scopes: {failing:,} would have failed"
-            + (f" (on {failing_keys} keys)" if failing else "")
-            + (f"; {unreplayable:,} could not be replayed" if unreplayable else "")
+            f"replay: {replay.requests:,} successful requests of the last {window.days} days "
+            f"replayed against the suggested scopes: {replay.would_fail:,} would have failed"
+            + (f" (on {replay.keys_with_failures} keys)" if replay.would_fail else "")
+            + (f"; {replay.unreplayable:,} could not be replayed" if replay.unreplayable else "")
         )
     lines.append("")
 

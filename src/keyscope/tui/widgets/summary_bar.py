@@ -22,7 +22,8 @@ SEVERITY_STYLES = {
 
 
 def summary_content(result: AuditResult) -> Content:
-    """Keys, legacy keys, excess scopes, open findings by severity, and completeness."""
+    """Keys, legacy keys, excess scopes, open findings by severity, the replay of the
+    window's requests against the suggestions, and completeness."""
     active = [audit for audit in result.keys if audit.key.status == "active"]
     legacy = sum(1 for audit in active if audit.key.full_access)
     excess = sum(len(audit.excess_scopes) for audit in active)
@@ -41,6 +42,13 @@ def summary_content(result: AuditResult) -> Content:
         parts += [" ", (f"{by_severity.get(severity, 0):,} {severity}", SEVERITY_STYLES[severity])]
     if suppressed:
         parts.append(f"  ({suppressed:,} suppressed)")
+    replay = result.replay_totals
+    if replay.keys:
+        # The reports' replay line: the window's requests against the suggested scopes.
+        parts += [
+            f"  replay: {replay.requests:,} requests, ",
+            (f"{replay.would_fail:,} would fail", "bold red" if replay.would_fail else "green"),
+        ]
     window = result.window
     parts.append(f"  window {window.start:%Y-%m-%d} → {window.end:%Y-%m-%d} ({window.days} d)")
     if not result.complete:
