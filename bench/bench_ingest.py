@@ -27,6 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _resident import duckdb_library, resident
 from _synthetic import synthetic_log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,13 +239,6 @@ def _wall(figures: dict) -> float:
     return figures["wall"]
 
 
-def _warm(path: Path) -> None:
-    """Read a file once so every measurement starts from a warm page cache."""
-    with path.open("rb") as stream:
-        while stream.read(16 << 20):
-            pass
-
-
 def _compare_with(revision: str, log: Path, rounds: int) -> int:
     """The whole audit of this checkout against ``revision``'s, alternated in one run.
 
@@ -340,9 +334,11 @@ def main() -> int:
     big = 1_000_000 if args.quick else 10_000_000
     variant_lines = 1_000_000
     main_log = _generate(big, ".jsonl", "jsonl")
+    inputs = [main_log, _inventory(), SPEC, *filter(None, [duckdb_library()])]
     if args.against:
-        _warm(main_log)
-        return _compare_with(args.against, main_log, rounds=5)
+        with resident(inputs) as residency:
+            print(residency)
+            return _compare_with(args.against, main_log, rounds=5)
     variants = [
         ("JSON lines", _generate(variant_lines, ".jsonl", "jsonl")),
         ("JSON lines, gzip", _generate(variant_lines, ".jsonl.gz", "jsonl")),
@@ -353,8 +349,16 @@ def main() -> int:
 
     if not _inventory().exists():  # logs cached by an older run, without their keys
         _generate(1, ".jsonl", "jsonl")
-    _warm(main_log)
     _compile_keyscope()
+    with resident([*inputs, *(path for _, path in variants)]) as residency:
+        return _measure_and_print(big, main_log, variants, residency)
+
+
+def _measure_and_print(
+    big: int, main_log: Path, variants: list[tuple[str, Path]], residency: str
+) -> int:
+    """Every measurement of the full run (``big`` lines in ``main_log``), the table and the
+    RESULT lines."""
     # The median of three runs: one audit on a shared 2-core machine varies by 10-20%.
     audits = sorted((_measure_audit(main_log, _inventory()) for _ in range(3)), key=_wall)
     audit = audits[1]
@@ -445,7 +449,7 @@ def main() -> int:
         )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nusage ingestion, {cores} cores, load average {load:.1f} at the end\n")
+    print(f"\nusage ingestion, {cores} cores, load average {load:.1f} at the end; {residency}\n")
     _print_table(rows)
     _report_results(label, audit, ours, baseline)
     return 0
