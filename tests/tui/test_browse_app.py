@@ -688,7 +688,7 @@ async def test_summary_bar_shows_the_replay_totals(tmp_path: Path) -> None:
     async with app.run_test(size=(200, 40)) as pilot:
         await settle(pilot)
         summary = str(app.screen.query_one("#summary", Static).render())
-        assert f"replay: {totals.requests:,} requests, {totals.would_fail:,} would fail" in summary
+        assert f"replay: {totals.would_fail:,} of {totals.requests:,} would fail" in summary
 
 
 async def test_replay_line_for_a_key_with_nothing_to_replay_and_none(tmp_path: Path) -> None:

@@ -46,8 +46,9 @@ def summary_content(result: AuditResult) -> Content:
     if replay.keys:
         # The reports' replay line: the window's requests against the suggested scopes.
         parts += [
-            f"  replay: {replay.requests:,} requests, ",
-            (f"{replay.would_fail:,} would fail", "bold red" if replay.would_fail else "green"),
+            "  replay: ",
+            (f"{replay.would_fail:,}", "bold red" if replay.would_fail else "green"),
+            f" of {replay.requests:,} would fail",
         ]
     window = result.window
     parts.append(f"  window {window.start:%Y-%m-%d} → {window.end:%Y-%m-%d} ({window.days} d)")
