@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 SCHEMA_VERSION = 1
 """Version of the JSON contracts (``keyscope spec`` and ``keyscope audit``)."""
@@ -212,8 +212,10 @@ def status_class(status: int) -> StatusClass:
     return "server_error"
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRow:
+# The two records ingestion makes by the tens of thousands (a thousand keys' routes and
+# days) are named tuples: as immutable as the frozen dataclasses around them, and made
+# at about half the cost (a tuple instead of one object.__setattr__ per field).
+class UsageRow(NamedTuple):
     """Aggregated requests of one key to one route with one status class."""
 
     key_id: str
@@ -228,8 +230,7 @@ class UsageRow:
     last_seen: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class DailyCount:
+class DailyCount(NamedTuple):
     """Requests of one key on one day (UTC), for charts, coverage and seasonality."""
 
     key_id: str

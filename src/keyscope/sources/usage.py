@@ -1996,16 +1996,7 @@ def _assemble(
                 totals[1] = min(totals[1], first)
                 totals[2] = max(totals[2], last)
     rows = tuple(
-        UsageRow(
-            key_id=key,
-            method=method,
-            path=path,
-            operation=operation,
-            status_class=klass,  # type: ignore[arg-type]
-            count=count,
-            first_seen=_from_us(first),
-            last_seen=_from_us(last),
-        )
+        UsageRow(key, method, path, operation, klass, count, _from_us(first), _from_us(last))  # type: ignore[arg-type]
         for (key, method, path, operation, klass), (count, first, last) in sorted(
             folded.items(), key=lambda item: (*item[0][:3], item[0][3] or "", item[0][4])
         )
