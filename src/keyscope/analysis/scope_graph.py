@@ -9,8 +9,9 @@ imply each other are equivalent).
 
 The closure is a search from every scope over at most a few hundred scopes, so it is
 written here rather than taken from networkx: importing networkx (about 400 modules)
-cost 0.1-0.2 s of every ``keyscope audit``, more than the whole analysis of a thousand
-keys.  The tests check this closure against networkx's ``descendants`` and ``ancestors``.
+cost every ``keyscope audit`` 0.04-0.1 s with its files in memory and 0.17 s when a
+scheduled run found them paged out, as much as the whole analysis of a thousand keys.
+The tests check this closure against networkx's ``descendants`` and ``ancestors``.
 """
 
 from __future__ import annotations
