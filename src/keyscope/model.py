@@ -147,6 +147,8 @@ class ApiSpec:
     semantics_reason: str
     implications: tuple[tuple[str, str], ...] = ()
     """``(stronger, weaker)`` edges: holding ``stronger`` grants ``weaker``."""
+    implications_reason: str = ""
+    """Why ``area:write`` does or does not grant ``area:read`` (spec, or configuration)."""
     sentinels: frozenset[str] = frozenset()
     """Scope names that mean "no scope" (Slack's ``none``); already removed from requirements."""
     anomalies: tuple[Anomaly, ...] = ()

@@ -87,8 +87,9 @@ class Settings:
     """Scope names that mean "no scope required"."""
     implications: tuple[tuple[str, str], ...] = ()
     """Extra ``(stronger, weaker)`` implication edges."""
-    write_implies_read: bool = True
-    """The partner platform's rule: ``area:write`` grants ``area:read``."""
+    write_implies_read: str | bool = "auto"
+    """``area:write`` grants ``area:read``: ``auto`` follows the spec's
+    ``x-write-implies-read`` (the partner platform declares it), true or false overrides."""
     scope_extensions: tuple[str, ...] = ()
     """Extra vendor extensions to read scopes from (besides x-scopes and friends)."""
     scope_tag_prefix: str = "scope:"
@@ -264,7 +265,11 @@ def _convert(name: str, value: Any, where: str, base: Path) -> Any:
         if value not in ("auto", "all", "any"):
             raise ConfigError(where, f"semantics: expected auto, all or any, got {value!r}", name)
         return value
-    if name in ("write_implies_read", "allow_external_refs"):
+    if name == "write_implies_read":
+        if value != "auto" and not isinstance(value, bool):
+            raise fail('"auto", true or false')
+        return value
+    if name == "allow_external_refs":
         if not isinstance(value, bool):
             raise fail("true or false")
         return value

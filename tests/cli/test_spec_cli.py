@@ -35,6 +35,7 @@ def small_spec(tmp_path: Path, **overrides: Any) -> Path:
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Partner", "version": "7"},
+        "x-write-implies-read": True,
         "servers": [{"url": "https://api.example.com/v1"}],
         "components": {
             "securitySchemes": {
@@ -132,6 +133,7 @@ def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "DELETE /invoices/{invoice_id}",
     ]
     assert data["implications"] == [["invoices:write", "invoices:read"]]
+    assert data["implications_reason"] == "declared by the spec (x-write-implies-read: true)"
     assert data["semantics"] == "all"
     assert data["semantics_reason"]
     rules = {(a["rule"], a["operation"], a["scope"]) for a in data["anomalies"]}

@@ -23,9 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from keyscope.analysis.risk import scope_weights
 from keyscope.analysis.scope_graph import build_scope_graph
+from keyscope.analysis.suggest import suggest_minimal_scopes
 from keyscope.commands.spec import render_spec_json
 from keyscope.model import ApiSpec
+from keyscope.settings import DEFAULT_RISK_WEIGHTS
 from keyscope.sources.openapi import SpecOptions, load_spec
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
@@ -108,6 +111,9 @@ def test_square_quirks() -> None:
     assert square.format == "openapi 3.0.0"
     undeclared = [s.name for s in square.scopes if not s.declared]
     assert undeclared == ["PAYMENT_METHODS_READ"]
+    traits = {s.name: (s.area, s.access) for s in square.scopes}
+    assert traits["CHANNELS_CREATE"] == traits["CHANNELS_UPDATE"] == ("channels", "write")
+    assert traits["CHANNELS_READ"] == ("channels", "read")
     token = square.operation("POST /oauth2/token")
     assert token.public and token.requirements == ()
     revoke = square.operation("POST /oauth2/revoke")  # {"oauth2": null}
@@ -176,6 +182,28 @@ def test_slack_sentinel_and_swagger_2() -> None:
     )
     create = slack.operation("POST /conversations.create")
     assert len(create.requirements) == 4
+
+
+def test_no_spec_of_the_corpus_gets_the_partner_platforms_write_implies_read() -> None:
+    # Slack's channels:write does not let a key list channels: were it read as granting
+    # channels:read, a key listing and creating channels would be told to drop
+    # channels:read and break.  Only Xero's own X -> X.read pairs are implications.
+    slack = spec("slack/slack_web_openapi_v2.json")
+    assert slack.implications == ()
+    assert "does not say" in slack.implications_reason
+    graph = build_scope_graph(slack)
+    needs = [
+        slack.operation("GET /conversations.list").requirements,
+        slack.operation("POST /conversations.create").requirements,
+    ]
+    weights = scope_weights(slack.scopes, DEFAULT_RISK_WEIGHTS)
+    suggested = suggest_minimal_scopes(needs, graph, weights, slack.scope_names)
+    assert suggested == {"channels:read", "channels:write"}  # one scope per need
+    assert all(len(graph.expand({name})) == 1 for name in slack.scope_names)
+    for name in README_COUNTS:
+        assert all(stronger + ".read" == weaker for stronger, weaker in spec(name).implications), (
+            name
+        )
 
 
 def test_spotify_polymorphic_endpoints_are_alternatives() -> None:

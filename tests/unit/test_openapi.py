@@ -547,13 +547,38 @@ def test_any_cross_product_is_capped(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- implications
 
 
-def test_write_implies_read_when_both_exist(tmp_path: Path) -> None:
+def test_write_implies_read_only_where_the_spec_declares_it(tmp_path: Path) -> None:
     scopes = {"invoices:read": "", "invoices:write": "", "refunds:write": ""}
-    document = oas3({"/a": {"get": op()}}, scopes=scopes)
-    assert load(tmp_path, document).implications == (("invoices:write", "invoices:read"),)
-    assert load(tmp_path, document, SpecOptions(write_implies_read=False)).implications == ()
-    extra = load(tmp_path, document, SpecOptions(implications=(("admin", "invoices:write"),)))
+    declared = oas3({"/a": {"get": op()}}, scopes=scopes, **{"x-write-implies-read": True})
+    spec = load(tmp_path, declared)
+    assert spec.implications == (("invoices:write", "invoices:read"),)
+    assert "declared by the spec" in spec.implications_reason
+    silent = load(tmp_path, oas3({"/a": {"get": op()}}, scopes=scopes))
+    assert silent.implications == ()  # Slack's channels:write does not list channels
+    assert "does not say" in silent.implications_reason
+    denied = oas3({"/a": {"get": op()}}, scopes=scopes, **{"x-write-implies-read": False})
+    assert load(tmp_path, denied).implications == ()
+
+
+def test_write_implies_read_configuration_overrides_the_spec(tmp_path: Path) -> None:
+    scopes = {"invoices:read": "", "invoices:write": ""}
+    declared = oas3({"/a": {"get": op()}}, scopes=scopes, **{"x-write-implies-read": True})
+    off = load(tmp_path, declared, SpecOptions(write_implies_read=False))
+    assert off.implications == ()
+    assert "configuration" in off.implications_reason
+    on = load(
+        tmp_path, oas3({"/a": {"get": op()}}, scopes=scopes), SpecOptions(write_implies_read=True)
+    )
+    assert on.implications == (("invoices:write", "invoices:read"),)
+    extra = load(tmp_path, declared, SpecOptions(implications=(("admin", "invoices:write"),)))
     assert ("admin", "invoices:write") in extra.implications
+
+
+def test_write_implies_read_declaration_must_be_a_boolean(tmp_path: Path) -> None:
+    document = oas3({"/a": {"get": op()}}, **{"x-write-implies-read": "yes"})
+    with pytest.raises(SpecError, match="x-write-implies-read must be true or false") as error:
+        load(tmp_path, document)
+    assert error.value.place == "#/x-write-implies-read"
 
 
 def test_spec_options_from_settings() -> None:

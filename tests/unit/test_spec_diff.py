@@ -37,6 +37,7 @@ def write_spec(
     document = {
         "openapi": "3.1.0",
         "info": {"title": "Partner", "version": version},
+        "x-write-implies-read": True,  # the partner platform's rule
         "paths": paths,
         "components": {
             "securitySchemes": {

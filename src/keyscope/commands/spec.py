@@ -151,6 +151,7 @@ def spec_to_dict(spec: ApiSpec) -> dict[str, Any]:
             for scope in spec.scopes
         ],
         "implications": [list(edge) for edge in spec.implications],
+        "implications_reason": spec.implications_reason,
         "anomalies": [
             {
                 "rule": item.rule,
@@ -252,11 +253,9 @@ def render_spec_text(spec: ApiSpec) -> str:
         lines.append(
             f"      unlocks {len(keys)} operation(s)" + (f": {shown}{more}" if keys else "")
         )
-    if spec.implications:
-        lines += ["", "Implications (holding the first grants the second)"]
-        lines += [
-            f"  {_clean(stronger)} -> {_clean(weaker)}" for stronger, weaker in spec.implications
-        ]
+    lines += ["", "Implications (holding the first grants the second)"]
+    lines += [f"  {_clean(stronger)} -> {_clean(weaker)}" for stronger, weaker in spec.implications]
+    lines.append(f"  write to read: {_clean(spec.implications_reason, 400)}")
     lines += ["", "Operations"]
     width = min(max((len(op.path) for op in spec.operations), default=0), 60)
     for operation in spec.operations:

@@ -91,8 +91,9 @@ class SpecOptions:
     """Scope names that mean "no scope required" (Slack's ``none``)."""
     implications: tuple[tuple[str, str], ...] = ()
     """Extra ``(stronger, weaker)`` implication edges."""
-    write_implies_read: bool = True
-    """``area:write`` grants ``area:read`` when both exist."""
+    write_implies_read: Literal["auto"] | bool = "auto"
+    """``area:write`` grants ``area:read`` when both exist: ``auto`` takes the spec's
+    ``x-write-implies-read`` (off when it says nothing), a bool overrides it."""
     scope_extensions: tuple[str, ...] = ()
     """Extra operation extensions to read scopes from, tried before the built-in ones."""
     scope_tag_prefix: str = "scope:"
@@ -209,7 +210,7 @@ def _is_url(reference: str) -> bool:
 _SEPARATORS = ":._-"
 _TOKEN = re.compile(r"[^:._\-]+")
 _READ_WORDS = frozenset({"read", "readonly", "view"})
-_WRITE_WORDS = frozenset({"write", "modify", "manage", "edit"})
+_WRITE_WORDS = frozenset({"write", "modify", "manage", "edit", "create", "update", "delete"})
 # Qualifiers that name the kind of object or token a scope applies to: two scopes that
 # differ only in one of these are alternatives (Slack conversation and token types,
 # Spotify playlist visibility).
@@ -388,7 +389,8 @@ class _SpecReader:
                 )
             )
         scopes, sentinels = self._scopes(catalog, operations)
-        implications = self._implications(scopes)
+        write_implies_read, implications_reason = self._decide_write_implies_read()
+        implications = self._implications(scopes, write_implies_read=write_implies_read)
         spec = ApiSpec(
             title=title,
             version=version,
@@ -401,6 +403,7 @@ class _SpecReader:
             semantics=semantics,
             semantics_reason=reason,
             implications=implications,
+            implications_reason=implications_reason,
             sentinels=sentinels,
         )
         linted = lint_spec(spec, scope_tag_prefix=self.options.scope_tag_prefix)
@@ -1214,13 +1217,41 @@ class _SpecReader:
             scopes.append(Scope(name, description, name in catalog, area, access))  # type: ignore[arg-type]
         return tuple(scopes), frozenset(sentinels_seen)
 
-    def _implications(self, scopes: tuple[Scope, ...]) -> tuple[tuple[str, str], ...]:
+    def _decide_write_implies_read(self) -> tuple[bool, str]:
+        """Whether ``area:write`` grants ``area:read``, and why.
+
+        A platform's own rule, not OpenAPI's: Slack's ``channels:write`` does not let a
+        key list channels.  So it holds only where the spec says so (a root
+        ``x-write-implies-read: true``) or the configuration sets it.
+        """
+        configured = self.options.write_implies_read
+        if isinstance(configured, bool):
+            return (
+                configured,
+                f"write_implies_read set by configuration ({str(configured).lower()})",
+            )
+        declared = self.root.get("x-write-implies-read")
+        if declared is None:
+            return False, (
+                "the spec does not say that a write scope grants its read twin "
+                "(x-write-implies-read), so none does"
+            )
+        if not isinstance(declared, bool):
+            raise self.fail(
+                f"x-write-implies-read must be true or false, not {declared!r}",
+                "#/x-write-implies-read",
+            )
+        return declared, f"declared by the spec (x-write-implies-read: {str(declared).lower()})"
+
+    def _implications(
+        self, scopes: tuple[Scope, ...], *, write_implies_read: bool
+    ) -> tuple[tuple[str, str], ...]:
         names = {scope.name for scope in scopes}
         edges: set[tuple[str, str]] = set()
         for name in names:
             if name + ".read" in names:
                 edges.add((name, name + ".read"))  # Xero: "X" is read-write, "X.read" read-only
-            if self.options.write_implies_read and name.endswith(":write"):
+            if write_implies_read and name.endswith(":write"):
                 twin = name[: -len(":write")] + ":read"
                 if twin in names:
                     edges.add((name, twin))
