@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from keyscope.errors import UsageError
+from keyscope.settings import MAX_WINDOW_DAYS
 
 if TYPE_CHECKING:
     from keyscope.analysis.audit import AuditOptions
@@ -95,8 +96,8 @@ def run_audit(settings: Settings, *, now: datetime | None = None) -> AuditRun:
         )
     as_of = settings.as_of or (now or datetime.now(UTC)).replace(microsecond=0)
     as_of = as_of.astimezone(UTC)
-    if settings.window_days < 1:
-        raise UsageError("window_days must be at least 1")
+    if not 1 <= settings.window_days <= MAX_WINDOW_DAYS:
+        raise UsageError(f"window_days must be a whole number from 1 to {MAX_WINDOW_DAYS}")
     window = make_window(as_of, settings.window_days)
 
     spec = load_spec(settings.spec, spec_options_from(settings))

@@ -35,8 +35,19 @@ _JWT = re.compile(
 )
 _PUBLISHABLE = re.compile(r"(?<![A-Za-z0-9])pk_(?:live|test)_[A-Za-z0-9]{8,}")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+([A-Za-z0-9._~+/=-]{12,})")
+# A credential parameter of a query, its separators possibly percent-encoded
+# (``/invoices%3Fapi_key%3D…`` is one path segment to a router, but not to a reader).
 _QUERY_CREDENTIAL = re.compile(
-    r"(?i)([?&;](?:api[_-]?key|apikey|access[_-]?token|token|secret|key|password|auth)=)([^&#\s]+)"
+    r"(?i)((?:[?&;]|%3F|%26|%3B)"
+    r"(?:api[_-]?key|apikey|access[_-]?token|token|secret|key|password|auth)(?:=|%3D))"
+    r"([^&#\s]+)"
+)
+# The same written into free text (``rotate me api_key=…``, ``password: …``): only the
+# unmistakable names, so an innocent ``sort key=name`` stays readable.
+_ASSIGNED_CREDENTIAL = re.compile(
+    r"(?i)((?<![A-Za-z0-9])(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|secret|"
+    r"client[_-]?secret|password|passwd)(?:\s*[=:]\s*|%3D))"
+    r"([^\s&#,;'\"]+)"
 )
 
 SECRET_FIELD_NAMES = frozenset(
@@ -68,6 +79,7 @@ def looks_like_secret(text: str) -> bool:
         or ("eyJ" in text and _JWT.search(text))
         or _BEARER.search(text)
         or _QUERY_CREDENTIAL.search(text)
+        or _ASSIGNED_CREDENTIAL.search(text)
     )
 
 
@@ -80,4 +92,5 @@ def redact(text: str) -> str:
     text = _SECRET_TOKEN.sub(lambda m: mask(m.group(1)), text)
     text = _PUBLISHABLE.sub(lambda m: mask(m.group(0)), text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {mask(m.group(2))}", text)
-    return _QUERY_CREDENTIAL.sub(lambda m: f"{m.group(1)}{mask(m.group(2))}", text)
+    text = _QUERY_CREDENTIAL.sub(lambda m: f"{m.group(1)}{mask(m.group(2))}", text)
+    return _ASSIGNED_CREDENTIAL.sub(lambda m: f"{m.group(1)}{mask(m.group(2))}", text)

@@ -136,6 +136,13 @@ _ENV = {
 }
 
 
+MAX_WINDOW_DAYS = 36_600
+"""About a century: any longer window is a typo, and its dates would leave the calendar."""
+EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AS_OF = datetime(9000, 1, 1, tzinfo=UTC)
+"""``as_of`` bounds, far enough from year 1 and 9999 for any window's date arithmetic."""
+
+
 def parse_as_of(text: str, where: str = "--as-of") -> datetime:
     """Read a date or an ISO timestamp; a date means the end of that day is excluded.
 
@@ -145,13 +152,26 @@ def parse_as_of(text: str, where: str = "--as-of") -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ConfigError(where, f"not a date or ISO timestamp: {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return check_as_of(moment, where)
+
+
+def check_as_of(moment: datetime, where: str) -> datetime:
+    """``moment`` if it lies in the years keyscope can reason about, else a ConfigError."""
+    if not EARLIEST_AS_OF <= moment <= LATEST_AS_OF:
+        raise ConfigError(
+            where,
+            f"as_of must lie between {EARLIEST_AS_OF.date()} and {LATEST_AS_OF.date()}, "
+            f"not {moment.date().isoformat()}",
+        )
+    return moment
 
 
 def find_config(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
@@ -247,15 +267,31 @@ def _convert(name: str, value: Any, where: str, base: Path) -> Any:
         return tuple(_usage_source(entry, where, base, index) for index, entry in enumerate(value))
     if name == "as_of":
         if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+            try:
+                return check_as_of(moment.astimezone(UTC), f"{where}:as_of")
+            except OverflowError:
+                raise fail("a date between 1970 and 9000") from None
         if isinstance(value, date):
-            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+            moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
+            return check_as_of(moment, f"{where}:as_of")
         if isinstance(value, str):
             return parse_as_of(value, f"{where}:as_of")
         raise fail("a date")
     if name in ("window_days", "min_key_age_days"):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise fail("a non-negative whole number")
+        least = 1 if name == "window_days" else 0
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not least <= value <= MAX_WINDOW_DAYS
+        ):
+            raise ConfigError(
+                where,
+                f"{name}: expected a whole number from {least} to {MAX_WINDOW_DAYS}, got {value!r}"[
+                    :200
+                ],
+                name,
+            )
         return value
     if name in ("bad_line_threshold", "min_coverage"):
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
@@ -350,8 +386,11 @@ def _from_env(name: str, text: str, variable: str, cwd: Path) -> Any:
     if name == "as_of":
         return parse_as_of(text, variable)
     if name in ("window_days", "min_key_age_days"):
-        if not text.isdigit():
-            raise ConfigError(variable, f"expected a whole number, got {text!r}")
+        least = 1 if name == "window_days" else 0
+        if not text.isdigit() or not least <= int(text) <= MAX_WINDOW_DAYS:
+            raise ConfigError(
+                variable, f"expected a whole number from {least} to {MAX_WINDOW_DAYS}, got {text!r}"
+            )
         return int(text)
     if name == "semantics":
         if text not in ("auto", "all", "any"):

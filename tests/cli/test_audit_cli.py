@@ -188,6 +188,44 @@ def test_same_file_twice_is_a_usage_error(
     assert "asked for twice" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("what", ["keys", "spec", "usage", "config"])
+def test_a_report_never_replaces_an_input_of_the_run(
+    isolated: Path, capsys: pytest.CaptureFixture[str], what: str
+) -> None:
+    keys = isolated / "keys.yaml"
+    keys.write_bytes(KEYS.read_bytes())
+    spec = isolated / "spec.yaml"
+    spec.write_bytes(SPEC.read_bytes())
+    logs = isolated / "logs"
+    logs.mkdir()
+    log = logs / "a.jsonl"
+    log.write_text("", encoding="utf-8")
+    settings = config(isolated)
+    target = {"keys": keys, "spec": spec, "usage": log, "config": settings}[what]
+    before = target.read_bytes()
+    code = main(
+        [
+            "audit", "--config", str(settings), "--spec", str(spec), "--keys", str(keys),
+            "--usage", str(logs / "*.jsonl"), "--json", str(target),
+        ]
+    )  # fmt: skip
+    assert code == 2
+    assert "not writing the json report over it" in capsys.readouterr().err
+    assert target.read_bytes() == before
+
+
+def test_window_and_as_of_outside_the_calendar_are_errors_not_crashes(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = str(config(isolated))
+    assert main(["audit", "--config", settings, "--window-days", "800000"]) == 2
+    assert "from 1 to 36600" in capsys.readouterr().err
+    assert main(["audit", "--config", settings, "--as-of", "9999-12-31T23:59:59Z"]) == 3
+    err = capsys.readouterr().err
+    assert "between 1970-01-01 and 9000-01-01" in err
+    assert "internal error" not in err
+
+
 def test_unknown_format_is_a_usage_error(
     isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

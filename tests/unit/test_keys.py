@@ -34,6 +34,26 @@ def test_sample_inventory_loads_with_line_sources() -> None:
     assert any(key.status == "revoked" for key in keys)
 
 
+@pytest.mark.parametrize(
+    "written", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "1969-07-20"]
+)
+def test_timestamps_outside_the_years_keyscope_reasons_about_are_refused(
+    tmp_path: Path, written: str
+) -> None:
+    # The first two overflowed converting to UTC: an internal error (exit 70) before.
+    path = write(tmp_path, "keys.yaml", f"- id: key_a\n  scopes: []\n  created_at: '{written}'\n")
+    with pytest.raises(KeysFileError) as caught:
+        load_keys(path)
+    assert "created_at" in str(caught.value)
+    assert "keys.yaml:1" in str(caught.value)
+
+
+def test_go_zero_time_means_never(tmp_path: Path) -> None:
+    text = "- id: key_a\n  scopes: []\n  last_used_at: '0001-01-01T00:00:00Z'\n"
+    (key,) = load_keys(write(tmp_path, "keys.yaml", text))
+    assert key.last_used_at is None
+
+
 def test_yaml_fields_and_defaults(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -174,6 +194,7 @@ def test_missing_id(tmp_path: Path) -> None:
         ("- just a string\n", "expected an object"),
         ("{items: []}\n", "under 'keys' or 'data'"),
         ("keys: 3\n", "'keys' is a number"),
+        ("keys: [{id: a}]\ndata: [{id: b, full_access: true}]\n", "holds both 'keys' and 'data'"),
         ("- id: k\n- id: k2\n  id: again\n", "duplicate key 'id'"),
     ],
 )

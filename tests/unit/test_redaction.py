@@ -40,6 +40,30 @@ def test_bearer_tokens_and_credential_query_parameters() -> None:
     assert "x=1" in redacted
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/v1/invoices%3Fapi_key%3Dsk9Zq81mXvTqAbCdEfGh",  # one segment to a router
+        "/v1/invoices%3Fapi_key=sk9Zq81mXvTqAbCdEfGh",  # %3D decoded, %3F kept
+        "/v1/invoices%3flimit=5%26token=sk9Zq81mXvTqAbCdEfGh",
+        "rotate me api_key=sk9Zq81mXvTqAbCdEfGh",  # free text, no query
+        "ops team, password: sk9Zq81mXvTqAbCdEfGh",
+        "CLIENT_SECRET=sk9Zq81mXvTqAbCdEfGh",
+    ],
+)
+def test_credentials_behind_encoded_separators_or_in_free_text(text: str) -> None:
+    assert looks_like_secret(text)
+    cleaned = redact(text)
+    assert "sk9Zq81mXvTqAbCd" not in cleaned
+    assert cleaned.endswith("…EfGh")
+
+
+def test_words_near_credential_names_are_not_secrets() -> None:
+    for text in ["sort key=name", "Secretariat sync", "client secret rotation", "passwordless"]:
+        assert redact(text) == text
+        assert not looks_like_secret(text)
+
+
 def test_publishable_keys_are_not_secrets_but_are_masked() -> None:
     text = "pk_live_51HabcdefGHIJKL"
     assert not looks_like_secret(text)
@@ -115,7 +139,9 @@ def test_the_linear_token_pattern_finds_what_the_reference_finds(text: str) -> N
 
 
 @pytest.mark.timeout(120)  # a hang guard: the quadratic pattern took hours on this input
-@pytest.mark.parametrize("unit", ["-eyJ", "_eyJ0123456789", "-eyJaaaaaaaaa.", "token "])
+@pytest.mark.parametrize(
+    "unit", ["-eyJ", "_eyJ0123456789", "-eyJaaaaaaaaa.", "token ", "api_key ", "%3Fkey"]
+)
 def test_redaction_is_linear_on_10mb_of_near_misses(unit: str) -> None:
     text = unit * ((10 << 20) // len(unit))
     assert redact(text) == text

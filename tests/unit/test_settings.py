@@ -74,13 +74,19 @@ def test_explicit_config_and_keyscope_config_variable(tmp_path: Path) -> None:
     ("text", "fragment"),
     [
         ("windw_days = 3\n", "unknown setting 'windw_days'"),
-        ("window_days = 'ninety'\n", "window_days: expected a non-negative whole number"),
+        ("window_days = 'ninety'\n", "window_days: expected a whole number from 1 to 36600"),
         ("semantics = 'some'\n", "semantics: expected auto, all or any"),
         ("spec = 3\n", "spec: expected a path string"),
         ("[[usage]]\nkind = 'jsonl'\n", "'path' must be a non-empty string"),
         ("[[usage]]\npath = 'a'\nfields = { when = 'time' }\n", "unknown field 'when'"),
         ("window_days = [\n", "not valid TOML"),
         ("as_of = '2026-13-01'\n", "not a date"),
+        ("window_days = 0\n", "from 1 to 36600, got 0"),
+        ("window_days = 100000000\n", "from 1 to 36600"),
+        ("min_key_age_days = 40000\n", "from 0 to 36600"),
+        ("as_of = 9999-12-31T23:59:59Z\n", "between 1970-01-01 and 9000-01-01"),
+        ("as_of = 0001-01-02\n", "not 0001-01-02"),
+        ("as_of = '9999-12-31T23:59:59-12:00'\n", "not a date"),
     ],
 )
 def test_bad_config_is_one_line_error_naming_the_file(
@@ -121,3 +127,21 @@ def test_parse_as_of_forms() -> None:
     assert parse_as_of("2026-11-01T14:00:00+02:00") == datetime(2026, 11, 1, 12, tzinfo=UTC)
     with pytest.raises(ConfigError):
         parse_as_of("yesterday")
+
+
+@pytest.mark.parametrize(
+    "text", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59-12:00", "0001-01-02", "1969-12-31"]
+)
+def test_as_of_outside_the_calendar_keyscope_reasons_about_is_an_input_error(text: str) -> None:
+    # These overflowed the window's date arithmetic (an internal error, exit 70) before.
+    with pytest.raises(ConfigError) as caught:
+        parse_as_of(text)
+    assert "--as-of" in str(caught.value)
+
+
+def test_window_days_from_the_environment_is_bounded(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"KEYSCOPE_WINDOW_DAYS.*from 1 to 36600"):
+        load_settings({}, env={"KEYSCOPE_WINDOW_DAYS": "1000000"}, cwd=tmp_path)
+    assert load_settings({}, env={"KEYSCOPE_WINDOW_DAYS": "36600"}, cwd=tmp_path).window_days == (
+        36600
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -202,10 +203,20 @@ def test_timezone_setting_reads_zone_less_timestamps(tmp_path: Path) -> None:
     assert usage.rows[0].first_seen == datetime(2026, 9, 1, 10, tzinfo=UTC)
 
 
-def test_an_unknown_timezone_is_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "+99:99", "+25:00", "-15:00", "+02:75"])
+def test_an_unknown_timezone_is_an_error(tmp_path: Path, zone: str) -> None:
+    # An out-of-range offset once shifted every request by days without a word.
     path = write_lines(tmp_path / "local.jsonl", [line()])
-    with pytest.raises(LogParseError, match="unknown timezone 'Mars/Olympus'"):
-        load(UsageSource(path=str(path), timezone="Mars/Olympus"))
+    with pytest.raises(LogParseError, match=f"unknown timezone '{re.escape(zone)}'"):
+        load(UsageSource(path=str(path), timezone=zone))
+
+
+def test_offsets_at_the_ends_of_the_real_range_are_read(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "local.jsonl", [line(timestamp="2026-09-01 10:00:00")])
+    usage = load(UsageSource(path=str(path), timezone="+14:00"))
+    assert usage.rows[0].first_seen == datetime(2026, 8, 31, 20, tzinfo=UTC)
+    usage = load(UsageSource(path=str(path), timezone="-1200"))
+    assert usage.rows[0].first_seen == datetime(2026, 9, 1, 22, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- files and globs

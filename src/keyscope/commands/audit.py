@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fail_on_new and args.baseline is None:
         raise UsageError("--fail-on-new needs --baseline FILE (the earlier JSON result)")
     settings = load_settings(input_flags(args), config=args.config)
+    _refuse_overwriting_inputs(outputs, settings)
     # One pause of the cyclic collector for the whole run, frozen at the end: reading,
     # auditing and writing each pause it already, but every resume let the next
     # allocation start a collection over the hundreds of thousands of objects made
@@ -173,6 +174,39 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
         seen[resolved] = fmt
     # With only extra files asked for and no --output, stdout still gets --format.
     return outputs
+
+
+def _refuse_overwriting_inputs(outputs: list[tuple[str, Path | None]], settings: Settings) -> None:
+    """A report may not replace a file this run reads (``--json keys.yaml`` is a typo that
+    would destroy the inventory): a usage error before anything is read or written."""
+    import fnmatch
+
+    from keyscope.errors import UsageError
+
+    named = {
+        "spec": settings.spec,
+        "key inventory": settings.keys,
+        "config file": settings.config_path,
+        "suppressions file": settings.suppressions,
+        "baseline": settings.baseline,
+    }
+    inputs = {Path(path).resolve(): what for what, path in named.items() if path is not None}
+    for fmt, path in outputs:
+        if path is None:
+            continue
+        resolved = path.resolve()
+        what = inputs.get(resolved) or next(
+            (
+                "usage log"
+                for source in settings.usage
+                if fnmatch.fnmatchcase(str(resolved), str(Path(source.path).resolve()))
+            ),
+            None,
+        )
+        if what is not None:
+            raise UsageError(
+                f"{_safe(str(path))}: is this run's {what}; not writing the {fmt} report over it"
+            )
 
 
 def _write_outputs(

@@ -192,6 +192,12 @@ def _records_of(document: Any, source: str) -> list[Any]:
     if isinstance(document, list):
         return document
     if isinstance(document, dict):
+        if "keys" in document and "data" in document:
+            # Which list is the inventory is a guess either way, and the other one's keys
+            # would vanish from the audit without a word.
+            raise KeysFileError(
+                source, "holds both 'keys' and 'data': keep the list of keys under one of them"
+            )
         for member in ("keys", "data"):
             if member in document:
                 records = document[member]
@@ -328,7 +334,21 @@ def _timestamp(value: Any, field: str, fail: Any) -> datetime | None:
         raise fail(f"{field}: expected an ISO 8601 timestamp, got {_type_name(value)}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        moment = datetime.max.replace(tzinfo=UTC)  # forces the range error below
+    if moment == _ZERO_TIME:
+        return None  # Go's zero time, how some platform APIs write "never"
+    if not _EARLIEST <= moment <= _LATEST:
+        raise fail(f"{field}: {moment.date().isoformat()} is outside the years 1970 to 9000")
+    return moment
+
+
+# Far from year 1 and 9999, so key-age and window arithmetic never leaves the calendar.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def _check_unique(keys: list[ApiKey], source: str) -> None:

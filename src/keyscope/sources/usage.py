@@ -204,7 +204,9 @@ _PATH_OK = (
 # A timestamp that names its zone: Z, an offset after the time, or UTC/GMT.
 _ZONED = r"\d:\d\d(:\d\d([.,]\d+)?)?\s*([+-]\d\d(:?\d\d)?|(?i:utc|gmt))$"
 _NUMBER = r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?"
-_OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)?")
+# A UTC offset as logs write it, within the range real zones use (-12:00 to +14:00; the
+# hours and minutes checked by _check_timezone): "+99:99" would shift every request.
+_OFFSET = re.compile(r"([+-])(0\d|1[0-4]):?([0-5]\d)?")
 
 
 class RouteMatching(Protocol):
