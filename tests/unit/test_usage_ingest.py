@@ -432,6 +432,24 @@ def test_repeated_request_ids_across_files_are_counted_once(tmp_path: Path) -> N
     assert_accounted(usage)
 
 
+def test_a_copy_that_differs_only_in_the_methods_case_is_a_repeat(tmp_path: Path) -> None:
+    first = [
+        record(request_id=f"req_{n}", method="GET", timestamp=f"2026-09-01T10:00:0{n}Z")
+        for n in range(5)
+    ]
+    second = [{**item, "method": "get"} for item in first[2:]]
+    logs = tmp_path / "pages"
+    logs.mkdir()
+    _jsonl(logs / "page1.jsonl", first)
+    _jsonl(logs / "page2.jsonl", second)
+    usage = load(str(logs / "*.jsonl"))
+    (stats,) = usage.sources
+    assert (stats.lines, stats.duplicates, stats.in_window) == (8, 3, 5)
+    assert total_requests(usage) == 5
+    assert {row.method for row in usage.rows} == {"GET"}
+    assert_accounted(usage)
+
+
 def test_event_id_deduplicates_too_and_different_events_are_kept(tmp_path: Path) -> None:
     items = [
         record(event_id="evt_1"),

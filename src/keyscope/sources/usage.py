@@ -183,6 +183,7 @@ _REJECT_REASONS = {
 _STATUS_OK = "regexp_full_match(status, '[1-5][0-9][0-9]')"
 _METHOD_OK = "regexp_full_match(method, '[A-Za-z]{1,20}')"
 _KEY_OK = "(length(trim(key_id)) > 0 AND length(key_id) <= 256)"
+_CANONICAL_METHOD = f"(CASE WHEN {_METHOD_OK} THEN upper(method) ELSE method END)"
 # Method and key id are checked per group (cheap: few groups, and the groups keep them);
 # everything else per line.
 _GROUP_REASON = (
@@ -859,10 +860,13 @@ class _LogReader(_PlanReader):
     ) -> None:
         if deduplicate:
             keep = "reason = 0 AND request_id IS NOT NULL"
+            # A copy is the same request however its method was cased ("get" and "GET"
+            # count once); an invalid method keeps its text for the reason check.
             rows = f"""
                 SELECT reason, key_id, method, path, status, ts_us, day,
                        NULL::VARCHAR AS bad_file, count(*) AS copies
-                FROM ({rows}) WHERE {keep}
+                FROM (SELECT * REPLACE ({_CANONICAL_METHOD} AS method) FROM ({rows}))
+                WHERE {keep}
                 GROUP BY reason, key_id, method, path, status, ts_us, day, request_id
                 UNION ALL
                 SELECT reason, key_id, method, path, status, ts_us, day, bad_file, 1 AS copies
@@ -881,7 +885,8 @@ class _LogReader(_PlanReader):
         if detect_duplicates:
             duplicate_hash = (
                 ", CASE WHEN reason = 0 AND request_id IS NOT NULL "
-                "THEN hash(request_id, key_id, method, path, status, ts_us) END AS dup_hash"
+                f"THEN hash(request_id, key_id, {_CANONICAL_METHOD}, path, status, ts_us) "
+                "END AS dup_hash"
             )
             sets.append("(dup_hash)")
             having = "HAVING grouping(dup_hash) = 1 OR count(*) > 1"
