@@ -652,3 +652,13 @@ def test_csv_with_crlf_bom_and_quoted_header(tmp_path: Path) -> None:
     assert counts(usage) == EXPECTED
     assert usage.sources[0].lines == 10
     assert_accounted(usage)
+
+
+def test_csv_with_lone_cr_line_ends_is_an_error_that_says_so(tmp_path: Path) -> None:
+    text = "timestamp,key_id,method,path,status\r" + "".join(
+        f"{r['timestamp']},{r['key_id']},{r['method']},{r['path']},{r['status']}\r" for r in MIXED
+    )
+    path = write_bytes(tmp_path / "classic-mac.csv", text.encode())
+    with pytest.raises(LogParseError, match="lone CR") as caught:
+        load(UsageSource(path=str(path)))
+    assert "classic-mac.csv:line 1" in str(caught.value)

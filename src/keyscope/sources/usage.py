@@ -1744,6 +1744,10 @@ def _csv_header(file: Path) -> tuple[str, list[str]]:
         raise LogParseError(where, "the header is not UTF-8 text", "line 1") from None
     if not text.strip():
         raise LogParseError(where, "no header line (the first line names the columns)", "line 1")
+    if "\r" in text:  # lines ended by a lone CR (classic Mac): one "line" holds them all
+        raise LogParseError(
+            where, "lines end in a lone CR; a CSV log needs LF or CRLF line ends", "line 1"
+        )
     delimiter = max((",", "\t", ";", "|"), key=text.count) if file.suffix != ".tsv" else "\t"
     try:
         header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
