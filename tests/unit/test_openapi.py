@@ -574,6 +574,21 @@ def test_write_implies_read_configuration_overrides_the_spec(tmp_path: Path) -> 
     assert ("admin", "invoices:write") in extra.implications
 
 
+def test_a_scope_name_that_looks_like_a_secret_is_refused_without_showing_it(
+    tmp_path: Path,
+) -> None:
+    secret = "sk_live_SCOPECANARY1234567890ab"
+    in_catalog = oas3({"/a": {"get": op()}}, scopes={secret: ""})
+    with pytest.raises(SpecError, match="looks like a secret") as caught:
+        load(tmp_path, in_catalog)
+    assert secret not in str(caught.value)
+    in_requirement = oas3({"/y": {"get": op([{"oauth": [secret]}])}})
+    with pytest.raises(SpecError, match="looks like a secret") as caught:
+        load(tmp_path, in_requirement)
+    assert secret not in str(caught.value)
+    assert "GET /y" in str(caught.value)
+
+
 def test_write_implies_read_declaration_must_be_a_boolean(tmp_path: Path) -> None:
     document = oas3({"/a": {"get": op()}}, **{"x-write-implies-read": "yes"})
     with pytest.raises(SpecError, match="x-write-implies-read must be true or false") as error:

@@ -55,7 +55,7 @@ from keyscope.analysis.anomalies import (
 )
 from keyscope.errors import SpecError
 from keyscope.model import Anomaly, ApiSpec, Operation, Scope, Semantics
-from keyscope.redaction import redact
+from keyscope.redaction import looks_like_secret, redact
 from keyscope.sources.yamlsafe import DEFAULT_MAX_BYTES, load_document, parse_document, read_capped
 
 __all__ = [
@@ -831,6 +831,8 @@ class _SpecReader:
         for name, description in entries:
             if not isinstance(name, str):
                 raise self.fail(f"expected a scope name (string), got {_kind(name)}", place)
+            if looks_like_secret(name):
+                raise self.fail(f"a scope name looks like a secret ({redact(name)})", place)
             text = redact(description) if isinstance(description, str) else ""
             if not catalog.get(name):
                 catalog[name] = text
@@ -1208,6 +1210,11 @@ class _SpecReader:
         used: set[str] = set()
         for operation in operations:
             used |= operation.scopes
+            leaked = sorted(name for name in operation.scopes if looks_like_secret(name))
+            if leaked:  # a requirement, not the catalog: checked above with its place
+                raise self.fail(
+                    f"a scope name looks like a secret ({redact(leaked[0])})", operation.key
+                )
         sentinels_seen = {name for name in self.sentinels if name in catalog} | self.sentinels_used
         names = (frozenset(catalog) | used) - self.sentinels
         scopes = []
