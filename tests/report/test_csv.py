@@ -46,20 +46,34 @@ def test_rows_end_with_crlf_and_line_breaks_inside_values_are_quoted() -> None:
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("value", "shown"),
     [
-        '=HYPERLINK("https://x?"&A1)',
-        "+cmd|' /C calc'!A0",
-        "-1+1",
-        "@SUM(1)",
-        "\t=1",
-        "\r=1",
-        "\0=1",
+        ('=HYPERLINK("https://x?"&A1)', '=HYPERLINK("https://x?"&A1)'),
+        ("+cmd|' /C calc'!A0", "+cmd|' /C calc'!A0"),
+        ("-1+1", "-1+1"),
+        ("@SUM(1)", "@SUM(1)"),
+        ("\t=1", "\t=1"),
+        ("\r=1", "\ufffd=1"),  # control characters show as U+FFFD, as in every report
+        ("\0=1", "\ufffd=1"),
     ],
 )
-def test_formula_triggers_get_an_apostrophe(value: str) -> None:
-    assert neutralize(value) == "'" + value
-    assert neutralize("plain " + value) == "plain " + value
+def test_formula_triggers_get_an_apostrophe(value: str, shown: str) -> None:
+    assert neutralize(value) == "'" + shown
+    assert neutralize("plain " + value) == "plain " + shown
+
+
+def test_bidi_zero_width_and_control_characters_show_as_markers() -> None:
+    keys = [
+        make_key("key_bidi", name="invoice\u202etxt.exe\u200b", scopes=("payouts:write",)),
+        make_key("key_formula", name="=1+1\u2066\x1b[2J", scopes=("payouts:write",)),
+    ]
+    text = render_csv(build_result([*standard_keys(), *keys]))
+    names = {row["key_id"]: row["key_name"] for row in rows_of(text)}
+    assert names["key_bidi"] == "invoice⟨U+202E⟩txt.exe⟨U+200B⟩"
+    assert names["key_formula"] == "'=1+1⟨U+2066⟩\ufffd[2J"  # the formula guard still applies
+    assert not {"\u202e", "\u200b", "\u2066", "\x1b"} & set(text)
+    # A CRLF inside a value is one (quoted) line break, as LF; rows still end with CRLF.
+    assert neutralize("line\r\nforged: yes") == "line\nforged: yes"
 
 
 def test_no_text_cell_starts_with_a_trigger_and_numbers_are_untouched() -> None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from keyscope.analysis.audit import RULES as AUDIT_RULES
 from keyscope.analysis.triage import Baseline, apply_baseline, apply_suppressions
 from keyscope.model import FINGERPRINT_VERSION, AuditResult, Finding, Suppression
 from keyscope.report import get_renderer, sarif
@@ -69,7 +70,78 @@ def test_unknown_rules_get_a_generic_entry() -> None:
     odd = make_finding("brand-new-rule", "low", "key_recon", "x")
     document = validate(render_sarif(build_result(extra_findings=(odd,))))
     rules = {rule["id"]: rule for rule in document["runs"][0]["tool"]["driver"]["rules"]}
-    assert rules["brand-new-rule"]["defaultConfiguration"]["level"] == "warning"
+    generic = rules["brand-new-rule"]
+    assert generic["shortDescription"]["text"] == "keyscope rule brand-new-rule"
+    # Its level follows its only finding (low), like every rule's.
+    assert generic["defaultConfiguration"]["level"] == "note"
+    assert generic["properties"]["security-severity"] == "3.0"
+
+
+def rule_texts(rule: dict) -> dict[str, str]:
+    """A rule entry's texts with its own id replaced, to compare entries of different rules."""
+    return {
+        field: rule[field]["text"].replace(rule["id"], "<rule>")
+        for field in ("shortDescription", "fullDescription", "help")
+    }
+
+
+def test_every_rule_the_audit_raises_has_a_real_entry_and_no_other_is_listed(result) -> None:
+    run = validate(render_sarif(result))["runs"][0]
+    rules = {rule["id"]: rule for rule in run["tool"]["driver"]["rules"]}
+    # Exactly the audit's rules: no entry for a rule id nothing raises.
+    assert set(rules) == set(AUDIT_RULES) == set(RULES)
+    made_up = make_finding("zz-made-up-rule", "low", "key_recon", "x")
+    odd = validate(render_sarif(build_result(extra_findings=(made_up,))))["runs"][0]
+    [generic] = [r for r in odd["tool"]["driver"]["rules"] if r["id"] == "zz-made-up-rule"]
+    placeholder = rule_texts(generic)
+    for rule_id in AUDIT_RULES:
+        texts = rule_texts(rules[rule_id])
+        assert all(texts.values()), rule_id
+        assert not texts.items() & placeholder.items(), (rule_id, texts)
+
+
+def test_rule_severity_follows_the_most_severe_open_result() -> None:
+    base = build_result()
+    # A dormant full-access key is critical (docs/audit.md); the factory makes it high.
+    [critical] = [
+        replace(f, severity="critical")
+        for f in base.findings
+        if (f.rule, f.key_id) == ("legacy-full-access", "key_legacy_dormant")
+    ]
+    others = tuple(f for f in base.findings if f.fingerprint != critical.fingerprint)
+    result = replace(base, findings=result_sorted((*others, critical)))
+
+    def rules_of(audit_result: AuditResult) -> tuple[dict[str, dict], list[dict]]:
+        run = validate(render_sarif(audit_result))["runs"][0]
+        return {rule["id"]: rule for rule in run["tool"]["driver"]["rules"]}, run["results"]
+
+    rules, results = rules_of(result)
+    # legacy-full-access defaults to high, unused-scope to medium; this run has worse.
+    assert rules["legacy-full-access"]["properties"]["security-severity"] == "9.5"
+    assert rules["legacy-full-access"]["defaultConfiguration"]["level"] == "error"
+    assert rules["unused-scope"]["properties"]["security-severity"] == "8.0"
+    assert rules["unused-scope"]["defaultConfiguration"]["level"] == "error"
+    assert rules["insufficient-data"]["properties"]["security-severity"] == "1.0"
+    # Rules without a result keep their default.
+    assert rules["secret-in-name"]["properties"]["security-severity"] == "8.0"
+    assert rules["unmapped-route"]["properties"]["security-severity"] == "3.0"
+    assert rules["unmapped-route"]["defaultConfiguration"]["level"] == "note"
+    for rule_id in {r["ruleId"] for r in results}:
+        worst = max(
+            float(r["properties"]["security-severity"]) for r in results if r["ruleId"] == rule_id
+        )
+        assert float(rules[rule_id]["properties"]["security-severity"]) == worst, rule_id
+    # A suppressed critical finding does not raise the rule above its open findings...
+    accepted = Suppression(
+        "legacy-full-access", "key_legacy_dormant", "", "Decommissioned in Q1", "ops",
+        date(2026, 12, 31), "s#1",
+    )  # fmt: skip
+    suppressed, _ = rules_of(apply_suppressions(result, [accepted], date(2026, 11, 1)))
+    assert suppressed["legacy-full-access"]["properties"]["security-severity"] == "8.0"
+    # ...but a rule whose findings are all suppressed still says how severe they are.
+    only = replace(base, findings=result_sorted((critical,)))
+    alone, _ = rules_of(apply_suppressions(only, [accepted], date(2026, 11, 1)))
+    assert alone["legacy-full-access"]["properties"]["security-severity"] == "9.5"
 
 
 def test_locations_point_at_the_inventory_entry_and_name_the_key(result) -> None:
@@ -104,6 +176,29 @@ def test_data_wide_findings_point_at_the_spec_operation() -> None:
     assert (
         location["logicalLocations"][0]["fullyQualifiedName"] == "operations/GET /v1/admin/export"
     )
+
+
+def test_unknown_key_usage_is_located_at_the_key_not_an_operation(result) -> None:
+    masked = "key_\u20269f3a"  # the audit names a key missing from the inventory by its masked id
+    seen = make_finding("unknown-key-usage", "medium", "", masked, f"key id {masked} made ...")
+    rest = make_finding("unknown-key-usage", "low", "", "(others)", "3 more unknown key ids")
+    run = validate(render_sarif(replace(result, findings=result_sorted((seen, rest)))))["runs"][0]
+    located = {r["properties"]["subject"]: r["locations"][0] for r in run["results"]}
+    [dormant] = [
+        r
+        for r in validate(render_sarif(result))["runs"][0]["results"]
+        if r["ruleId"] == "dormant-key"
+    ]
+    [dormant_key] = dormant["locations"][0]["logicalLocations"]
+    [key] = located[masked]["logicalLocations"]
+    assert key == {"name": masked, "fullyQualifiedName": f"keys/{masked}", "kind": "resource"}
+    assert set(key) == set(dormant_key) and key["kind"] == dormant_key["kind"]
+    assert located[masked]["message"]["text"] == f"key {masked} (not in the inventory)"
+    # The finding summing up the rest names no key, and no operation either.
+    assert "logicalLocations" not in located["(others)"]
+    assert located["(others)"]["message"]["text"] == "other keys not in the inventory"
+    text = json.dumps(run["results"])
+    assert "operations/" not in text and '"function"' not in text
 
 
 def test_incomplete_data_marks_the_run_unsuccessful_with_notifications() -> None:

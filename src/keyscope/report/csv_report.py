@@ -6,20 +6,24 @@ LibreOffice and Google Sheets.  Every *text* column is neutralized by a leading
 apostrophe, which spreadsheets show as nothing and treat as "this is text".  Numeric
 columns (``risk_score``, ``requests``) are written as plain numbers and never touched.
 Rows end with CRLF (RFC 4180); a value holding a line break is quoted, so it cannot
-start a forged row.  Secrets are masked (``keyscope.redaction``).  Text longer than a
-spreadsheet cell holds (32,767 characters in Excel) is shortened with an ellipsis, so
-a huge key name cannot spill into other cells; the JSON report keeps full values.
+start a forged row.  Secrets are masked (``keyscope.redaction``).  As in every other
+report (``keyscope.text.terminal_safe``), bidirectional overrides and zero-width
+characters show as visible markers (``⟨U+202E⟩``) so a name cannot hide what it says,
+and other control characters (a lone CR, NUL, ESC) as U+FFFD; line breaks stay, quoted.
+Text longer than a spreadsheet cell holds (32,767 characters in Excel) is shortened
+with an ellipsis, so a huge key name cannot spill into other cells; the JSON report
+keeps full values.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 
 from keyscope.analysis.triage import finding_order
 from keyscope.model import AuditResult, KeyAudit
 from keyscope.redaction import redact
+from keyscope.text import terminal_safe
 
 __all__ = ["COLUMNS", "neutralize", "render_csv"]
 
@@ -34,21 +38,27 @@ NUMERIC_COLUMNS = frozenset({"risk_score", "requests"})
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 CELL_LIMIT = 32_000
 """Longest text cell, under Excel's 32,767-character cell limit."""
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_HEAD = CELL_LIMIT * 4 + 256
+"""How much of a value is masked and marked: masks shorten text, markers lengthen it."""
 
 
 def neutralize(text: str) -> str:
     """A text cell a spreadsheet will not evaluate: a leading ``'`` before a trigger.
 
-    Also masks secrets, shortens text past :data:`CELL_LIMIT` and replaces lone
-    surrogates (which cannot be encoded) with U+FFFD.
+    Also masks secrets, shows bidirectional overrides and zero-width characters as
+    markers (``⟨U+202E⟩``) and other control characters and lone surrogates (which
+    cannot be encoded) as U+FFFD, like every other report, and shortens text past
+    :data:`CELL_LIMIT`.  Line breaks stay (the cell is quoted); CRLF becomes LF.
     """
-    if len(text) > CELL_LIMIT:
+    head = text[:_HEAD]
+    cut = len(text) > len(head)
+    text = redact(head)
+    # Decided before marking, so a leading CR or NUL (shown as U+FFFD) still gets one.
+    trigger = text.startswith(_TRIGGERS)
+    text = terminal_safe(text.replace("\r\n", "\n"), keep_newlines=True)
+    if cut or len(text) > CELL_LIMIT:
         text = text[: CELL_LIMIT - 1] + "…"
-    text = _SURROGATE.sub("\ufffd", redact(text))
-    if text.startswith(_TRIGGERS):
-        return "'" + text
-    return text
+    return "'" + text if trigger else text
 
 
 def render_csv(result: AuditResult) -> str:

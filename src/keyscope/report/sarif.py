@@ -3,7 +3,10 @@
 One ``result`` per finding, with:
 
 - ``ruleId`` and a rule in ``tool.driver.rules`` (id, short and full description,
-  help text, default level, ``security-severity`` for dashboards that rank by it);
+  help text, default level and ``security-severity``).  GitHub ranks every alert of a
+  rule by the rule's ``security-severity``, so both follow the rule's most severe open
+  finding in this run (its most severe suppressed one when all are suppressed, the
+  rule's default severity when it has none): a critical finding never shows as High;
 - ``level`` from the finding's severity (critical and high: ``error``, medium:
   ``warning``, low and info: ``note``);
 - ``message.text`` only: untrusted text (key names, paths) is never put in a
@@ -12,7 +15,8 @@ One ``result`` per finding, with:
   runs and renames (it hashes rule, key id and subject);
 - locations: a physical location at the key's inventory entry (``ApiKey.source``,
   ``file:line``) and a logical location naming the key, or the spec file and the
-  operation for findings about a route;
+  operation for findings about a route; usage by a key missing from the inventory
+  names that (masked) key, never an operation;
 - ``suppressions`` (``external``, ``accepted``, with the reason as justification) for
   suppressed findings, and ``baselineState`` (``new``/``unchanged``) with a baseline.
 
@@ -144,14 +148,31 @@ RULES: dict[str, tuple[str, str, str, str]] = {
         "A key name, owner or description looks like a live secret; it is masked in every report.",
         "Rotate the exposed secret and rename the key.",
     ),
-    "unknown-key": (
+    "suspicious-key-name": (
+        "medium",
+        "Key name hides or disguises text",
+        "The key's name holds bidirectional overrides or zero-width characters, or mixes "
+        "Latin with Cyrillic or Greek letters in one word (Trojan Source, homoglyphs): what "
+        "it shows may not be what it says. Reports show such characters as visible markers.",
+        "Rename the key and check who named it.",
+    ),
+    "unknown-key-usage": (
         "medium",
         "Usage by a key missing from the inventory",
-        "The logs show requests by a key id the inventory does not list.",
-        "Add the key to the inventory or find and revoke it.",
+        "The logs show requests by a key id the inventory does not list (the masked id is "
+        "the finding's subject). Medium when some requests succeeded: the inventory is "
+        "incomplete or a key outside it is in use; low when all failed: probably attempts "
+        "with an invalid or deleted key.",
+        "If requests succeeded, find the key on the platform and add it to the inventory, "
+        "or revoke it if nobody owns it; if all failed, find out who sends them.",
     ),
 }
-"""The rules keyscope documents; findings of any other rule get a generic entry."""
+"""Every finding rule of the audit (``keyscope.analysis.audit.RULES``, docs/audit.md);
+findings of any other rule get a generic entry."""
+_KEY_SUBJECT_RULES = frozenset({"unknown-key-usage"})
+"""Data-wide rules whose subject is a (masked) key id: located at that key, not an operation."""
+_OTHERS = "(others)"
+"""The subject of the finding that sums up the rest past the audit's per-rule cap."""
 
 
 def render_sarif(result: AuditResult) -> str:
@@ -194,8 +215,12 @@ class _Results:
         for finding in sorted(result.findings, key=finding_order):
             self.by_rule.setdefault(finding.rule, []).append(finding)
         self.total = len(result.findings)
-        self.rule_ids = sorted(set(self.by_rule) | set(RULES))
-        self.rule_index = {rule: index for index, rule in enumerate(self.rule_ids)}
+        rule_ids = sorted(set(self.by_rule) | set(RULES))
+        self.rule_index = {rule: index for index, rule in enumerate(rule_ids)}
+        self.rules = [
+            _rule(rule, _worst(self.by_rule[rule]) if rule in self.by_rule else None)
+            for rule in rule_ids
+        ]
         self._groups: dict[tuple[str, int], list[list[Finding]]] = {}
         self._entries: dict[tuple[str, int], tuple[list[_Entry], int]] = {}
 
@@ -284,7 +309,7 @@ class _Results:
     def document(
         self, results: list[dict[str, Any]], notes: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        return _document(self.result, self.rule_ids, results, self.total, notes)
+        return _document(self.result, self.rules, results, self.total, notes)
 
 
 def _render(result: AuditResult) -> str:
@@ -372,9 +397,15 @@ def _compact(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
 
 
+def _worst(findings: list[Finding]) -> str:
+    """The severity of the most severe open finding (findings come in finding order),
+    else of the most severe suppressed one: a suppressed result is not an open alert."""
+    return next((f.severity for f in findings if not f.suppressed), findings[0].severity)
+
+
 def _document(
     result: AuditResult,
-    rule_ids: list[str],
+    rules: list[dict[str, Any]],
     results: list[dict[str, Any]],
     total: int,
     limit_notes: list[dict[str, Any]],
@@ -401,7 +432,7 @@ def _document(
                 "name": "keyscope",
                 "version": result.tool_version,
                 "semanticVersion": result.tool_version,
-                "rules": [_rule(rule) for rule in rule_ids],
+                "rules": rules,
             }
         },
         "invocations": [invocation],
@@ -430,8 +461,9 @@ def _document(
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def _rule(rule: str) -> dict[str, Any]:
-    severity, short, full, help_text = RULES.get(
+def _rule(rule: str, severity: str | None) -> dict[str, Any]:
+    """The rule's entry; ``severity`` is its most severe finding's (None: no finding)."""
+    default, short, full, help_text = RULES.get(
         rule,
         (
             "medium",
@@ -440,6 +472,7 @@ def _rule(rule: str) -> dict[str, Any]:
             "See the keyscope documentation for this rule.",
         ),
     )
+    severity = severity or default
     return {
         "id": rule,
         "name": "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", rule) if part),
@@ -612,9 +645,13 @@ def _location(finding: Finding, audit: KeyAudit | None, result: AuditResult) -> 
         location["physicalLocation"] = physical
     logical: list[dict[str, Any]] = []
     if finding.key_id:
-        key = _text(finding.key_id)
-        logical.append({"name": key, "fullyQualifiedName": f"keys/{key}", "kind": "resource"})
-    if finding.subject and not finding.key_id:
+        logical.append(_key_logical(finding.key_id))
+    elif finding.rule in _KEY_SUBJECT_RULES:
+        # The subject is the masked id of a key the inventory lacks: located as a key, like
+        # every other key finding; the finding summing up the rest names no key at all.
+        if finding.subject != _OTHERS:
+            logical.append(_key_logical(finding.subject))
+    elif finding.subject:
         subject = _text(finding.subject)
         logical.append(
             {"name": subject, "fullyQualifiedName": f"operations/{subject}", "kind": "function"}
@@ -632,15 +669,18 @@ def _key_location(key_id: str, audit: KeyAudit | None, result: AuditResult) -> d
     if physical:
         location["physicalLocation"] = physical
     if key_id:
-        key = _text(key_id)
-        location["logicalLocations"] = [
-            {"name": key, "fullyQualifiedName": f"keys/{key}", "kind": "resource"}
-        ]
+        location["logicalLocations"] = [_key_logical(key_id)]
         name = f" ({_text(audit.key.name, 200)})" if audit is not None and audit.key.name else ""
-        location["message"] = {"text": f"key {key}{name}"}
+        location["message"] = {"text": f"key {_text(key_id)}{name}"}
     else:
         location["message"] = {"text": "the usage data"}
     return location
+
+
+def _key_logical(key_id: str) -> dict[str, Any]:
+    """The logical location naming a key."""
+    key = _text(key_id)
+    return {"name": key, "fullyQualifiedName": f"keys/{key}", "kind": "resource"}
 
 
 def _rule_location(group: list[Finding], keys: int, built: _Results) -> dict[str, Any]:
@@ -680,6 +720,10 @@ def _where_text(finding: Finding, audit: KeyAudit | None) -> str:
     if audit is not None:
         name = f" ({_text(audit.key.name, 200)})" if audit.key.name else ""
         return f"key {_text(finding.key_id)}{name}"
+    if finding.rule in _KEY_SUBJECT_RULES:
+        if finding.subject == _OTHERS:
+            return "other keys not in the inventory"
+        return f"key {_text(finding.subject)} (not in the inventory)"
     if finding.subject:
         return _text(finding.subject)
     return "the usage data"
