@@ -239,6 +239,18 @@ def test_33_zone_less_timestamps_are_bad_unless_the_source_names_a_zone(tmp_path
     assert named.sources[0].in_window == 3
 
 
+@pytest.mark.parametrize("written", ["Infinity", "-infinity"])
+def test_33_an_infinite_timestamp_is_unreadable_not_zone_less(tmp_path: Path, written: str) -> None:
+    # DuckDB casts 'infinity' to a timestamp: it once read as "without a timezone", and
+    # with a zone named, as a request in the year 9999 (out of the window, not bad).
+    path = write_lines(tmp_path / "inf.jsonl", [line(timestamp=written), GOOD])
+    usage = load(path, threshold=1.0)
+    assert usage.sources[0].bad_lines == 1
+    assert [reason for _, reason in _examples(usage)] == ["unreadable timestamp"]
+    named = load(UsageSource(path=str(path), timezone="UTC"), threshold=1.0)
+    assert (named.sources[0].bad_lines, named.sources[0].out_of_window) == (1, 0)
+
+
 def test_33_out_of_order_lines_and_gaps_are_fine(tmp_path: Path) -> None:
     path = write_lines(
         tmp_path / "order.jsonl",

@@ -1673,7 +1673,7 @@ def _timestamp_us(column: str, zone: str | None, *, typed: str) -> str:
     if typed != "VARCHAR":  # a number: epoch seconds, milliseconds...
         return _epoch_us(f"TRY_CAST({column} AS DOUBLE)")
     naive = (
-        f"WHEN {column} IS NOT NULL THEN {_in_zone(f'try_cast({column} AS TIMESTAMP)', zone)}"
+        f"WHEN {column} IS NOT NULL THEN {_in_zone(_finite_timestamp(column), zone)}"
         if zone
         else ""
     )
@@ -1702,7 +1702,16 @@ def _timestamp_naive(column: str, *, typed: str) -> str:
         return "true"
     if typed != "VARCHAR":
         return "false"
-    return f"(try_cast({column} AS TIMESTAMP) IS NOT NULL)"
+    return f"({_finite_timestamp(column)} IS NOT NULL)"
+
+
+def _finite_timestamp(column: str) -> str:
+    """SQL: the zone-less TIMESTAMP a text reads as, NULL for DuckDB's ``infinity``."""
+    # DuckDB reads 'Infinity' and '-infinity' as timestamps: not a moment of a request.
+    return (
+        f"(CASE WHEN isfinite(try_cast({column} AS TIMESTAMP)) "
+        f"THEN try_cast({column} AS TIMESTAMP) END)"
+    )
 
 
 def _first_lines(file: Path, count: int, limit: int) -> list[str]:
