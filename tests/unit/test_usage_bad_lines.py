@@ -195,6 +195,21 @@ def test_32_an_unterminated_quote_swallows_lines_that_are_then_counted(tmp_path:
     assert_accounted(usage)
 
 
+def test_32_a_quoted_line_break_has_an_example_for_the_line_it_adds(tmp_path: Path) -> None:
+    # Counted as a bad line before, with no example: the count alone named no place.
+    text = (
+        ",".join(HEADER)
+        + "\n"
+        + f'{IN_WINDOW},key_a,GET,"/v1/pay\nments",200\n'
+        + f"{IN_WINDOW},key_b,GET,/v1/invoices,200\n"
+    )
+    usage = load(write_bytes(tmp_path / "break.csv", text.encode()), threshold=1.0)
+    (stats,) = usage.sources
+    assert (stats.lines, stats.bad_lines) == (3, 1)
+    assert [(e.line, "merged" in e.reason) for e in usage.bad_line_examples] == [(3, True)]
+    assert_accounted(usage)
+
+
 def test_32_wrong_field_counts_and_bad_csv_utf8(tmp_path: Path) -> None:
     data = (
         ",".join(HEADER).encode()

@@ -628,6 +628,8 @@ class _LogReader(_PlanReader):
         examples = self._examples(rejects, scan) if bad else []
         if skipped:
             examples = _long_line_examples(plan.files, examples)
+        if bad_by_reason.get(16):
+            examples = _merged_line_examples(plan.files, examples)
         return _PlanResult(stats, groups, daily, days, examples)
 
     def _fast_jsonl(self, counter: _LineCounter | None) -> _PlanResult | None:
@@ -1538,6 +1540,45 @@ def _long_line_examples(files: Sequence[Path], examples: list[BadLine]) -> list[
     rank = {redact(str(file)): index for index, file in enumerate(files)}
     merged = sorted([*examples, *extra], key=lambda e: (rank.get(e.source, len(rank)), e.line))
     return merged[:EXAMPLES_PER_SOURCE]
+
+
+def _merged_line_examples(files: Sequence[Path], examples: list[BadLine]) -> list[BadLine]:
+    """Add the CSV lines merged into a record above them (a quoted line break, or an
+    unterminated quote swallowing the tail) to the examples: DuckDB counts the record,
+    not where its extra lines are, so Python's csv module walks the records once."""
+    found = {(example.source, example.line) for example in examples}
+    extra: list[BadLine] = []
+    for file in files:
+        shown = redact(str(file))
+        for number in _merged_lines(file, EXAMPLES_PER_SOURCE):
+            if (shown, number) not in found:
+                extra.append(BadLine(shown, number, _REASONS[16]))
+        if len(extra) >= EXAMPLES_PER_SOURCE:
+            break
+    rank = {redact(str(file)): index for index, file in enumerate(files)}
+    merged = sorted([*examples, *extra], key=lambda e: (rank.get(e.source, len(rank)), e.line))
+    return merged[:EXAMPLES_PER_SOURCE]
+
+
+def _merged_lines(file: Path, wanted: int) -> list[int]:
+    """Numbers of the first ``wanted`` physical lines that continue a CSV record."""
+    delimiter = _csv_header(file)[0]
+    opener = gzip.open if file.name.lower().endswith(".gz") else open
+    numbers: list[int] = []
+    start = 1
+    try:
+        with opener(file, "rt", encoding="utf-8-sig", errors="replace", newline="") as stream:
+            reader = csv.reader(stream, delimiter=delimiter)
+            while len(numbers) < wanted:
+                start = reader.line_num + 1
+                if next(reader, None) is None:
+                    break
+                numbers.extend(range(start + 1, reader.line_num + 1)[: wanted - len(numbers)])
+    except csv.Error:  # a record past the field size limit: the tail it swallowed
+        numbers.append(start + 1)
+    except (OSError, EOFError, zlib.error):
+        pass  # read by DuckDB a moment ago; the count stands without its examples
+    return sorted(set(numbers))[:wanted]
 
 
 def _long_lines(file: Path, limit: int, wanted: int) -> list[int]:
