@@ -47,11 +47,13 @@
   function chip(name, cls, glyph) { return el("span", "ch " + cls, glyph + " " + name); }
 
   /* The replacement picker: ticked = suggested; an excess scope is dropped unless the
-     suggestion already implies it; any other grant is kept (the audit advises no removal). */
-  function replacementCell(idx, suggested, granted, excess, covered) {
+     suggestion already implies it; a scope the key holds that the audit neither suggests
+     nor drops (k.k) is kept.  Not the effective grants (k.g): a read that only came with
+     a write being dropped is not held, so it stays unticked. */
+  function replacementCell(idx, suggested, kept, excess, covered) {
     if (suggested.has(idx)) { return ["on", "☑"]; }
     if (excess.has(idx)) { return covered.has(idx) ? ["imp", "☑ implied"] : ["rm", "☐ drop"]; }
-    if (granted.has(idx)) { return ["on", "☑ keep"]; }
+    if (kept.has(idx)) { return ["on", "☑ keep"]; }
     return ["", "☐"];
   }
 
@@ -118,6 +120,7 @@
     td.setAttribute("role", "cell");
     td.setAttribute("aria-colspan", "7");
     var granted = new Set(k.g), used = new Set(k.u), suggested = new Set(k.s);
+    var kept = new Set(k.k || []), excess = new Set(k.x || []);
     /* An excess scope that unlocks nothing the suggestion cannot reach is implied by it
        (on this platform area:write includes area:read): no box to untick. */
     var covered = new Set((k.ex || []).filter(function (x) { return !x[1].length; }).map(function (x) { return x[0]; }));
@@ -128,17 +131,16 @@
       add(pickers, picker(k.fa ? "Granted now (full access)" : "Granted now", data.grid, granted, null));
       add(pickers, picker("Used in the window", data.grid, used, null));
       var caption = k.r ? "Suggested (key revoked)" : k.c === "insufficient" ? "Tick for a replacement: not enough data, keeps its grants" : "Tick for the replacement";
-      var excess = new Set(k.x || []);
       add(pickers, picker(caption, data.grid, suggested, function (idx) {
-        return replacementCell(idx, suggested, granted, excess, covered);
+        return replacementCell(idx, suggested, kept, excess, covered);
       }));
     }
     var others = data.other.filter(function (i) { return granted.has(i) || used.has(i) || suggested.has(i); });
     if (others.length) {
       var p = add(td, el("p", "small", "Other scopes: "));
       others.forEach(function (i) {
-        var cls = suggested.has(i) ? "u" : "x", glyph = suggested.has(i) ? "✓" : "✗";
-        add(p, chip(scopeName(i), cls, glyph));
+        var state = replacementCell(i, suggested, kept, excess, covered)[0];
+        add(p, state === "rm" ? chip(scopeName(i), "x", "✗") : state ? chip(scopeName(i), "u", "✓") : chip(scopeName(i), "", "·"));
       });
     }
     add(td, el("p", "small muted", "Confidence: " + k.c + (k.cr ? " (" + k.cr.map(text).join("; ") + ")" : "")));

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from keyscope.analysis.triage import Baseline, apply_baseline, apply_suppressions
+from keyscope.analysis.whatif import starting_scopes
 from keyscope.model import FINGERPRINT_VERSION, HistoryPoint, Suppression
 from keyscope.report import get_renderer
 from keyscope.report.html import render_html
@@ -410,3 +411,210 @@ def test_golden_html(result, snapshot_html) -> None:
 
 def test_payload_corpus_is_complete() -> None:
     assert XSS_NAME in PAYLOADS and any("\ud800" in p for p in PAYLOADS)
+
+
+# ------------------------------------------------------------------ the suggestion without JS
+
+
+class KeyRowParser(HTMLParser):
+    """The keys table as a reader without JavaScript sees it, one entry per key row.
+
+    For each row ``k<n>``: its key id, the scope chips of its Scopes cell as
+    ``(element, text)`` and the text of its suggestion line (the cell's ``<p>``), or None.
+    """
+
+    CHIPS = frozenset({"b", "s", "u", "i"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: dict[str, dict] = {}
+        self._row: dict | None = None
+        self._divs = 0  # open <div>s inside the current row
+        self._cell = ""  # "key", "sc" (Scopes cell) or "sg" (its <p>) while inside one
+        self._chip: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if self._row is None:
+            if tag == "div" and re.fullmatch(r"k\d+", attributes.get("id") or ""):
+                self._row = {"key": "", "chips": [], "suggestion": None}
+                self._divs = 1
+            return
+        if tag == "div":
+            self._divs += 1
+            if attributes.get("class") == "sc":
+                self._cell = "sc"
+        elif tag == "button" and attributes.get("class") == "kx":
+            self._cell = "key"
+        elif self._cell == "sc" and tag == "p":
+            self._cell = "sg"
+            self._row["suggestion"] = ""
+        elif self._cell == "sc" and tag in self.CHIPS:
+            self._chip = [tag, ""]
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._row is None:
+            return
+        if tag == "button" and self._cell == "key":
+            self._cell = ""
+        elif tag == "p" and self._cell == "sg":
+            self._cell = "sc"
+        elif self._chip is not None and tag == self._chip[0]:
+            self._row["chips"].append(tuple(self._chip))
+            self._chip = None
+        elif tag == "div":
+            if self._cell == "sc":
+                self._cell = ""
+            self._divs -= 1
+            if self._divs == 0:
+                self.rows[self._row["key"]] = self._row
+                self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._row is None:
+            return
+        if self._chip is not None:
+            self._chip[1] += data
+        elif self._cell == "key":
+            self._row["key"] += data
+        elif self._cell == "sg":
+            self._row["suggestion"] += data
+
+
+def key_rows(document: str) -> dict[str, dict]:
+    parser = KeyRowParser()
+    parser.feed(document)
+    parser.close()
+    return parser.rows
+
+
+def assert_rows_state_the_suggestion(document: str, audits) -> None:
+    """Every active key's row names its suggested scopes and shows its excess scopes
+    (struck-through chips, or named after ``excess:``); a struck chip is always excess."""
+    rows = key_rows(document)
+    assert set(rows) == {audit.key.key_id for audit in audits}
+    for audit in audits:
+        row = rows[audit.key.key_id]
+        struck = {text.split(" ", 1)[1] for element, text in row["chips"] if element == "s"}
+        assert struck <= audit.excess_scopes, audit.key.key_id
+        if audit.key.status != "active":
+            assert row["suggestion"] is None and not struck, audit.key.key_id
+            continue
+        line = row["suggestion"]
+        assert line is not None and line.startswith("Suggested: "), audit.key.key_id
+        suggested, _, excess = line.removeprefix("Suggested: ").partition("; excess: ")
+        note = " (not enough data: keeps its grants)"
+        assert suggested.endswith(note) == (audit.confidence == "insufficient"), audit.key.key_id
+        suggested = suggested.removesuffix(note)
+        held = starting_scopes(audit)  # assigned_scopes; the catalog for a legacy key
+        if suggested.startswith("all "):  # a legacy key that keeps full access
+            assert audit.key.full_access and audit.suggested_scopes == held
+            assert suggested == f"all {len(held)} scopes it holds"
+        elif audit.suggested_scopes:
+            assert suggested.split(", ") == sorted(audit.suggested_scopes), audit.key.key_id
+        else:
+            assert suggested == "none", audit.key.key_id
+        everything = re.fullmatch(r"every other scope(?: except (.+))? \((\d+)\)", excess)
+        if everything:  # a legacy key: the catalog but the suggestion and the exceptions
+            spared = set(everything.group(1).split(", ")) if everything.group(1) else set()
+            assert audit.key.full_access, audit.key.key_id
+            assert audit.excess_scopes == held - audit.suggested_scopes - spared
+            assert int(everything.group(2)) == len(audit.excess_scopes)
+        else:
+            unshown = audit.excess_scopes - struck
+            assert sorted(unshown) == (excess.split(", ") if excess else []), audit.key.key_id
+
+
+def invoicing_sync() -> object:
+    """The sample's "Invoicing sync" key as the engine concludes it: holds three write
+    scopes, only ever read invoices; ``excess_scopes`` is the assigned list minus the
+    suggestion (the implied reads are neither held nor excess)."""
+    from keyscope.model import ExcessScope
+
+    writes = frozenset({"invoices:write", "payouts:write", "webhooks:write"})
+    audit = make_key(
+        "key_invoicing",
+        name="Invoicing sync",
+        scopes=sorted(writes),
+        used={"invoices:read": 3338},
+    )
+    return replace(
+        audit,
+        assigned_scopes=writes,
+        excess_scopes=writes,
+        excess=tuple(ExcessScope(scope, ("POST /x",)) for scope in sorted(writes)),
+    )
+
+
+def test_rows_state_each_active_keys_suggestion_and_excess_without_javascript(result) -> None:
+    """The suggestion is in the markup, not only in the script's data (print, no-JS)."""
+    assert_rows_state_the_suggestion(render_html(result), result.keys)
+
+
+def test_row_of_a_key_whose_suggestion_replaces_its_scopes() -> None:
+    insufficient = replace(
+        make_key(
+            "key_young",
+            scopes=("checkout:write", "invoices:write"),
+            used={"invoices:write": 2},
+            confidence="insufficient",
+        ),
+        assigned_scopes=frozenset({"checkout:write", "invoices:write"}),
+        suggested_scopes=frozenset({"checkout:write", "invoices:write"}),
+    )
+    result = build_result([invoicing_sync(), insufficient])
+    document = render_html(result)
+    rows = key_rows(document)
+    invoicing = rows["key_invoicing"]
+    assert invoicing["chips"] == [
+        ("s", "✗ invoices:write"),
+        ("s", "✗ payouts:write"),
+        ("s", "✗ webhooks:write"),
+    ]
+    assert invoicing["suggestion"] == "Suggested: invoices:read"
+    # Not enough data: the audit keeps every grant, so nothing is struck through.
+    young = rows["key_young"]
+    assert young["chips"] == [("i", "✗ checkout:write"), ("b", "✓ invoices:write")]
+    assert young["suggestion"] == (
+        "Suggested: checkout:write, invoices:write (not enough data: keeps its grants)"
+    )
+    assert_rows_state_the_suggestion(document, result.keys)
+
+
+def test_suggestion_text_is_escaped() -> None:
+    audit = replace(
+        make_key("key_x", scopes=("payments:read",), used={"payments:read": 5}),
+        suggested_scopes=frozenset({XSS_NAME}),
+    )
+    document = render_html(build_result([audit]))
+    [line] = [row["suggestion"] for row in key_rows(document).values()]
+    assert line == f"Suggested: {XSS_NAME}"
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in row_html(document, "key_x")
+
+
+def test_rows_state_the_suggestion_of_the_bundled_sample_audit() -> None:
+    """The same, on what the engine concludes for the bundled sample data."""
+    from keyscope.pipeline import run_audit
+    from keyscope.settings import load_settings
+
+    repo = Path(__file__).resolve().parents[2]
+    settings = load_settings(config=repo / "keyscope.toml", env={}, cwd=repo)
+    audited = run_audit(settings).result
+    document = render_html(audited)
+    assert_rows_state_the_suggestion(document, audited.keys)
+    rows = key_rows(document)
+    assert rows["key_l53gyj955ahj8j4n"]["suggestion"] == "Suggested: invoices:read"
+
+
+def test_picker_data_keeps_only_held_scopes_the_audit_neither_suggests_nor_drops() -> None:
+    """The replacement picker ticks what the key holds (its own list, not the reads its
+    writes imply) and the audit does not drop: ``k`` in the blob, absent when empty."""
+    kept = replace(invoicing_sync(), key=replace(invoicing_sync().key, key_id="key_kept"))
+    kept = replace(
+        kept, excess_scopes=frozenset({"payouts:write", "webhooks:write"}), excess=kept.excess[1:]
+    )
+    blob = blob_of(render_html(build_result([invoicing_sync(), kept])))
+    scopes = blob["scopes"]
+    invoicing, held = blob["keys"]
+    assert "k" not in invoicing  # payouts:read, webhooks:read are implied, not held
+    assert [scopes[i] for i in held["k"]] == ["invoices:write"]

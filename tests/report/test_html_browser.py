@@ -177,37 +177,139 @@ def test_screenshot(browser: Chromium, tmp_path: Path) -> None:
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 50_000
 
 
-def test_real_sample_run_opens_clean(
-    browser: Chromium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    """The HTML report of the bundled sample audit, and its JSON report's keys."""
     from keyscope.cli import main
 
     repo = Path(__file__).resolve().parents[2]
-    monkeypatch.chdir(tmp_path)
-    report = tmp_path / "sample.html"
-    code = main(
-        [
-            "audit",
-            "--spec",
-            str(repo / "sample_specs" / "partner-api.yaml"),
-            "--keys",
-            str(repo / "sample_specs" / "keys.yaml"),
-            "--usage",
-            str(repo / "sample_specs" / "usage" / "requests.jsonl.gz"),
-            "--as-of",
-            "2026-11-01",
-            "--html",
-            str(report),
-            "--format",
-            "json",
-            "--output",
-            str(tmp_path / "sample.json"),
-        ]
-    )
+    folder = tmp_path_factory.mktemp("sample")
+    report = folder / "sample.html"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(folder)
+        code = main(
+            [
+                "audit",
+                "--spec",
+                str(repo / "sample_specs" / "partner-api.yaml"),
+                "--keys",
+                str(repo / "sample_specs" / "keys.yaml"),
+                "--usage",
+                str(repo / "sample_specs" / "usage" / "requests.jsonl.gz"),
+                "--as-of",
+                "2026-11-01",
+                "--html",
+                str(report),
+                "--format",
+                "json",
+                "--output",
+                str(folder / "sample.json"),
+            ]
+        )
     assert code == 0
+    return report, json.loads((folder / "sample.json").read_text())["keys"]
+
+
+def test_real_sample_run_opens_clean(browser: Chromium, sample_run) -> None:
+    report, keys = sample_run
     browser.events.clear()
     browser.open(report.as_uri())
     browser.evaluate("document.getElementById('expand').click()")
     no_problems(browser)
-    keys = json.loads((tmp_path / "sample.json").read_text())["keys"]
     assert browser.evaluate("document.querySelectorAll('.detail').length") == len(keys)
+
+
+REPLACEMENT_PICKER = """(() => {
+  const data = JSON.parse(document.getElementById("ks-data").textContent);
+  const row = Array.from(document.querySelectorAll("#key-rows .r[id]"))
+    .find(r => r.querySelector("button.kx").textContent === %s);
+  const button = row.querySelector("button.kx");
+  if (button.getAttribute("aria-expanded") !== "true") { button.click(); }
+  const pickers = row.nextElementSibling.querySelectorAll("table.picker");
+  const picker = pickers[pickers.length - 1];
+  const cells = {};
+  Array.from(picker.tBodies[0].rows).forEach((tr, i) => {
+    [1, 2].forEach(column => {
+      const scope = data.grid[i][column];
+      if (scope >= 0) { cells[data.scopes[scope]] = tr.cells[column].textContent; }
+    });
+  });
+  return {caption: picker.caption.textContent, cells: cells};
+})()"""
+
+
+def replacement_picker(browser: Chromium, key_id: str) -> tuple[str, dict[str, str]]:
+    """Open a key's detail; its replacement picker's caption and ``{scope: cell text}``."""
+    answer = browser.evaluate(REPLACEMENT_PICKER % json.dumps(key_id))
+    return answer["caption"], answer["cells"]
+
+
+def test_replacement_picker_ticks_the_suggested_scopes_not_implied_grants(
+    browser: Chromium, sample_run
+) -> None:
+    """ "Invoicing sync" holds invoices, payouts and webhooks write and only read invoices:
+    the picker ticks invoices:read alone; the reads its writes imply are not "kept"."""
+    report, keys = sample_run
+    browser.events.clear()
+    browser.open(report.as_uri())
+    [invoicing] = [key for key in keys if key["id"] == "key_l53gyj955ahj8j4n"]
+    assert invoicing["suggested_scopes"] == ["invoices:read"]
+    caption, cells = replacement_picker(browser, "key_l53gyj955ahj8j4n")
+    assert caption == "Tick for the replacement"
+    assert sorted(scope for scope, text in cells.items() if text.startswith("☑")) == [
+        "invoices:read"
+    ]
+    assert cells["payouts:read"] == "☐" and cells["webhooks:read"] == "☐"
+    assert cells["invoices:write"] == "☐ drop" and cells["payouts:write"] == "☐ drop"
+    # Every active key: the ticked boxes are its suggestion, and nothing else is "kept".
+    for key in keys:
+        if key["status"] != "active":
+            continue
+        _caption, cells = replacement_picker(browser, key["id"])
+        ticked = sorted(scope for scope, text in cells.items() if text in ("☑", "☑ keep"))
+        assert ticked == sorted(set(key["suggested_scopes"]) & set(cells)), key["id"]
+        implied = {scope for scope, text in cells.items() if text == "☑ implied"}
+        assert implied <= set(key["excess_scopes"]), key["id"]
+    no_problems(browser)
+
+
+def test_without_javascript_each_row_states_its_suggestion(browser: Chromium, sample_run) -> None:
+    """Scripts off (a locked-down viewer, some print pipelines): no detail can be opened,
+    yet each active key's row names its suggested scopes and strikes only excess ones."""
+    report, keys = sample_run
+    browser.call("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        browser.events.clear()
+        browser.open(report.as_uri())
+        assert browser.evaluate("document.getElementById('controls').hidden") is True
+        rows = browser.evaluate(
+            "Object.fromEntries(Array.from(document.querySelectorAll('#key-rows .r[id]'))"
+            ".map(r => [r.querySelector('button.kx').textContent, {"
+            " line: (r.querySelector('.sc > p') || {}).textContent || null,"
+            " struck: Array.from(r.querySelectorAll('.sc > s')).map(s => s.textContent)}]))"
+        )
+        browser.call("Emulation.setEmulatedMedia", {"media": "print"})
+        printed = browser.evaluate(
+            "Array.from(document.querySelectorAll('.sc > p'))"
+            ".every(p => getComputedStyle(p).display !== 'none')"
+        )
+        browser.call("Emulation.setEmulatedMedia", {"media": ""})
+    finally:
+        browser.call("Emulation.setScriptExecutionDisabled", {"value": False})
+    assert printed
+    assert rows["key_l53gyj955ahj8j4n"] == {
+        "line": "Suggested: invoices:read",
+        "struck": ["✗ invoices:write", "✗ payouts:write", "✗ webhooks:write"],
+    }
+    for key in keys:
+        row = rows[key["id"]]
+        assert {text.split(" ", 1)[1] for text in row["struck"]} <= set(key["excess_scopes"])
+        if key["status"] != "active":
+            assert row["line"] is None
+            continue
+        line = row["line"]
+        if key["full_access"] and key["suggested_scopes"] == key["assigned_scopes"]:
+            assert line.startswith(f"Suggested: all {len(key['assigned_scopes'])} scopes")
+        else:
+            suggested = ", ".join(key["suggested_scopes"]) or "none"
+            assert line.startswith(f"Suggested: {suggested}"), key["id"]

@@ -4,7 +4,8 @@ Design, driven by the 10,000-key budget (under 10 MB, rendered in under 3 s, ope
 a browser in under 2 s; see ``bench/bench_html.py``):
 
 - Everything a reader needs without scripts is rendered as HTML: the summary, the
-  keys table (scopes as chips), the migration plans, anomalies, data quality, the
+  keys table (scopes as chips, excess ones struck through, and each active key's
+  suggested scopes as text), the migration plans, anomalies, data quality, the
   suppressions register, the baseline difference, the trend and the manifest.
 - The per-key detail (scope picker grid, evidence, excess scopes, denied requests,
   blast radius, request chart) is built by the page's script from one compact JSON
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from keyscope.analysis import whatif
 from keyscope.model import (
     FINGERPRINT_VERSION,
     RISK_BANDS,
@@ -40,8 +42,12 @@ from keyscope.report.templates import csp_hash, environment
 __all__ = ["render_html", "report_context"]
 
 _SCRIPT = "report.js"
-_CHIP_MARKS = {"used": ("b", "✓"), "unused": ("s", "✗"), "missing": ("u", "+")}
-"""Chip element and glyph.  The state is told by the glyph, the border and (unused) the
+_CHIP_GLYPHS = {"used": "✓", "unused": "✗", "missing": "+"}
+"""The glyph tells what the key did with a scope: used it, did not, or was refused it."""
+_CHIP_ELEMENTS = {"used": "b", "unused": "i", "missing": "u"}
+"""The element tells the audit's verdict: ``<s>`` (struck through) for an excess scope,
+the suggestion drops it; otherwise ``<b>`` used, ``<i>`` kept though not used (not
+enough data, or revoked: not judged), ``<u>`` missing.  Told by glyph, border and
 strike-through, not by colour alone; short elements keep 10,000 rows small."""
 _STYLE = "report.css"
 
@@ -155,8 +161,11 @@ class KeyRow:
     revoked: bool
     full_access: bool
     chips: tuple[tuple[str, str, str], ...]
-    """``(scope, class, glyph)``."""
+    """``(scope, element, glyph)``."""
     unused_count: int
+    suggestion: str
+    """``Suggested: a, b; excess: c`` as plain text (the template escapes it); empty for
+    a revoked key.  Excess scopes already struck through as chips are not repeated."""
     risk: int
     band: str
     confidence: str
@@ -169,6 +178,8 @@ class KeyRow:
 def _row(index: int, audit: KeyAudit) -> KeyRow:
     key = audit.key
     revoked = key.status != "active"
+    excess = frozenset() if revoked else audit.excess_scopes  # revoked keys are not judged
+    chips = _view.key_chips(audit)
     return KeyRow(
         index=index,
         key_id=clean(key.key_id, _view.NAME_LIMIT),
@@ -176,9 +187,17 @@ def _row(index: int, audit: KeyAudit) -> KeyRow:
         revoked=revoked,
         full_access=key.full_access,
         chips=tuple(
-            (clean(chip.scope, 200), *_CHIP_MARKS[chip.state]) for chip in _view.key_chips(audit)
+            (
+                clean(chip.scope, 200),
+                "s"
+                if chip.state != "missing" and chip.scope in excess
+                else _CHIP_ELEMENTS[chip.state],
+                _CHIP_GLYPHS[chip.state],
+            )
+            for chip in chips
         ),
         unused_count=len(audit.granted_scopes - audit.used_scopes) if key.full_access else 0,
+        suggestion="" if revoked else _suggestion(audit, {chip.scope for chip in chips}),
         risk=audit.risk_score,
         band="none" if revoked else risk_band(audit.risk_score),
         confidence=audit.confidence,
@@ -187,6 +206,38 @@ def _row(index: int, audit: KeyAudit) -> KeyRow:
         findings=len(_view.active_findings(audit.findings)),
         severity=_view.top_severity(audit.findings),
     )
+
+
+def _suggestion(audit: KeyAudit, chips: set[str]) -> str:
+    """The key's suggested scopes and the excess scopes its chips do not show, as text.
+
+    Without it a reader without JavaScript (or a printout) sees which scopes to drop
+    but not what the replacement key needs (``invoices:write`` used only to read
+    invoices: ``Suggested: invoices:read``).  A legacy full-access key holds the whole
+    catalog, so its lists are told by what they leave out: ``all 16 scopes it holds``,
+    ``every other scope (14)``, ``every other scope except checkout:read (13)``.
+    """
+    suggested = audit.suggested_scopes
+    held = whatif.starting_scopes(audit)
+    if audit.key.full_access and suggested and suggested == held:
+        text = f"Suggested: all {len(held)} scopes it holds"
+    else:
+        text = "Suggested: " + (_names(suggested) or "none")
+    if audit.confidence == "insufficient":
+        text += " (not enough data: keeps its grants)"
+    unshown = audit.excess_scopes - chips
+    if not unshown:
+        return text
+    others = held - suggested
+    if audit.key.full_access and audit.excess_scopes <= others:
+        spared = others - audit.excess_scopes
+        but = f" except {_names(spared)}" if spared else ""
+        return f"{text}; excess: every other scope{but} ({len(audit.excess_scopes)})"
+    return f"{text}; excess: {_names(unshown)}"
+
+
+def _names(scopes: Iterable[str]) -> str:
+    return ", ".join(clean(scope, 200) for scope in sorted(scopes))
 
 
 class _Strings:
@@ -268,6 +319,11 @@ def _detail(
         detail["r"] = 1
     if audit.excess_scopes:
         detail["x"] = scopes(audit.excess_scopes)
+    kept = whatif.starting_scopes(audit) - audit.suggested_scopes - audit.excess_scopes
+    if kept:
+        # Held (the key's own list, not the effective grants) and neither suggested nor
+        # dropped: the replacement picker keeps it.  Empty for the engine's results.
+        detail["k"] = scopes(kept)
     if audit.missing_scopes:
         detail["m"] = scopes(audit.missing_scopes)
     if audit.confidence_reasons:
