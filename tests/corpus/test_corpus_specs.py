@@ -26,7 +26,7 @@ import pytest
 from keyscope.analysis.risk import scope_weights
 from keyscope.analysis.scope_graph import build_scope_graph
 from keyscope.analysis.suggest import suggest_minimal_scopes
-from keyscope.commands.spec import render_spec_json
+from keyscope.commands.spec import render_spec_json, render_spec_text
 from keyscope.model import ApiSpec
 from keyscope.settings import DEFAULT_RISK_WEIGHTS
 from keyscope.sources.openapi import SpecOptions, load_spec
@@ -204,6 +204,12 @@ def test_no_spec_of_the_corpus_gets_the_partner_platforms_write_implies_read() -
         assert all(stronger + ".read" == weaker for stronger, weaker in spec(name).implications), (
             name
         )
+
+
+def test_slacks_none_sentinel_reads_as_a_name_in_the_text_report() -> None:
+    text = render_spec_text(spec("slack/slack_web_openapi_v2.json"))
+    assert "scope names that mean no scope is needed: 'none'" in text
+    assert "write to read: the spec does not say" in text
 
 
 def test_spotify_polymorphic_endpoints_are_alternatives() -> None:

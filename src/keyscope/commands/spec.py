@@ -232,7 +232,9 @@ def render_spec_text(spec: ApiSpec) -> str:
         f"semantics: {spec.semantics} - {_clean(spec.semantics_reason, 400)}",
     ]
     if spec.sentinels:
-        lines.append(f"no-scope sentinels: {', '.join(_clean(s) for s in sorted(spec.sentinels))}")
+        # Quoted: Slack's sentinel is the word "none", which unquoted reads as "there are none".
+        names = ", ".join(f"'{_clean(name)}'" for name in sorted(spec.sentinels))
+        lines.append(f"scope names that mean no scope is needed: {names}")
     lines += ["", "Scopes"]
     for scope in spec.scopes:
         traits = ", ".join(
