@@ -19,9 +19,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from keyscope.errors import EXIT_INTERNAL, KeyscopeError
+from keyscope.errors import EXIT_INTERNAL, KeyscopeError, ReportError
 from keyscope.redaction import redact
 from keyscope.settings import SUPPRESSIONS_NAME, Settings
 from keyscope.text import one_line
@@ -33,6 +34,7 @@ from keyscope.tui.messages import (
     AnalysisStarted,
     FindingTriaged,
     ReportExported,
+    ResultUpdated,
     TriageRequested,
 )
 
@@ -78,7 +80,7 @@ class KeyscopeApp(App[int]):
             "ctrl+e",
             "export_report",
             "Export",
-            tooltip="Write the HTML, JSON or Markdown report",
+            tooltip="Write the HTML, JSON, Markdown, CSV or SARIF report",
             id="export-report",
         ),
         Binding(
@@ -107,7 +109,12 @@ class KeyscopeApp(App[int]):
         self.today = today
         self.cwd = cwd or Path.cwd()
         self.context: Any = None
-        """The loaded :class:`~keyscope.tui.context.AuditContext`, once there is one."""
+        """The :class:`~keyscope.tui.context.AuditContext` shown, once there is one (the
+        audit's, with this session's triage decisions marked)."""
+        self._audited: Any = None
+        """The context as the audit produced it, before this session's triage."""
+        self._triaged: tuple[Any, ...] = ()
+        """Suppressions written in this session since the audit was loaded, in order."""
 
     # ------------------------------------------------------------------ crashes
 
@@ -183,7 +190,8 @@ class KeyscopeApp(App[int]):
 
     @on(AnalysisCompleted)
     def _analysis_completed(self, message: AnalysisCompleted) -> None:
-        self.context = message.context
+        self.context = self._audited = message.context
+        self._triaged = ()
         self.keys_screen.show_audit(message.context, message.frame, message.summary)
         result = message.context.result
         if not result.complete:
@@ -218,10 +226,37 @@ class KeyscopeApp(App[int]):
 
     # ------------------------------------------------------------------ actions
 
+    def open_screen(
+        self,
+        screen_id: str,
+        build: Callable[[], Screen[Any]],
+        callback: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Show the screen with ``screen_id``, pushing the one ``build`` makes only if needed.
+
+        Every screen keyscope pushes has a fixed id, and Textual refuses a second widget
+        with the same id (``DuplicateIds``, a crash).  A key, a palette command or a
+        remapped key may ask again for a screen that is already open, so: on top, it
+        stays as it is; further down the stack, the screens above it are closed (as if
+        cancelled) to bring it to the front; only otherwise is a new one pushed.
+
+        Args:
+            screen_id: The id the screen's constructor gives it.
+            build: Makes the screen; not called when one is already open.
+            callback: Called with the screen's result when it is dismissed.
+        """
+        stack = self.screen_stack
+        existing = next((screen for screen in stack if screen.id == screen_id), None)
+        if existing is None:
+            self.push_screen(build(), callback)
+            return
+        while self.screen is not existing and len(self.screen_stack) > 1:
+            self.pop_screen()
+
     def action_help(self) -> None:
         from keyscope.tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.open_screen("help-screen", HelpScreen)
 
     def action_show_spec(self) -> None:
         if self.context is None:
@@ -229,7 +264,8 @@ class KeyscopeApp(App[int]):
             return
         from keyscope.tui.screens.spec import SpecScreen
 
-        self.push_screen(SpecScreen(self.context))
+        context = self.context
+        self.open_screen("spec-screen", lambda: SpecScreen(context))
 
     def action_reload(self) -> None:
         self.load_audit()
@@ -242,25 +278,40 @@ class KeyscopeApp(App[int]):
 
         def chosen(request: ExportRequest | None) -> None:
             if request is not None:
-                self.export_report(request.format, request.path)
+                self.export_report(request)
 
-        self.push_screen(ExportDialog(self.cwd), chosen)
+        self.open_screen("export-dialog", lambda: ExportDialog(self.cwd), chosen)
 
     @work(thread=True, exit_on_error=False, group="export")
-    def export_report(self, fmt: str, path: Path) -> None:
-        """Render the loaded result with the audit's own reporter and write it atomically."""
+    def export_report(self, request: Any) -> None:
+        """Render the shown result with the audit's own reporter and write it atomically.
+
+        Args:
+            request: The dialog's :class:`~keyscope.tui.screens.export.ExportRequest`; an
+                existing file is replaced only when the reviewer confirmed it there.
+
+        Raises:
+            ReportError: the file appeared since the dialog checked (not confirmed), or
+                the write failed (the worker handler turns it into a notification).
+        """
         import importlib
 
         from keyscope.output import write_atomic
 
-        module, function = REPORTERS[fmt]
+        path: Path = request.path
+        existed = path.exists() or path.is_symlink()
+        if existed and not request.overwrite:
+            # Created after the dialog looked: the reviewer never agreed to replace it.
+            raise ReportError(f"{path}: already exists; export again to confirm overwriting it")
+        module, function = REPORTERS[request.format]
         render = getattr(importlib.import_module(module), function)
         write_atomic(path, render(self.context.result))
-        self.post_message(ReportExported(fmt, path))
+        self.post_message(ReportExported(request.format, path, replaced=existed))
 
     @on(ReportExported)
     def _report_exported(self, message: ReportExported) -> None:
-        self.notify(f"Wrote {message.path}", title="Export", markup=False)
+        verb = "Overwrote" if message.replaced else "Wrote"
+        self.notify(f"{verb} {message.path}", title="Export", markup=False)
 
     # ------------------------------------------------------------------ triage
 
@@ -300,6 +351,45 @@ class KeyscopeApp(App[int]):
             title="Triage",
             markup=False,
         )
+        if self._audited is not None:
+            self._triaged = (*self._triaged, message.suppression)
+            self.apply_triage(self._audited, self._triaged)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rows")
+    def apply_triage(self, audited: Any, entries: tuple[Any, ...]) -> None:
+        """Mark this session's decisions in the audit's result and prepare its rows again.
+
+        Nothing is recomputed: :func:`keyscope.analysis.triage.apply_suppressions`, the
+        audit's own triage step, marks the findings the entries cover (judged on the
+        audit's ``as_of`` day, as the audit does), starting each time from the result
+        as audited, so the latest worker carries every entry.  The keys' rows and the
+        summary are then prepared off the UI thread, as after loading.
+        """
+        from dataclasses import replace
+
+        from keyscope.analysis.triage import apply_suppressions
+        from keyscope.tui.key_frame import KeyFrame
+        from keyscope.tui.widgets.summary_bar import summary_content
+
+        worker = get_current_worker()
+        result = audited.result
+        result = apply_suppressions(result, (*result.suppressions, *entries), result.as_of.date())
+        context = replace(audited, result=result)
+        frame = KeyFrame.from_result(result, context.areas)
+        summary = summary_content(result)
+        if worker.is_cancelled:
+            return
+        self.post_message(ResultUpdated(context, frame, summary, entries))
+
+    @on(ResultUpdated)
+    def _result_updated(self, message: ResultUpdated) -> None:
+        audited = self._audited
+        if audited is None or message.context.run is not audited.run:
+            return  # prepared from an audit since reloaded
+        if message.entries != self._triaged:
+            return  # an older update: a later triage's worker carries this one's entry too
+        self.context = message.context
+        self.keys_screen.show_audit(message.context, message.frame, message.summary)
 
 
 def make_app(

@@ -24,7 +24,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Keys: clear filter and facets", "clear_filter", "Show every key (c)"),
     ("Keys: sort by next column", "cycle_sort", "Cycle the sort column (o)"),
     ("Spec: scope catalog and anomalies", "app.show_spec", "What each scope unlocks (S)"),
-    ("Export report…", "app.export_report", "HTML, JSON or Markdown (ctrl+e)"),
+    ("Export report…", "app.export_report", "HTML, JSON, Markdown, CSV or SARIF (ctrl+e)"),
     ("Reload the audit", "app.reload", "Read the inputs again (ctrl+r)"),
     ("Help", "app.help", "Keys and symbols (?)"),
     *(

@@ -21,6 +21,7 @@ __all__ = [
     "AnalysisStarted",
     "FindingTriaged",
     "ReportExported",
+    "ResultUpdated",
     "TriageRequested",
 ]
 
@@ -84,8 +85,24 @@ class FindingTriaged(Message):
 
 
 @dataclass
+class ResultUpdated(Message):
+    """The shown result changed without a new audit: triage marked findings suppressed."""
+
+    context: Any
+    """The :class:`~keyscope.tui.context.AuditContext` with the updated result."""
+    frame: Any
+    """The keys screen's rows for it, prepared off the UI thread."""
+    summary: Any
+    """The summary bar's text for it (``Content``)."""
+    entries: tuple[Suppression, ...]
+    """The session's suppressions it carries (a later update supersedes it)."""
+
+
+@dataclass
 class ReportExported(Message):
     """A report was written from inside the app."""
 
     format: str
     path: Path
+    replaced: bool = False
+    """An existing file was overwritten (the reviewer confirmed it in the dialog)."""

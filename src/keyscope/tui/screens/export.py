@@ -18,6 +18,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from keyscope.tui.display import safe
+
 __all__ = ["EXPORT_FORMATS", "ExportDialog", "ExportRequest", "check_export_path"]
 
 EXPORT_FORMATS = {
@@ -34,6 +36,8 @@ EXPORT_FORMATS = {
 class ExportRequest:
     format: str
     path: Path
+    overwrite: bool = False
+    """The file exists and the reviewer confirmed replacing it."""
 
 
 def check_export_path(text: str, cwd: Path) -> tuple[Path | None, str]:
@@ -57,7 +61,12 @@ def check_export_path(text: str, cwd: Path) -> tuple[Path | None, str]:
 
 
 class ExportDialog(ModalScreen[ExportRequest | None]):
-    """Asks for a format and a path; dismisses with an :class:`ExportRequest` or None."""
+    """Asks for a format and a path; dismisses with an :class:`ExportRequest` or None.
+
+    An existing file is never replaced on the first Export: the dialog says it exists
+    and the button turns into Overwrite; a second Export (Enter, ctrl+s, the button)
+    with the same format and path confirms.  Changing either asks again.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="export-cancel"),
@@ -70,6 +79,8 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         self.default_format = default_format
         self._suggested_path = f"keyscope-report.{default_format}"
         """The name the dialog proposed; it follows the format until the reviewer edits it."""
+        self._asked: tuple[str, Path] | None = None
+        """(format, path) the dialog asked about replacing; the next Export confirms it."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box", classes="dialog"):
@@ -93,6 +104,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
 
     @on(Select.Changed, "#export-format")
     def _format_changed(self, event: Select.Changed) -> None:
+        self._ask_again()
         path_input = self.query_one("#export-path", Input)
         if event.value is Select.BLANK or path_input.value != self._suggested_path:
             return
@@ -103,9 +115,29 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         fmt = str(self.query_one("#export-format", Select).value)
         path, problem = check_export_path(self.query_one("#export-path", Input).value, self.cwd)
         if path is None:
+            self._ask_again()
             self.query_one("#export-error", Static).update(Content.styled(problem, "bold red"))
             return
-        self.dismiss(ExportRequest(fmt, path))
+        if not path.exists():
+            self.dismiss(ExportRequest(fmt, path))
+        elif self._asked == (fmt, path):
+            self.dismiss(ExportRequest(fmt, path, overwrite=True))
+        else:
+            self._asked = (fmt, path)
+            self.query_one("#export-button", Button).label = "Overwrite"
+            self.query_one("#export-error", Static).update(
+                Content.assemble(
+                    (f"{safe(path.name, 60)} already exists.", "bold yellow"),
+                    " Export again (Enter) to overwrite it, or change the name.",
+                )
+            )
+
+    def _ask_again(self) -> None:
+        """Forget a confirmation: the format or the path changed since it was given."""
+        if self._asked is not None:
+            self._asked = None
+            self.query_one("#export-button", Button).label = "Export"
+            self.query_one("#export-error", Static).update(Content(""))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -117,6 +149,10 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
     @on(Button.Pressed, "#export-cancel-button")
     def _cancel_pressed(self) -> None:
         self.action_cancel()
+
+    @on(Input.Changed, "#export-path")
+    def _path_changed(self) -> None:
+        self._ask_again()
 
     @on(Input.Submitted, "#export-path")
     def _submitted(self) -> None:

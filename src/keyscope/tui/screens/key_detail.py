@@ -150,7 +150,9 @@ class KeyDetailScreen(Screen[None]):
                 yield ScopeGrid(self.context.grid, self.context.other_scopes, id="scope-grid")
                 yield Static(Content.styled(GRID_LEGEND, "dim"), id="grid-legend")
             with TabbedContent(id="detail-tabs", initial="whatif"):
-                with TabPane("What-if", id="whatif"):
+                # Scrolls (and takes focus) as a whole: at 80x24 the tab has a few rows,
+                # and the numbers and the blocked requests must still be reachable.
+                with TabPane("What-if", id="whatif"), VerticalScroll(id="whatif-scroll"):
                     yield Static(id="replay-summary")
                     yield Static(id="whatif-summary")
                     yield Static(id="blocked-title")
@@ -413,7 +415,9 @@ class KeyDetailScreen(Screen[None]):
             if suppression is not None:
                 self.post_message(TriageRequested(suppression, finding.fingerprint))
 
-        self.app.push_screen(TriageDialog(finding, today=today), written)
+        self.app.open_screen(  # type: ignore[attr-defined]
+            "triage-dialog", lambda: TriageDialog(finding, today=today), written
+        )
 
     def mark_suppressed(self, fingerprint: str, suppression: Suppression) -> None:
         """Show a finding as suppressed once its entry is written."""

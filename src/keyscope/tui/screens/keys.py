@@ -165,12 +165,17 @@ class KeysScreen(Screen[None]):
 
     @on(KeyTable.KeySelected)
     def _key_selected(self, event: KeyTable.KeySelected) -> None:
-        if self.context is None:
+        if self.context is None or not self.is_active:
+            # A double-click also selects the row: the second request arrives when the
+            # key is already open, and must not open it again.
             return
         from keyscope.tui.screens.key_detail import KeyDetailScreen
 
         audit = self.context.result.keys[event.index]
-        self.app.push_screen(KeyDetailScreen(audit, self.context))
+        context = self.context
+        self.app.open_screen(  # type: ignore[attr-defined]
+            "key-detail", lambda: KeyDetailScreen(audit, context)
+        )
 
     @on(Input.Submitted, "#filter-text")
     def _filter_submitted(self) -> None:

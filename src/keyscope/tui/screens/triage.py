@@ -12,7 +12,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
@@ -83,7 +83,7 @@ class TriageDialog(ModalScreen[Suppression | None]):
 
     def compose(self) -> ComposeResult:
         finding = self.finding
-        with Vertical(id="triage-box", classes="dialog"):
+        with VerticalScroll(id="triage-box", classes="dialog"):
             yield Static(Content.styled("Triage finding", "bold"), classes="dialog-title")
             yield Static(
                 Content.assemble(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -17,7 +17,7 @@ from keyscope.model import SEVERITIES
 from keyscope.tui.display import safe
 from keyscope.tui.key_frame import KeyFilter
 
-__all__ = ["FacetChip", "FilterBar"]
+__all__ = ["FacetChip", "FilterBar", "FilterInput"]
 
 
 class FacetChip(Static):
@@ -42,6 +42,29 @@ class FacetChip(Static):
         self.post_message(self.Clicked(self.facet))
 
 
+class FilterInput(Input):
+    """The filter box, whose own editing keys act in the order they were typed.
+
+    Textual inserts a printable key as soon as the Input sees it, but runs a key
+    binding (Backspace, Delete, arrows, Home, End, ctrl+w) only once the key event has
+    bubbled up to the app; keys that arrive in one burst (a fast typist, a paste,
+    ``tmux send-keys``) were then typed before an earlier Backspace took effect.  The
+    Input is first in the binding chain anyway, so running its own bindings here
+    changes only the order, to the typed one.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.is_printable:
+            return  # Input's own handler inserts it
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                # Stopped, and no default: Input's handler and the app must not act again.
+                event.stop()
+                event.prevent_default()
+                self._restart_blink()
+                return
+
+
 class FilterBar(Widget):
     """Free-text filter and facets; posts :class:`FilterBar.FilterChanged`."""
 
@@ -53,7 +76,11 @@ class FilterBar(Widget):
     """
 
     key_filter: reactive[KeyFilter] = reactive(KeyFilter, init=False)
-    """The current filter; setting it refreshes the chips and posts FilterChanged."""
+    """The current filter; setting it refreshes the chips and posts FilterChanged.
+
+    Its ``text`` follows the filter box, never the other way round: the Input owns
+    what the reviewer typed (see :meth:`_text_changed`).
+    """
 
     @dataclass
     class FilterChanged(Message):
@@ -65,7 +92,7 @@ class FilterBar(Widget):
         """Capability areas to cycle through with the area facet."""
 
     def compose(self) -> ComposeResult:
-        yield Input(
+        yield FilterInput(
             placeholder="/ filter keys: name, id, owner, scope, rule…   (Esc back to the table)",
             id="filter-text",
             compact=True,
@@ -85,10 +112,9 @@ class FilterBar(Widget):
         if old.with_changes(text="") != key_filter.with_changes(text=""):
             # Only facets have chips; a keystroke in the filter box repaints none.
             self._paint_chips()
-        text_input = self.query_one("#filter-text", Input)
-        if text_input.value != key_filter.text:
-            with text_input.prevent(Input.Changed):
-                text_input.value = key_filter.text
+        # Never written back into the Input: while keys arrive faster than the
+        # Changed messages are handled, the filter's text is older than the box's,
+        # and writing it back lost characters and moved the cursor.
         self.post_message(self.FilterChanged(key_filter))
 
     def show_counts(self, shown: int, total: int) -> None:
@@ -114,6 +140,10 @@ class FilterBar(Widget):
             self.key_filter = current.with_changes(area=_next(self.areas, current.area))
 
     def clear(self) -> None:
+        """No text, no facets: the one change that empties the filter box."""
+        text_input = self.query_one("#filter-text", Input)
+        with text_input.prevent(Input.Changed):
+            text_input.value = ""
         self.key_filter = KeyFilter()
 
     @on(FacetChip.Clicked)
@@ -124,7 +154,10 @@ class FilterBar(Widget):
     @on(Input.Changed, "#filter-text")
     def _text_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.key_filter = self.key_filter.with_changes(text=event.value)
+        # The box's text now, not the event's: several Changed messages may be queued
+        # behind fast typing, and the older ones must not filter by an older text (the
+        # reactive skips the repeats, so a burst costs one refresh, not one per key).
+        self.key_filter = self.key_filter.with_changes(text=event.input.value)
 
     def _paint_chips(self) -> None:
         current = self.key_filter
