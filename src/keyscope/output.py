@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import fnmatch
 import glob
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from keyscope.errors import LockedError, ReportError
@@ -24,6 +25,35 @@ _NO_ANONYMOUS_FILES = frozenset({errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL})
 (a kernel that predates the flag sees a folder opened for writing: ``EISDIR``)."""
 _MODE = 0o644
 """Reports are readable by all, whatever the umask, as with any generated file."""
+
+
+def refuse_writing_over_inputs(
+    outputs: Iterable[Path], inputs: Mapping[str, Path | None], patterns: Iterable[str] = ()
+) -> None:
+    """A usage error when an output is one of the command's inputs.
+
+    ``--json keys.yaml`` or ``-o spec.yaml`` is a typo that would destroy the file just
+    read, so it stops the command before anything is read or written.
+
+    Args:
+        outputs: The files the command would write.
+        inputs: What each input is called (``"key inventory"``) -> its path, or None.
+        patterns: Usage files or globs; an output any of them matches is a usage log.
+
+    Raises:
+        UsageError: naming the output and what it is.
+    """
+    from keyscope.errors import UsageError
+
+    known = {path.resolve(): what for what, path in inputs.items() if path is not None}
+    globs = [str(Path(pattern).resolve()) for pattern in patterns]
+    for output in outputs:
+        resolved = output.resolve()
+        what = known.get(resolved)
+        if what is None and any(fnmatch.fnmatchcase(str(resolved), glob) for glob in globs):
+            what = "usage log"
+        if what is not None:
+            raise UsageError(f"{output}: is this run's {what}; not writing a report over it")
 
 
 def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:

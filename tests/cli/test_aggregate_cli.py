@@ -222,3 +222,12 @@ def test_help_lists_aggregate_without_importing_sqlglot() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_aggregate_is_never_written_over_a_log_it_reads(
+    log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = log.read_bytes()
+    assert run_aggregate("--usage", str(log.parent / "*.jsonl"), "-o", str(log)) == 2
+    assert "is this run's usage log" in capsys.readouterr().err
+    assert log.read_bytes() == before

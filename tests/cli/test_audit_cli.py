@@ -210,8 +210,25 @@ def test_a_report_never_replaces_an_input_of_the_run(
         ]
     )  # fmt: skip
     assert code == 2
-    assert "not writing the json report over it" in capsys.readouterr().err
+    assert "not writing a report over it" in capsys.readouterr().err
     assert target.read_bytes() == before
+
+
+def test_the_baseline_may_be_replaced_by_this_runs_json(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The rolling baseline of docs/scheduled-audits.md: --baseline X --json X, every week.
+    settings = str(config(isolated))
+    latest = isolated / "latest.json"
+    assert main(["audit", "--config", settings, "--json", str(latest)]) == 0
+    first = latest.read_bytes()
+    code = main(
+        ["audit", "--config", settings, "--baseline", str(latest), "--fail-on-new",
+         "--as-of", "2026-11-02", "--json", str(latest)]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert latest.read_bytes() != first
+    assert json.loads(latest.read_bytes())["baseline_source"].startswith(str(latest))
 
 
 def test_window_and_as_of_outside_the_calendar_are_errors_not_crashes(

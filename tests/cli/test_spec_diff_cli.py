@@ -170,3 +170,17 @@ def test_listed_in_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "spec-diff" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("which", ["new", "keys"])
+def test_the_diff_is_never_written_over_an_input(
+    capsys: pytest.CaptureFixture[str], split_spec: Path, tmp_path: Path, which: str
+) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_bytes(KEYS.read_bytes())
+    target = {"new": split_spec, "keys": keys}[which]
+    before = target.read_bytes()
+    code, _, err = run(capsys, str(SAMPLE), str(split_spec), "--keys", str(keys), "-o", str(target))
+    assert code == 2
+    assert "not writing a report over it" in err
+    assert target.read_bytes() == before

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -158,3 +160,46 @@ def test_new_keys_make_new_findings_against_a_stored_baseline(tmp_path: Path) ->
     after = build_result([*standard_keys(), make_key("key_zz_new", scopes=("payouts:write",))])
     compared = apply_baseline(after, load_baseline(path))
     assert {f.key_id for f in compared.findings if f.baseline_state == "new"} == {"key_zz_new"}
+
+
+def test_a_finding_open_again_after_its_suppression_expired_is_new(tmp_path: Path) -> None:
+    # Taken while a suppression covered one finding; that finding is open in this run.
+    # Matched by fingerprint alone it was "unchanged", and a --fail-on-new job never
+    # failed on it: the expiry had no teeth.
+    now = build_result()
+    target = next(f for f in now.findings if f.key_id)
+    suppressed = replace(target, suppressed=True)
+    before = replace(
+        now,
+        findings=tuple(suppressed if f is target else f for f in now.findings),
+        keys=(),
+    )
+    path = tmp_path / "b.json"
+    path.write_text(render_json(before), encoding="utf-8")
+    compared = apply_baseline(now, load_baseline(path))
+    states = {f.fingerprint: f.baseline_state for f in compared.findings}
+    assert states[target.fingerprint] == "new"
+    assert {state for print_, state in states.items() if print_ != target.fingerprint} == {
+        "unchanged"
+    }
+    # Still suppressed now: known, not new.
+    still = replace(now, findings=before.findings)
+    again = apply_baseline(still, load_baseline(path))
+    assert {f.baseline_state for f in again.findings} == {"unchanged"}
+
+
+def test_history_removes_what_killed_writes_left_and_nothing_else(tmp_path: Path) -> None:
+    folder = tmp_path / "history"
+    folder.mkdir()
+    leftover = folder / ".2026-10-01T000000Z.json.k2f9a1.tmp"  # another as_of's, killed
+    live = folder / ".2026-10-08T000000Z.json.b7c4d2.tmp"  # a write still going on
+    someone_elses = folder / ".notes.json.k2f9a1.tmp"
+    for path in (leftover, live, someone_elses):
+        path.write_text("{", encoding="utf-8")
+    hour_ago = time.time() - 3600
+    os.utime(leftover, (hour_ago, hour_ago))
+    os.utime(someone_elses, (hour_ago, hour_ago))
+    store_history(folder, datetime(2026, 11, 1, tzinfo=UTC), render_json(build_result()))
+    assert not leftover.exists()
+    assert live.exists() and someone_elses.exists()
+    assert (folder / "2026-11-01T000000Z.json").exists()

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from keyscope.model import (
     FINGERPRINT_VERSION,
@@ -211,25 +211,19 @@ def apply_baseline(result: AuditResult, previous: Baseline) -> AuditResult:
         and ``baseline_source`` naming the earlier run.
     """
     migrated = previous.fingerprint_version != FINGERPRINT_VERSION
-    if migrated:
-        # Another fingerprint scheme: compare what the fingerprint hashes instead.
-        before = {_identity(finding) for finding in previous.findings}
-        now = {_identity(finding) for finding in result.findings}
+    identity: Callable[[Finding], Any] = _identity if migrated else _fingerprint
+    # Another fingerprint scheme: compare what the fingerprint hashes instead.
+    before = {identity(finding) for finding in previous.findings}
+    before_open = {identity(finding) for finding in previous.findings if not finding.suppressed}
+    now = {identity(finding) for finding in result.findings}
 
-        def seen_before(finding: Finding) -> bool:
-            return _identity(finding) in before
+    def seen_before(finding: Finding) -> bool:
+        # An open finding the baseline had only suppressed is new: its suppression expired
+        # or was removed, and a --fail-on-new job must see it again, not call it known.
+        return identity(finding) in (before if finding.suppressed else before_open)
 
-        def still_present(finding: Finding) -> bool:
-            return _identity(finding) in now
-    else:
-        before_prints = {finding.fingerprint for finding in previous.findings}
-        now_prints = {finding.fingerprint for finding in result.findings}
-
-        def seen_before(finding: Finding) -> bool:
-            return finding.fingerprint in before_prints
-
-        def still_present(finding: Finding) -> bool:
-            return finding.fingerprint in now_prints
+    def still_present(finding: Finding) -> bool:
+        return identity(finding) in now
 
     def marked(finding: Finding) -> Finding:
         state: Literal["new", "unchanged"] = "unchanged" if seen_before(finding) else "new"
@@ -258,6 +252,10 @@ def apply_baseline(result: AuditResult, previous: Baseline) -> AuditResult:
 
 def _identity(finding: Finding) -> tuple[str, str, str]:
     return (finding.rule, finding.key_id, finding.subject)
+
+
+def _fingerprint(finding: Finding) -> str:
+    return finding.fingerprint
 
 
 # --------------------------------------------------------------------------- gating

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     from keyscope.aggregation import aggregation_sql, run_aggregation, write_aggregate
     from keyscope.errors import ReportError, UsageError
-    from keyscope.output import output_lock
+    from keyscope.output import output_lock, refuse_writing_over_inputs
     from keyscope.settings import load_settings
     from keyscope.sources.openapi import load_spec, spec_options_from
 
@@ -150,6 +150,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "no request logs given: pass --usage FILE_OR_GLOB or add [[usage]] to keyscope.toml"
         )
+    refuse_writing_over_inputs(
+        [args.output],
+        {"spec": settings.spec, "config file": settings.config_path},
+        (source.path for source in settings.usage),
+    )
     if args.output.is_symlink() and not args.force:
         # Checked before the (long) aggregation; write_atomic checks again when writing.
         raise ReportError(f"{args.output}: refusing to write through a symbolic link (use --force)")

@@ -177,36 +177,21 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
 
 
 def _refuse_overwriting_inputs(outputs: list[tuple[str, Path | None]], settings: Settings) -> None:
-    """A report may not replace a file this run reads (``--json keys.yaml`` is a typo that
-    would destroy the inventory): a usage error before anything is read or written."""
-    import fnmatch
+    """No report over a file this run reads, except the baseline: writing this run's JSON
+    over the one it was compared with is how a rolling baseline moves forward (it is
+    read whole before anything is written)."""
+    from keyscope.output import refuse_writing_over_inputs
 
-    from keyscope.errors import UsageError
-
-    named = {
-        "spec": settings.spec,
-        "key inventory": settings.keys,
-        "config file": settings.config_path,
-        "suppressions file": settings.suppressions,
-        "baseline": settings.baseline,
-    }
-    inputs = {Path(path).resolve(): what for what, path in named.items() if path is not None}
-    for fmt, path in outputs:
-        if path is None:
-            continue
-        resolved = path.resolve()
-        what = inputs.get(resolved) or next(
-            (
-                "usage log"
-                for source in settings.usage
-                if fnmatch.fnmatchcase(str(resolved), str(Path(source.path).resolve()))
-            ),
-            None,
-        )
-        if what is not None:
-            raise UsageError(
-                f"{_safe(str(path))}: is this run's {what}; not writing the {fmt} report over it"
-            )
+    refuse_writing_over_inputs(
+        (path for _, path in outputs if path is not None),
+        {
+            "spec": settings.spec,
+            "key inventory": settings.keys,
+            "config file": settings.config_path,
+            "suppressions file": settings.suppressions,
+        },
+        (source.path for source in settings.usage),
+    )
 
 
 def _write_outputs(

@@ -75,11 +75,21 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load both specs (and the keys), compare, print or write; returns the exit code."""
     from keyscope.analysis.spec_diff import diff_specs
-    from keyscope.output import write_atomic
+    from keyscope.output import refuse_writing_over_inputs, write_atomic
     from keyscope.settings import load_settings
     from keyscope.sources.openapi import load_spec, spec_options_from
 
     settings = load_settings({"semantics": args.semantics}, config=args.config)
+    if args.output is not None:
+        refuse_writing_over_inputs(
+            [args.output],
+            {
+                "old spec": args.old,
+                "new spec": args.new,
+                "key inventory": args.keys,
+                "config file": settings.config_path,
+            },
+        )
     options = spec_options_from(settings)
     old = load_spec(args.old, options)
     new = load_spec(args.new, options)

@@ -10,7 +10,9 @@ not quietly draw a trend from part of its history.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from keyscope.sources.baseline import history_point_of, read_result_document
 __all__ = ["history_file_name", "load_history", "store_history"]
 
 _NAME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{6}Z\.json")
+_LEFTOVER_AGE_S = 60
 
 
 def history_file_name(as_of: datetime) -> str:
@@ -78,5 +81,19 @@ def store_history(folder: Path, as_of: datetime, json_text: str) -> Path:
     except OSError as error:
         raise ReportError(f"{folder}: cannot create: {error.strerror or error}") from None
     target = folder / history_file_name(as_of)
+    _remove_leftovers(folder)
     write_atomic(target, json_text)
     return target
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove the temporary files of history writes that were killed, whatever their
+    ``as_of``.  A write takes milliseconds, so one a minute old is no live writer's (no
+    lock file: the folder holds results only, and is often kept under version control)."""
+    now = time.time()
+    for leftover in folder.glob(".*.json.*.tmp"):
+        if not _NAME.fullmatch(leftover.name[1:].split(".json.", 1)[0] + ".json"):
+            continue
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime > _LEFTOVER_AGE_S:
+                leftover.unlink()
