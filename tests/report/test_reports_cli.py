@@ -93,7 +93,9 @@ def findings_of(path: Path) -> list[dict]:
     return json.loads(path.read_text())["findings"]
 
 
-def test_suppressions_expire_report_stale_and_show_in_every_format(isolated: Path) -> None:
+def test_suppressions_expire_report_stale_and_show_in_every_format(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert audit("--json", isolated / "base.json") == 0
     target = next(f for f in findings_of(isolated / "base.json") if f["rule"] == "unused-scope")
     other = next(
@@ -112,7 +114,14 @@ def test_suppressions_expire_report_stale_and_show_in_every_format(isolated: Pat
         "    reason: Left over\n    owner: nobody@example.test\n    expires: 2027-01-01\n",
         encoding="utf-8",
     )  # picked up from the working folder by default
+    capsys.readouterr()
     assert audit(*outputs(isolated)) == 0
+    # A job that keeps only stderr sees them too (the reports went to files).
+    stderr = capsys.readouterr().err
+    warned = [line for line in stderr.splitlines() if line.startswith("keyscope: warning: ")]
+    assert len(warned) == 2
+    assert "#2: expired on 2026-10-31" in warned[0]
+    assert "#3: matches no finding" in warned[1]
     document = json.loads((isolated / "r.json").read_text())
     suppressed = [f for f in document["findings"] if f["suppressed"]]
     assert [(f["rule"], f["key_id"], f["subject"]) for f in suppressed] == [

@@ -79,7 +79,7 @@ def add_parser(subparsers: Any) -> None:
     )
     gate.add_argument(
         "--fail-on-new", dest="fail_on_new", action="store_true",
-        help="with --baseline: count only new findings for --fail-on",
+        help="with --baseline: count only new findings for --fail-on (any severity without it)",
     )  # fmt: skip
     gate.add_argument(
         "--history", type=Path, metavar="DIR", help="keep each run's JSON in DIR for trends"
@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
             result = run_audit(settings).result
         _write_outputs(result, outputs, renderers, force=args.force)
         _store_history(result, settings)
+    # Also in every report; on stderr too, for a job that keeps only stderr.
+    for warning in result.suppression_warnings:
+        print(f"keyscope: warning: {_safe(warning)}", file=sys.stderr)
     if not result.complete:
         reasons = "; ".join(result.incomplete_reasons)
         print(f"keyscope: warning: data incomplete: {_safe(reasons)}", file=sys.stderr)
