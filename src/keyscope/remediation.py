@@ -742,6 +742,10 @@ def read_journal(path: Path) -> dict[str, StepRecord]:
                         str(event.get("time")).replace("Z", "+00:00")
                     )
                 record.new_key_id = str(event.get("new_key_id", ""))
+            elif kind == "in-doubt":
+                # Sent, no usable answer: the next run resends it under the same key.
+                record.state = "in-doubt"
+                record.idempotency_key = str(event.get("idempotency_key") or record.idempotency_key)
             elif kind == "failed":
                 record.state = "failed"
     return records
@@ -1051,7 +1055,7 @@ class PlanApplier:
 
     def execute(self, due: Sequence[PlanStep], report: ApplyReport) -> ApplyReport:
         """Apply ``due`` in order; stop at the first failure (raised as FetchError)."""
-        from keyscope.sources.live import key_path
+        from keyscope.sources.live import WriteInDoubtError, key_path
 
         records = read_journal(self.journal_path)
         journal = Journal(self.journal_path, self.now)
@@ -1084,14 +1088,18 @@ class PlanApplier:
                         method, path, body, idempotency_key=idempotency_key
                     )
                 except FetchError as error:
-                    journal.write("failed", step_id=step.step_id, error=redact(error.message))
-                    raise FetchError(self._stopped(step, error.message, report)) from None
+                    why = self.client.scrub(error.message)
+                    in_doubt = isinstance(error, WriteInDoubtError)
+                    self._journal_failure(journal, step, idempotency_key, why, in_doubt)
+                    raise FetchError(self._stopped(step, why, report, in_doubt)) from None
                 outcome = self._interpret(step, response, secrets)
                 if outcome.error:
-                    journal.write(
-                        "failed", step_id=step.step_id, status=response.status, error=outcome.error
-                    )
-                    raise FetchError(self._stopped(step, outcome.error, report))
+                    why = self.client.scrub(outcome.error)
+                    self._journal_failure(
+                        journal, step, idempotency_key, why, outcome.in_doubt,
+                        status=response.status,
+                    )  # fmt: skip
+                    raise FetchError(self._stopped(step, why, report, outcome.in_doubt))
                 journal.write(
                     "done", step_id=step.step_id, status=response.status,
                     replayed=response.headers.get("Idempotent-Replayed") == "true",
@@ -1107,9 +1115,36 @@ class PlanApplier:
                 secrets.close()
         return report
 
-    def _stopped(self, step: PlanStep, why: str, report: ApplyReport) -> str:
+    @staticmethod
+    def _journal_failure(
+        journal: Journal,
+        step: PlanStep,
+        idempotency_key: str,
+        why: str,
+        in_doubt: bool,
+        **fields: Any,
+    ) -> None:
+        """``in-doubt`` keeps the step's Idempotency-Key for the next run; ``failed`` drops it.
+
+        ``why`` is already scrubbed by the client (its key and tokens, then the
+        redactor): it may quote the platform's answer.
+        """
+        if in_doubt:
+            journal.write(
+                "in-doubt", step_id=step.step_id, idempotency_key=idempotency_key, error=why,
+                **fields,
+            )  # fmt: skip
+        else:
+            journal.write("failed", step_id=step.step_id, error=why, **fields)
+
+    def _stopped(self, step: PlanStep, why: str, report: ApplyReport, in_doubt: bool) -> str:
+        doubt = (
+            "; it may have been applied: the next run resends it with the same Idempotency-Key"
+            if in_doubt
+            else ""
+        )
         return (
-            f"step {step.step_id} failed: {redact(why)}; stopped ({len(report.done)} done in this "
+            f"step {step.step_id} failed: {why}{doubt}; stopped ({len(report.done)} done in this "
             f"run, the rest not attempted; journal: {self.journal_path})"
         )
 
@@ -1140,25 +1175,36 @@ class PlanApplier:
             if status == 404:
                 # Revoked already (or gone): the goal state holds either way.
                 return _Outcome(note="already revoked or gone (404)")
-            return _Outcome(error=f"HTTP {status}{_detail(response)}")
+            return _Outcome(
+                error=f"HTTP {status}{_detail(response)}", in_doubt=_maybe_applied(status)
+            )
         if step.action == "expire" and status == 404:
             return _Outcome(note="the key is gone (404): nothing left to expire")
         if not 200 <= status < 300:
-            return _Outcome(error=f"HTTP {status}{_detail(response)}")
+            return _Outcome(
+                error=f"HTTP {status}{_detail(response)}", in_doubt=_maybe_applied(status)
+            )
         if step.action == "expire":
             return _Outcome(note=f"expires {_stamp(step.expires_at)}" if step.expires_at else "")
         if step.action == "rename":
             return _Outcome()
+        # A 2xx answer means the key exists: whatever is wrong with the answer, the step
+        # stays in doubt, so a re-run replays it instead of creating another key.
         try:
             payload = response.json()
         except ValueError:
-            return _Outcome(error="the create answer is not JSON")
+            return _Outcome(error="the create answer is not JSON", in_doubt=True)
         new_id = payload.get("id") if isinstance(payload, dict) else None
         secret = payload.get("secret") if isinstance(payload, dict) else None
         if not isinstance(new_id, str) or not new_id:
-            return _Outcome(error="the create answer has no key id")
+            return _Outcome(error="the create answer has no key id", in_doubt=True)
+        if self.client.scrub(new_id, limit=len(new_id) + 1) != new_id:
+            # Printed and journaled below: an id that is (or holds) a secret never is.
+            return _Outcome(error="the create answer's key id looks like a secret", in_doubt=True)
         if not isinstance(secret, str) or not secret:
-            return _Outcome(error=f"key {new_id} was created but the answer held no secret")
+            return _Outcome(
+                error=f"key {new_id} was created but the answer held no secret", in_doubt=True
+            )
         assert secrets is not None
         secrets.write(
             {"step_id": step.step_id, "key_id": new_id, "name": step.name, "replaces": step.key_id,
@@ -1172,15 +1218,29 @@ class PlanApplier:
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     error: str = ""
+    """Unscrubbed: it may quote the platform's answer (the caller scrubs it)."""
     note: str = ""
     new_key_id: str = ""
+    in_doubt: bool = False
+    """The change may have been made despite the error: keep its Idempotency-Key."""
+
+
+_REFUSED_BEFORE_ACTING = frozenset({400, 401, 403, 404, 405, 410, 411, 413, 414, 415, 422})
+"""4xx answers that say the platform refused the change before making it."""
+
+
+def _maybe_applied(status: int) -> bool:
+    """Whether an error answer leaves the change possibly made (5xx, 409, 3xx, ...)."""
+    return status not in _REFUSED_BEFORE_ACTING
 
 
 def _detail(response: ApiResponse) -> str:
+    """The platform's error message, unscrubbed: the caller runs the client's scrub."""
     from keyscope.sources.live import _error_detail
 
     detail = _error_detail(response)
-    return f": {redact(detail)[:200]}" if detail else ""
+    # Not cut here: a cut could split a secret so that no scrub recognises its half.
+    return f": {detail}" if detail else ""
 
 
 def describe_step(step: PlanStep) -> str:

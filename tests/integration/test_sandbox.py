@@ -724,9 +724,10 @@ def test_apply_stops_at_the_first_failure(
     events = [
         json.loads(line) for line in (workdir / "plan.journal.jsonl").read_text().splitlines()
     ]
+    # A 500 may come after the change was made: the step stays in doubt with its key.
     assert [e["event"] for e in events if e.get("step_id") == "revoke:key_73ej48w8rh8hyoeo"] == [
         "intent",
-        "failed",
+        "in-doubt",
     ]
     attempted = {e["step_id"] for e in events if e["event"] == "intent"}
     ids = [s["step_id"] for s in events if "step_id" in s]

@@ -59,6 +59,7 @@ __all__ = [
     "PlatformClient",
     "PlatformPaths",
     "PlatformSettings",
+    "WriteInDoubtError",
     "backoff_delay",
     "check_base_url",
     "describe_network",
@@ -126,6 +127,10 @@ class PlatformSettings:
     """Page cap per list; reaching it marks the data incomplete."""
     max_empty_pages: int = 10
     """Consecutive empty pages tolerated while ``has_more`` stays true."""
+    max_list_items: int = 1_000_000
+    """Items cap per list (all pages together); reaching it marks the data incomplete."""
+    max_list_bytes: int = 128 * 1024 * 1024
+    """Bytes cap per list (all pages' bodies, decoded); reaching it marks the data incomplete."""
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     """Longest silence between two reads (httpx's timeout is per read, not overall)."""
@@ -174,7 +179,10 @@ _NUMBER_FIELDS = {
     "connect_timeout", "read_timeout", "write_timeout", "pool_timeout", "request_deadline",
     "run_deadline", "retry_budget", "backoff_base", "backoff_cap", "retry_after_cap",
 }  # fmt: skip
-_INT_FIELDS = {"page_limit", "max_pages", "max_empty_pages", "max_response_bytes", "max_retries"}
+_INT_FIELDS = {
+    "page_limit", "max_pages", "max_empty_pages", "max_list_items", "max_list_bytes",
+    "max_response_bytes", "max_retries",
+}  # fmt: skip
 _KNOWN_FIELDS = _NUMBER_FIELDS | _INT_FIELDS | {
     "base_url", "paths", "api_key_file", "ca_bundle", "trust_env", "environment",
 }  # fmt: skip
@@ -241,7 +249,7 @@ def parse_platform_settings(
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = value
-    for name in ("page_limit", "max_pages"):
+    for name in ("page_limit", "max_pages", "max_list_items", "max_list_bytes"):
         if name in values and values[name] < 1:
             raise ConfigError(where, f"platform.{name}: must be at least 1", f"platform.{name}")
     settings = PlatformSettings(**values)
@@ -877,6 +885,8 @@ class PlatformClient:
         self._rng = rng
         self._token: str | None = None
         self._token_expires_at = 0.0
+        self._past_tokens: list[str] = []
+        """Tokens this client held before (refreshed or refused): scrubbed from text too."""
         self.key_id: str | None = None
         """Id of the key this client authenticates as, when the token exchange said it."""
         self.requests_sent = 0
@@ -937,6 +947,7 @@ class PlatformClient:
             or expires_in <= 0
         ):
             raise FetchError(f"{what}: expires_in must be a positive number of seconds")
+        self._forget_token()
         self._token = token
         self._token_expires_at = self._clock() + min(float(expires_in), 86400.0)
         key_id = payload.get("key_id")
@@ -993,12 +1004,28 @@ class PlatformClient:
         Because the key makes the call safe to repeat, timeouts and 5xx are retried
         with the same key; the platform then replays its stored answer.  The caller
         interprets the status (404 on revoke means "already revoked").
+
+        Raises:
+            WriteInDoubtError: no usable answer came back, and an attempt may have
+                reached the platform (sent, then a timeout, a reset, a deadline, or
+                5xx until the retries ran out): the change may have been made, so it
+                must be resent with the same ``Idempotency-Key``, never a new one.
+            FetchError: the change certainly was not made (nothing could be sent,
+                or every answer refused it before acting: 401, 429).
         """
         self.write_requests_sent += 1
-        return self._request(
-            method, path, json_body=dict(body or {}), retry_writes=True,
-            headers={"Idempotency-Key": idempotency_key},
-        )  # fmt: skip
+        delivery = _Delivery()
+        try:
+            return self._request(
+                method, path, json_body=dict(body or {}), retry_writes=True,
+                headers={"Idempotency-Key": idempotency_key}, delivery=delivery,
+            )  # fmt: skip
+        except WriteInDoubtError:
+            raise
+        except FetchError as error:
+            if delivery.maybe_applied:
+                raise WriteInDoubtError(error.message) from None
+            raise
 
     def fetch_all(
         self,
@@ -1012,8 +1039,10 @@ class PlatformClient:
 
         Guards: a cursor seen before (a loop or a cycle) stops; ``has_more`` without a
         ``next_cursor`` stops; empty pages with ``has_more`` are followed up to
-        ``max_empty_pages``; ``max_pages`` stops.  Each stop marks the result
-        incomplete with a reason, never a silent short read.
+        ``max_empty_pages``; ``max_pages`` stops, and so do ``max_list_items`` and
+        ``max_list_bytes`` (all pages together: memory stays bounded however many
+        pages the platform offers).  Each stop marks the result incomplete with a
+        reason, never a silent short read.
 
         Args:
             path: The list path.
@@ -1046,19 +1075,35 @@ class PlatformClient:
         pages = 0
         empty_streak = 0
         skipped = 0
+        items_read = 0
+        bytes_read = 0
         reasons: list[str] = []
+        what = f"GET {path}"
         while True:
             query = dict(params or {})
             query["limit"] = settings.page_limit
             if cursor is not None:
                 query["cursor"] = cursor
-            payload = self.get_json(path, query)
+            response = self._request("GET", path, params=query)
+            self._require_ok(response, what)
+            payload = self._json(response, what)
+            bytes_read += len(response.body)
+            del response
             pages += 1
-            data, has_more, next_cursor = _page_parts(payload, f"GET {path}", pages)
+            data, has_more, next_cursor = _page_parts(payload, what, pages)
+            del payload
             page_items = [item for item in data if isinstance(item, dict)]
             skipped += len(data) - len(page_items)
+            items_read += len(page_items)
             yield page_items, pages
             if not has_more:
+                break
+            if items_read >= settings.max_list_items or bytes_read >= settings.max_list_bytes:
+                reasons.append(
+                    f"{label}: stopped at the list cap after {pages} pages ({items_read} items, "
+                    f"{bytes_read} bytes; caps {settings.max_list_items} items, "
+                    f"{settings.max_list_bytes} bytes) while the platform reported more"
+                )
                 break
             empty_streak = empty_streak + 1 if not data else 0
             if empty_streak > settings.max_empty_pages:
@@ -1102,14 +1147,20 @@ class PlatformClient:
         headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
         retry_writes: bool = False,
+        delivery: _Delivery | None = None,
     ) -> ApiResponse:
-        """One logical request: retries, token refresh, same-origin redirects."""
+        """One logical request: retries, token refresh, same-origin redirects.
+
+        ``delivery`` (a change's) records whether any attempt may have reached the
+        platform and been acted on, whatever the last attempt's fate.
+        """
         settings = self.settings
         what = f"{method} {path}"
         url = self._url(path)
         refreshed = False
         attempt = 0
         retryable_method = method in ("GET", "HEAD") or retry_writes
+        delivery = delivery if delivery is not None else _Delivery()
         while True:
             if self._run.remaining() <= 0:
                 raise FetchError(
@@ -1119,7 +1170,9 @@ class PlatformClient:
             if authenticated:
                 send_headers["Authorization"] = f"Bearer {self._access_token()}"
             try:
-                response = self._send_following(method, url, params, json_body, send_headers, what)
+                response = self._send_following(
+                    method, url, params, json_body, send_headers, what, delivery
+                )
             except _Retryable as failure:
                 if not retryable_method:
                     raise FetchError(f"{what}: {failure.reason}") from None
@@ -1132,7 +1185,7 @@ class PlatformClient:
                         "the API key may have been revoked or lost access"
                     )
                 refreshed = True
-                self._token = None
+                self._forget_token()
                 continue
             if response.status in _RETRY_STATUSES and retryable_method:
                 delay = parse_retry_after(
@@ -1187,10 +1240,11 @@ class PlatformClient:
         json_body: Mapping[str, Any] | None,
         headers: dict[str, str],
         what: str,
+        delivery: _Delivery,
     ) -> ApiResponse:
         """Send, following only same-origin redirects of GETs (credentials stay home)."""
         for _hop in range(_MAX_SAME_ORIGIN_REDIRECTS + 1):
-            response = self._send_once(method, url, params, json_body, headers, what)
+            response = self._send_once(method, url, params, json_body, headers, what, delivery)
             if response.status not in _REDIRECT_STATUSES:
                 return response
             location = response.headers.get("Location", "")
@@ -1202,7 +1256,7 @@ class PlatformClient:
                     f"{what}: HTTP {response.status} redirect to an invalid location"
                 ) from None
             if target_origin != self.settings.origin:
-                shown = self._scrub(target_origin)
+                shown = self.scrub(target_origin)
                 raise FetchError(
                     f"{what}: HTTP {response.status} redirect to {shown} refused "
                     f"(credentials are only sent to {self.settings.origin})"
@@ -1220,6 +1274,7 @@ class PlatformClient:
         json_body: Mapping[str, Any] | None,
         headers: dict[str, str],
         what: str,
+        delivery: _Delivery,
     ) -> ApiResponse:
         settings = self.settings
         deadline = _Deadline(
@@ -1241,21 +1296,35 @@ class PlatformClient:
             )  # fmt: skip
         except (httpx.InvalidURL, TypeError, ValueError) as error:
             raise FetchError(
-                f"{what}: cannot build the request: {self._scrub(str(error))}"
+                f"{what}: cannot build the request: {self.scrub(str(error))}"
             ) from None
         self.requests_sent += 1
         # The network streams read this: connect, TLS, headers and body share the deadline
         # (in real monotonic time, whatever clock this client was given).
         token = _EXCHANGE_DEADLINE.set(time.monotonic() + max(deadline.remaining(), 0.0))
         try:
-            return self._exchange(request, deadline, what)
+            return self._exchange(request, deadline, what, delivery)
         finally:
             _EXCHANGE_DEADLINE.reset(token)
 
-    def _exchange(self, request: httpx.Request, deadline: _Deadline, what: str) -> ApiResponse:
+    def _exchange(
+        self, request: httpx.Request, deadline: _Deadline, what: str, delivery: _Delivery
+    ) -> ApiResponse:
         try:
             response = self._http.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            # No connection, so nothing was sent (a deadline is not known to be this early).
+            if not _caused_by_deadline(error):
+                raise _Retryable(
+                    f"connection failed: {self.scrub(type(error).__name__ + ': ' + str(error))}"
+                ) from None
+            raise FetchError(
+                f"{what}: no response within the {deadline.seconds:g} s deadline (connect, "
+                "TLS or headers still pending: a slow or stalled server)"
+            ) from None
         except httpx.TimeoutException as error:
+            # The request may have been written whole before the silence began.
+            delivery.maybe_applied = True
             if _caused_by_deadline(error):
                 raise FetchError(
                     f"{what}: no response within the {deadline.seconds:g} s deadline (connect, "
@@ -1263,9 +1332,14 @@ class PlatformClient:
                 ) from None
             raise _Retryable(f"timed out after {deadline.elapsed():.1f} s") from None
         except httpx.RequestError as error:
+            delivery.maybe_applied = True  # a reset or a protocol error after sending
             raise _Retryable(
-                f"connection failed: {self._scrub(type(error).__name__ + ': ' + str(error))}"
+                f"connection failed: {self.scrub(type(error).__name__ + ': ' + str(error))}"
             ) from None
+        # An answer came: the platform saw the request.  Only 401 (not authenticated)
+        # and 429 (rate limited) say it was refused before anything was done.
+        if response.status_code not in (401, 429):
+            delivery.maybe_applied = True
         try:
             body = self._read_body(response, deadline, what)
         except httpx.TimeoutException as error:
@@ -1283,7 +1357,7 @@ class PlatformClient:
             ) from None
         except httpx.RequestError as error:
             raise _Retryable(
-                f"reading the body failed: {self._scrub(type(error).__name__)}"
+                f"reading the body failed: {self.scrub(type(error).__name__)}"
             ) from None
         finally:
             response.close()
@@ -1305,6 +1379,19 @@ class PlatformClient:
                 raise FetchError(f"{what}: the response is over the {cap}-byte cap")
             return response.content
         decoder = _decoder(encoding, what)
+        try:
+            return self._read_decoded(response, decoder, deadline, what)
+        except zlib.error:
+            # Not the encoding the header claims: the platform's fault, said in one line.
+            raise FetchError(
+                f"{what}: the body is not valid {one_line(encoding, limit=40)!r} data "
+                "(Content-Encoding does not match the body)"
+            ) from None
+
+    def _read_decoded(
+        self, response: httpx.Response, decoder: Any, deadline: _Deadline, what: str
+    ) -> bytes:
+        cap = self.settings.max_response_bytes
         parts: list[bytes] = []
         total = 0
         # No chunk_size: httpx would buffer up to it, and a slow drip must be seen per read.
@@ -1353,7 +1440,7 @@ class PlatformClient:
         elif response.status == 429:
             hint = " (rate limited; retries exhausted)"
         raise HttpStatusError(
-            f"{what}: HTTP {response.status}{hint}{': ' + self._scrub(detail) if detail else ''}",
+            f"{what}: HTTP {response.status}{hint}{': ' + self.scrub(detail) if detail else ''}",
             response.status,
         )
 
@@ -1369,15 +1456,29 @@ class PlatformClient:
             return _loads(response.body)
         except ValueError as error:
             raise FetchError(
-                f"{what}: the body is not valid JSON ({self._scrub(str(error))[:120]})"
+                f"{what}: the body is not valid JSON ({self.scrub(str(error))[:120]})"
             ) from None
 
-    def _scrub(self, text: str) -> str:
-        """Redact secrets, including this client's own key and token verbatim."""
-        for secret in (self._credential.reveal(), self._token):
+    def scrub(self, text: str, *, limit: int = 300) -> str:
+        """``text`` made safe to show or store: one line, no secret in it.
+
+        This client's API key and every access token it has held (the current one and
+        those before a refresh) are masked verbatim first, since an opaque token looks
+        like nothing in particular; then :func:`keyscope.redaction.redact` masks
+        anything else that looks like a secret.  Use it on every text that may come
+        from a response (an error message the platform echoes a credential into).
+        """
+        for secret in (self._credential.reveal(), self._token, *self._past_tokens):
             if secret:
                 text = text.replace(secret, mask(secret))
-        return one_line(redact(text), limit=300)
+        return one_line(redact(text), limit=limit)
+
+    def _forget_token(self) -> None:
+        """Drop the current token, remembering it for :meth:`scrub`."""
+        if self._token and self._token not in self._past_tokens:
+            # A long TUI session refreshes often; the newest tokens are the likeliest echoes.
+            self._past_tokens = [*self._past_tokens[-31:], self._token]
+        self._token = None
 
 
 class HttpStatusError(FetchError):
@@ -1386,6 +1487,21 @@ class HttpStatusError(FetchError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class WriteInDoubtError(FetchError):
+    """A change may have reached the platform, but no usable answer came back.
+
+    Resend it with the same ``Idempotency-Key`` (the platform replays its answer if it
+    acted); a new key could make the change twice (a second key, its secret lost).
+    """
+
+
+@dataclass(slots=True)
+class _Delivery:
+    """Whether any attempt of one logical request may have been acted on."""
+
+    maybe_applied: bool = False
 
 
 class _Retryable(Exception):
@@ -1412,8 +1528,42 @@ def _decoder(encoding: str, what: str) -> Any:
     if encoding in ("gzip", "x-gzip"):
         return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     if encoding == "deflate":
-        return zlib.decompressobj(wbits=zlib.MAX_WBITS)
+        return _DeflateDecoder()
     raise FetchError(f"{what}: unsupported Content-Encoding {one_line(encoding, limit=40)!r}")
+
+
+class _DeflateDecoder:
+    """``deflate`` as browsers read it: zlib-wrapped (RFC 1950) or, as some servers
+    send it, raw (RFC 1951); the first two bytes tell which.  Same interface as a
+    ``zlib.decompressobj`` for :meth:`PlatformClient._read_body`.
+    """
+
+    def __init__(self) -> None:
+        self._inner: Any = None
+        self._head = b""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._inner is None:
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            method, flags = self._head[0], self._head[1]
+            wrapped = method & 0x0F == 8 and (method << 8 | flags) % 31 == 0
+            self._inner = zlib.decompressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            data, self._head = self._head, b""
+        out: bytes = self._inner.decompress(data, max_length)
+        return out
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return b"" if self._inner is None else bytes(self._inner.unconsumed_tail)
+
+    @property
+    def eof(self) -> bool:
+        return self._inner is not None and bool(self._inner.eof)
+
+    def flush(self) -> bytes:
+        return b"" if self._inner is None else bytes(self._inner.flush())
 
 
 def _reject_constant(name: str) -> Any:

@@ -61,7 +61,12 @@ _KEY_FIELDS = (
     "id", "name", "scopes", "full_access", "status", "created_at", "last_used_at", "owner",
     "environment",
 )  # fmt: skip
-_FREE_TEXT = ("name", "owner", "environment")
+_FORMATTED = ("status", "created_at", "last_used_at", "full_access")
+"""Fields the inventory loader checks against a vocabulary or a format: a secret in one
+is dropped (the loader's default applies: an unknown status reads as ``active``, the
+conservative reading for an audit), since its masked form would not load."""
+_MAX_SCRUB_DEPTH = 16
+_REDACTED = "[redacted]"
 _MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 Progress = Callable[[str, int, int], None]
@@ -182,10 +187,23 @@ def _fetch_into(
         paths.keys, what="keys", on_page=lambda pages, items: progress("keys", items, 0)
     )
     reasons.extend(listing.reasons)
-    keys, dropped, redacted = _clean_keys(listing.items)
-    if dropped:
-        reasons.append(f"keys: dropped {dropped} entries without a usable string id")
+    cleaned = _clean_keys(listing.items)
+    keys, redacted = cleaned.keys, cleaned.redacted
+    if cleaned.dropped:
+        reasons.append(f"keys: dropped {cleaned.dropped} entries without a usable string id")
+    if cleaned.unusable_ids:
+        reasons.append(
+            f"keys: dropped {cleaned.unusable_ids} entries whose id cannot be used in a request "
+            "path (such as '..'); their usage was not read"
+        )
+    if cleaned.conflicts:
+        reasons.append(
+            f"keys: {cleaned.conflicts} key ids were listed more than once with different "
+            "content; the first listing of each was kept"
+        )
     counts["keys"] = len(keys)
+    counts["duplicate_keys_dropped"] = cleaned.repeats
+    counts["conflicting_keys_dropped"] = cleaned.conflicts
     counts["key_pages"] = listing.pages
     keys_text = json.dumps({"keys": keys}, ensure_ascii=True, indent=2, sort_keys=False) + "\n"
     _write_file(folder / KEYS_NAME, keys_text.encode("utf-8"))
@@ -246,36 +264,101 @@ def _fetch_into(
     return manifest
 
 
-def _clean_keys(
-    items: tuple[dict[str, Any], ...],
-) -> tuple[list[dict[str, Any]], int, list[tuple[str, str]]]:
+@dataclass(frozen=True, slots=True)
+class _CleanKeys:
+    """The key list as keys.json holds it, and what cleaning it took."""
+
+    keys: list[dict[str, Any]]
+    """Known fields only, secrets masked, one record per id, sorted by id."""
+    redacted: list[tuple[str, str]]
+    """``(key id, field)`` whose value held a secret (the audit reports them)."""
+    dropped: int = 0
+    """Entries without a usable string id (none, empty, or a secret)."""
+    unusable_ids: int = 0
+    """Entries whose id a request path refuses (``.``, ``..``)."""
+    repeats: int = 0
+    """Identical repeats of a listed key (overlapping pages): dropped silently."""
+    conflicts: int = 0
+    """Repeats of a listed id with other content: the first is kept, the data incomplete."""
+
+
+def _clean_keys(items: tuple[dict[str, Any], ...]) -> _CleanKeys:
     """Known fields only, secrets out, one record per id, sorted by id.
 
-    Returns:
-        The records, how many entries had no usable id, and the ``(key id, field)``
-        pairs whose text was redacted (the audit still reports them: secret-in-name).
+    Every value is scanned, not only the free-text ones: a platform can put a secret in
+    ``scopes`` or ``status`` as easily as in a name.  Text is masked in place (a masked
+    scope is an unknown scope to the audit); a field with a fixed format loses the value
+    (see ``_FORMATTED``).  Either way the ``(key id, field)`` is recorded, so the audit
+    still reports it (``secret-in-name``).
     """
+    from keyscope.errors import FetchError
+    from keyscope.sources.live import key_path
+
     by_id: dict[str, dict[str, Any]] = {}
-    redacted: list[tuple[str, str]] = []
-    dropped = 0
+    redacted: set[tuple[str, str]] = set()
+    dropped = unusable = repeats = conflicts = 0
     for item in items:
         key_id = item.get("id")
         if not isinstance(key_id, str) or not key_id or looks_like_secret(key_id):
             dropped += 1
             continue
-        if key_id in by_id:
-            continue  # the same key on two overlapping pages
+        try:
+            key_path("{id}", key_id)
+        except FetchError:
+            unusable += 1  # its usage could never be asked for; dropping it keeps the rest
+            continue
         record: dict[str, Any] = {}
-        for name in _KEY_FIELDS:
+        marks: set[tuple[str, str]] = set()
+        for name in _KEY_FIELDS[1:]:
             if name not in item or name in SECRET_FIELD_NAMES:
                 continue
-            value = item[name]
-            if name in _FREE_TEXT and isinstance(value, str) and looks_like_secret(value):
-                value = redact(value)
-                redacted.append((key_id, name))
+            value, changed = _masked(item[name], 0)
+            if changed:
+                marks.add((key_id, name))
+                if name in _FORMATTED:
+                    continue
             record[name] = value
+        record = {"id": key_id, **record}
+        if key_id in by_id:
+            # The same key on two overlapping pages is harmless; two different records
+            # for one id mean one of them is wrong, and which one cannot be told.
+            if by_id[key_id] == record:
+                repeats += 1
+            else:
+                conflicts += 1
+            continue
         by_id[key_id] = record
-    return [by_id[key_id] for key_id in sorted(by_id)], dropped, sorted(redacted)
+        redacted |= marks
+    return _CleanKeys(
+        keys=[by_id[key_id] for key_id in sorted(by_id)], redacted=sorted(redacted),
+        dropped=dropped, unusable_ids=unusable, repeats=repeats, conflicts=conflicts,
+    )  # fmt: skip
+
+
+def _masked(value: Any, depth: int) -> tuple[Any, bool]:
+    """``value`` with every secret-looking string in it masked, and whether one was."""
+    if isinstance(value, str):
+        if not looks_like_secret(value):
+            return value, False
+        masked_text = redact(value)
+        # ``password=…abcd`` still reads as an assignment: such text is replaced whole.
+        return (_REDACTED if looks_like_secret(masked_text) else masked_text), True
+    if depth >= _MAX_SCRUB_DEPTH and isinstance(value, list | dict):
+        return None, True  # too deep to check: not kept
+    if isinstance(value, list):
+        pairs = [_masked(item, depth + 1) for item in value]
+        return [item for item, _ in pairs], any(changed for _, changed in pairs)
+    if isinstance(value, dict):
+        masked: dict[Any, Any] = {}
+        changed = False
+        for name, item in value.items():
+            if str(name).lower() in SECRET_FIELD_NAMES or looks_like_secret(str(name)):
+                changed = True
+                continue
+            masked[name], item_changed = _masked(item, depth + 1)
+            changed = changed or item_changed
+        return masked, changed
+    return value, False
 
 
 def _usage_line(key_id: str, event: Mapping[str, Any]) -> bytes:
