@@ -594,6 +594,10 @@ def test_write_implies_read_declaration_must_be_a_boolean(tmp_path: Path) -> Non
     with pytest.raises(SpecError, match="x-write-implies-read must be true or false") as error:
         load(tmp_path, document)
     assert error.value.place == "#/x-write-implies-read"
+    long = oas3({"/a": {"get": op()}}, **{"x-write-implies-read": "y" * 5000})
+    with pytest.raises(SpecError) as caught:
+        load(tmp_path, long)
+    assert len(str(caught.value)) < 200  # the spec's value is cut, not repeated whole
 
 
 def test_spec_options_from_settings() -> None:

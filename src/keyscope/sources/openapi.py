@@ -1079,7 +1079,8 @@ class _SpecReader:
         if declared is not None:
             if declared not in ("all", "any"):
                 raise self.fail(
-                    f"x-scope-semantics must be all or any, not {declared!r}", "#/x-scope-semantics"
+                    f"x-scope-semantics must be all or any, not {_short_repr(declared)}",
+                    "#/x-scope-semantics",
                 )
             return declared, f"declared by the spec (x-scope-semantics: {declared})", False
         if not lists:
@@ -1245,7 +1246,7 @@ class _SpecReader:
             )
         if not isinstance(declared, bool):
             raise self.fail(
-                f"x-write-implies-read must be true or false, not {declared!r}",
+                f"x-write-implies-read must be true or false, not {_short_repr(declared)}",
                 "#/x-write-implies-read",
             )
         return declared, f"declared by the spec (x-write-implies-read: {str(declared).lower()})"
@@ -1309,6 +1310,12 @@ def _entry_pointer(entry: Any) -> str:
     for key in reversed(keys):
         pointer = _child(pointer, key)
     return pointer
+
+
+def _short_repr(value: Any) -> str:
+    """``repr(value)`` cut to a readable length, for an error about a spec's own value."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _kind(value: Any) -> str:
