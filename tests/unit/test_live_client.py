@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -498,6 +499,78 @@ def test_error_messages_never_carry_the_token_or_the_key() -> None:
     text = str(caught.value)
     assert "HTTP 400" in text and TOKEN not in text and CANARY_KEY not in text
     assert "CANARYkeyDoNotLeak" not in text and "CANARYaccessTOKEN" not in text
+
+
+# Opaque credentials (no type prefix the redactor knows): only scrub's own masking
+# can catch a fragment of one.
+OPAQUE_KEY = "9f3c2a7d1e8b4c6f0a5d2e9b7c1f4a8d3e6b0c2f"
+FIRST_TOKEN = "AQ7x2Lm9Pz4Rt6Vw8Ny1Bk3Hj5Gf0Dc"
+SECOND_TOKEN = "ZZ4q8Wn2Xe6Ty0Ui3Op5As7Df9Gh1Jk"
+
+
+def scrubbing_client() -> PlatformClient:
+    """A client holding OPAQUE_KEY, SECOND_TOKEN as its token and FIRST_TOKEN before it."""
+    issued = iter([FIRST_TOKEN, SECOND_TOKEN])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": next(issued), "expires_in": 300})
+
+    settings = parse_platform_settings({"base_url": BASE})
+    client = PlatformClient(
+        settings, ApiKeyCredential(OPAQUE_KEY, "test"), transport=httpx.MockTransport(handler)
+    )
+    client.exchange_token()
+    client.exchange_token()
+    return client
+
+
+def assert_no_run_of(secret: str, text: str, length: int = 10) -> None:
+    for start in range(len(secret) - length + 1):
+        assert secret[start : start + length] not in text, (secret[start : start + length], text)
+
+
+@pytest.mark.parametrize(
+    ("fragment", "masked"),
+    [
+        (OPAQUE_KEY[:-2], "…"),  # the key minus its last two characters
+        (OPAQUE_KEY[:30], "…"),  # a prefix
+        (OPAQUE_KEY[12:], "…" + OPAQUE_KEY[-4:]),  # a suffix: no more than mask() shows
+        (OPAQUE_KEY[9:21], "…"),  # from the middle
+        (OPAQUE_KEY, "…" + OPAQUE_KEY[-4:]),  # whole: as before
+        (SECOND_TOKEN[3:25], "…"),  # the current token
+        (FIRST_TOKEN[:-1], "…"),  # a token held before the refresh
+    ],
+    ids=["key-minus-2", "prefix", "suffix", "middle", "whole", "token", "earlier-token"],
+)
+def test_scrub_masks_any_run_of_ten_characters_of_a_credential(fragment: str, masked: str) -> None:
+    client = scrubbing_client()
+    text = client.scrub(f'{{"error": "unknown credential {fragment}", "id": "req_81"}}')
+    assert text == f'{{"error": "unknown credential {masked}", "id": "req_81"}}'
+    for secret in (OPAQUE_KEY, FIRST_TOKEN, SECOND_TOKEN):
+        assert_no_run_of(secret, text)
+
+
+def test_scrub_masks_a_token_wrapped_across_lines_piece_by_piece() -> None:
+    text = scrubbing_client().scrub(f"token {SECOND_TOKEN[:15]}\n{SECOND_TOKEN[15:]} expired")
+    assert text == f"token …⏎…{SECOND_TOKEN[-4:]} expired"
+
+
+def test_scrub_leaves_fragments_shorter_than_ten_characters_and_other_text_alone() -> None:
+    client = scrubbing_client()
+    short = OPAQUE_KEY[5:14]  # nine characters: too short to be told from chance
+    assert client.scrub(f"request {short} failed") == f"request {short} failed"
+    plain = "HTTP 400: invalid_request (field scopes[3] unknown; see docs/errors#scopes)"
+    assert client.scrub(plain) == plain
+
+
+def test_scrub_of_a_megabyte_is_fast() -> None:
+    client = scrubbing_client()
+    for text in ("9f3c2a7d1e" * 100_000, OPAQUE_KEY * 25_000, "a" * 1_000_000):
+        started = time.perf_counter()
+        scrubbed = client.scrub(text, limit=2_000_000)
+        # About 0.1-0.3 s on a laptop; a quadratic scan would take minutes.
+        assert time.perf_counter() - started < 1.0
+        assert_no_run_of(OPAQUE_KEY, scrubbed)
 
 
 def test_current_key_id_comes_from_the_token_or_the_current_endpoint() -> None:

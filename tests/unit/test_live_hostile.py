@@ -56,7 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
         self.server.seen.append((self.command, parts.path, query))
-        if parts.path == "/v1/auth/token":
+        if parts.path == "/v1/auth/token" and self.server.token_script is not None:
+            status, headers, body = self.server.token_script(self.command, parts.path, query)
+        elif parts.path == "/v1/auth/token":
             status, headers, body = json_answer({"access_token": TOKEN, "expires_in": 300})
         else:
             status, headers, body = self.server.script(self.command, parts.path, query)
@@ -73,16 +75,23 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, token_script: Script | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script = script
+        self.token_script = token_script
         self.seen: list[tuple[str, str, dict[str, str]]] = []
 
 
 @contextmanager
-def hostile(script: Script, **platform: Any) -> Iterator[tuple[PlatformClient, _Server]]:
-    """A scripted platform on 127.0.0.1 and a client pointed at it."""
-    server = _Server(script)
+def hostile(
+    script: Script, *, token_script: Script | None = None, api_key: str = CANARY_KEY,
+    **platform: Any,
+) -> Iterator[tuple[PlatformClient, _Server]]:  # fmt: skip
+    """A scripted platform on 127.0.0.1 and a client holding ``api_key`` pointed at it.
+
+    The token path answers a token, unless ``token_script`` answers it instead.
+    """
+    server = _Server(script, token_script)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     settings = parse_platform_settings(
@@ -91,7 +100,7 @@ def hostile(script: Script, **platform: Any) -> Iterator[tuple[PlatformClient, _
         env={},
     )  # fmt: skip
     try:
-        with PlatformClient(settings, ApiKeyCredential(CANARY_KEY, "test")) as client:
+        with PlatformClient(settings, ApiKeyCredential(api_key, "test")) as client:
             yield client, server
     finally:
         server.shutdown()
@@ -112,6 +121,49 @@ def platform_of(keys_pages: Callable[[str | None], dict[str, Any]]) -> Script:
         return json_answer({"error": {"message": "no such route"}}, 404)
 
     return script
+
+
+# --------------------------------------------------------------------------- echoed credentials
+
+
+def test_a_token_error_echoing_most_of_an_opaque_key_shows_no_run_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opaque_key = "cd6db0a9c07d51fc6199817043d65119b5c73825"  # no prefix the redactor knows
+
+    def token_script(method: str, path: str, query: dict[str, str]) -> Answer:
+        return json_answer({"error": {"message": f"unknown credential {opaque_key[:-2]}"}}, 400)
+
+    def assert_no_12_char_run(text: str) -> None:
+        for start in range(len(opaque_key) - 11):
+            assert opaque_key[start : start + 12] not in text, text
+
+    with (
+        hostile(platform_of(lambda cursor: {}), token_script=token_script, api_key=opaque_key) as (
+            client,
+            _,
+        ),
+        pytest.raises(FetchError) as caught,
+    ):
+        client.get_bytes("/v1/openapi.json")
+    assert str(caught.value) == "POST /v1/auth/token: HTTP 400: unknown credential …"
+    assert_no_12_char_run(str(caught.value))
+
+    # The same through the command line: nothing of the key on stdout or stderr.
+    from keyscope.cli import main
+
+    with hostile(platform_of(lambda cursor: {}), token_script=token_script) as (_, server):
+        monkeypatch.chdir(tmp_path)
+        for name in ("KEYSCOPE_CONFIG", "HTTPS_PROXY", "HTTP_PROXY", "https_proxy",
+                     "http_proxy", "ALL_PROXY", "all_proxy"):  # fmt: skip
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("KEYSCOPE_API_KEY", opaque_key)
+        monkeypatch.setenv("KEYSCOPE_PLATFORM_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        code = main(["fetch", "--output", "snap", "-q"])
+    out, err = capsys.readouterr()
+    assert code == 5
+    assert "HTTP 400: unknown credential …" in err
+    assert_no_12_char_run(out + err)
 
 
 # --------------------------------------------------------------------------- Content-Encoding

@@ -85,6 +85,14 @@ _MAX_SAME_ORIGIN_REDIRECTS = 3
 _TOKEN_REFRESH_MARGIN = 5.0
 """Seconds before expiry at which a token is exchanged again instead of used."""
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+# Scrubbing masks any run of this many consecutive characters of a held credential,
+# not only the whole credential: a platform may echo a cut-down key ("unknown
+# credential <key minus 2 chars>") or wrap a token across lines.  10 characters of a
+# random key or token are 50-60 bits, so ordinary words, ids and timestamps in an error
+# body practically never collide with one (and a collision only over-masks); 8 would
+# be a bare type prefix such as ``ks_live_`` plus nothing.  A piece shorter than 10
+# that slips through still leaves over 30 of a 40-character key unknown.
+_FRAGMENT_CHARS = 10
 _NETWORK_VARIABLES = (
     "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
     "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
@@ -1463,13 +1471,18 @@ class PlatformClient:
         """``text`` made safe to show or store: one line, no secret in it.
 
         This client's API key and every access token it has held (the current one and
-        those before a refresh) are masked verbatim first, since an opaque token looks
-        like nothing in particular; then :func:`keyscope.redaction.redact` masks
-        anything else that looks like a secret.  Use it on every text that may come
-        from a response (an error message the platform echoes a credential into).
+        those before a refresh) are masked first, since an opaque token looks like
+        nothing in particular: whole, and also any run of at least ten consecutive
+        characters of one (a key echoed minus its last characters, a token wrapped
+        across lines; see :func:`_mask_fragments`).  Then
+        :func:`keyscope.redaction.redact` masks anything else that looks like a
+        secret.  Use it on every text that may come from a response (an error message
+        the platform echoes a credential into).
         """
-        for secret in (self._credential.reveal(), self._token, *self._past_tokens):
-            if secret:
+        secrets = [s for s in (self._credential.reveal(), self._token, *self._past_tokens) if s]
+        text = _mask_fragments(text, [s for s in secrets if len(s) >= _FRAGMENT_CHARS])
+        for secret in secrets:
+            if len(secret) < _FRAGMENT_CHARS:  # too short to mask by fragment: whole only
                 text = text.replace(secret, mask(secret))
         return one_line(redact(text), limit=limit)
 
@@ -1479,6 +1492,60 @@ class PlatformClient:
             # A long TUI session refreshes often; the newest tokens are the likeliest echoes.
             self._past_tokens = [*self._past_tokens[-31:], self._token]
         self._token = None
+
+
+def _mask_fragments(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every run of ``_FRAGMENT_CHARS``+ characters of a secret masked.
+
+    A run of length L >= N is exactly the union of its L-N+1 windows of N characters,
+    each of which is an N-gram of the secret, so one pass over the text's windows,
+    looked up in a set of the secrets' N-grams, finds every maximal run: linear in the
+    text (one slice and one set lookup per character), whatever the text holds.
+    Touching or overlapping runs merge into one.  A run becomes ``…``, with the
+    secret's type prefix in front when the run starts where a secret starts and its
+    last four characters behind when it ends where the secret ends: never more than
+    :func:`keyscope.redaction.mask` shows of the whole secret, so several fragments
+    together reveal nothing more either.
+
+    Args:
+        text: Free text, such as an error body the platform echoed.
+        secrets: Credentials at least ``_FRAGMENT_CHARS`` long.
+
+    Returns:
+        The text with each run replaced by its masked form.
+    """
+    n = _FRAGMENT_CHARS
+    grams: set[str] = set()
+    heads: dict[str, str] = {}
+    tails: dict[str, str] = {}
+    for secret in secrets:
+        grams.update(secret[i : i + n] for i in range(len(secret) - n + 1))
+        prefix, _, tail = mask(secret).partition("…")
+        heads[secret[:n]] = prefix
+        tails[secret[-n:]] = tail
+    if not grams or len(text) < n:
+        return text
+    # Only stretches of the secrets' own characters can hold a run: skip the rest
+    # (spaces, punctuation) without a per-character lookup.
+    alphabet = re.escape("".join(sorted({c for gram in grams for c in gram})))
+    runs: list[tuple[int, int]] = []
+    for stretch in re.finditer(f"[{alphabet}]{{{n},}}", text):
+        for i in range(stretch.start(), stretch.end() - n + 1):
+            if text[i : i + n] in grams:
+                if runs and i <= runs[-1][1]:
+                    runs[-1] = (runs[-1][0], i + n)
+                else:
+                    runs.append((i, i + n))
+    if not runs:
+        return text
+    parts: list[str] = []
+    done = 0
+    for start, end in runs:
+        shown = heads.get(text[start : start + n], "") + "…" + tails.get(text[end - n : end], "")
+        parts += (text[done:start], shown)
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 class HttpStatusError(FetchError):
