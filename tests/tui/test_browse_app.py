@@ -397,8 +397,9 @@ async def test_triage_writes_the_suppressions_file(fixture_run: FakeRun, tmp_pat
         assert entry.expires == date(2027, 1, 31)  # today + 90 days
         screen = app.screen
         assert isinstance(screen, KeyDetailScreen)
+        # [1]: the State column
         states = [
-            str(screen.query_one("#findings-table", DataTable).get_row_at(r)[3]) for r in range(2)
+            str(screen.query_one("#findings-table", DataTable).get_row_at(r)[1]) for r in range(2)
         ]
         assert "suppressed" in states
 

@@ -348,7 +348,7 @@ async def test_triage_refreshes_the_keys_row_and_summary(
         # Reopened, the key still shows it suppressed; the audit was not run again.
         screen = await open_key(pilot, "reconciliation")
         states = [
-            str(row[3]) for row in map(screen.query_one("#findings-table").get_row_at, (0, 1))
+            str(row[1]) for row in map(screen.query_one("#findings-table").get_row_at, (0, 1))
         ]
         assert "suppressed" in states
         assert len(calls) == 1

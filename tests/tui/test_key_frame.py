@@ -134,7 +134,7 @@ def test_rows_map_back_to_audits(frame: KeyFrame) -> None:
     audit = run.result.keys[view.audit_index(0)]
     assert audit.key.name == "Payout bot"
     assert view.cell(0, 0) == "Payout bot"
-    assert view.cell(0, 1) == "key_…0007"
+    assert view.cell(0, [c.id for c in DISPLAY_COLUMNS].index("key_id")) == "key_…0007"
 
 
 # ---------------------------------------------------------------- untrusted text

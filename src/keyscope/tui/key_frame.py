@@ -66,12 +66,14 @@ class DisplayColumn:
 
 
 DISPLAY_COLUMNS: tuple[DisplayColumn, ...] = (
+    # What a reviewer judges a key by comes first (name, risk, scopes, findings): the
+    # table keeps these four in view at 80 columns and the rest a scroll to the right.
     DisplayColumn("name", "Name", "_name_sort", 28),
-    DisplayColumn("key_id", "Key id", "_id", 16),
     DisplayColumn("risk", "Risk", "risk", 4),
-    # Fourth, so a legacy key's label is in view at 80 columns; full text in the tooltip.
+    # Full text in the tooltip when the column is narrowed to fit the terminal.
     DisplayColumn("scopes", "Scopes (✓ used ✗ unused ! missing)", "_scope_count", 48),
     DisplayColumn("findings", "Findings", "findings", 8),
+    DisplayColumn("key_id", "Key id", "_id", 16),
     DisplayColumn("confidence", "Confidence", "_confidence_rank", 12),
     DisplayColumn("last_used", "Last used", "_last_used", 16),
     DisplayColumn("status", "Status", "status", 8),
@@ -392,7 +394,8 @@ def _filter_mask(table: pa.Table, key_filter: KeyFilter) -> pa.ChunkedArray | No
 def _widths(table: pa.Table) -> tuple[int, ...]:
     widths: list[int] = []
     for column in DISPLAY_COLUMNS:
-        label_width = _width(column.label)
+        # One more cell for the sort marker (▲/▼) the header shows after the label.
+        label_width = _width(column.label) + 1
         if table.num_rows == 0:
             content = 0
         elif f"_w_{column.id}" in table.column_names:
@@ -402,7 +405,10 @@ def _widths(table: pa.Table) -> tuple[int, ...]:
         else:  # short ASCII vocabularies: status, confidence
             content = pc.max(pc.utf8_length(table.column(column.id))).as_py() or 0
         widths.append(
-            min(max(content, label_width if column.id != "scopes" else 6), column.max_width)
+            min(
+                max(content, label_width if column.id != "scopes" else 7),
+                max(column.max_width, label_width if column.id != "scopes" else 0),
+            )
         )
     return tuple(widths)
 

@@ -41,8 +41,6 @@ _DETAILS = {
     " replacement key)",
     "triage-finding": "Triage the highlighted finding: accept or suppress, with reason,"
     " owner and expiry",
-    "tab-whatif": "Show the What-if tab",
-    "tab-findings": "Show the Findings tab",
     "export-report": "Export the HTML, JSON, Markdown, CSV or SARIF report",
     "export-write": "Export: write the report (asks first if the file exists)",
     "export-cancel": "Export: close without writing",

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
@@ -93,6 +94,69 @@ def _needs(alternatives: tuple[tuple[str, ...], ...]) -> str:
     return " | ".join(" + ".join(safe(s, 40) for s in alt) or "(no scope)" for alt in alternatives)
 
 
+_MIN_FLEX_WIDTH = 20
+"""Cells a line of a wrapped column keeps, however narrow the pane (then it scrolls)."""
+_SCROLLBAR = 2
+_PADDING = 2
+"""Cells of padding around each column's content (one each side)."""
+
+
+def _fill_fitted(
+    table: DataTable[Text],
+    labels: tuple[str, ...],
+    rows: list[tuple[Text, ...]],
+    *,
+    flex: int,
+    in_view: int,
+    width: int,
+    height: int,
+    keys: list[str] | None = None,
+) -> None:
+    """Fill ``table`` so that column ``flex`` wraps in the width the others leave.
+
+    A right-hand pane is narrow: rather than cut a message or a header at the pane's
+    edge, the ``flex`` column takes the width left over and its rows grow taller.  When
+    the pane cannot show every column, the first ``in_view`` stay in view and the rest
+    are a scroll to the right.
+
+    Args:
+        table: An empty table (no columns, no rows).
+        labels: Column headers.
+        rows: The cells, one tuple per row; the flex column's ``Text`` must be allowed
+            to wrap.
+        flex: Index of the column that takes the remaining width and wraps.
+        in_view: How many columns, from the left, must fit the pane.
+        width: The pane's width in cells (0 before the first layout).
+        height: The pane's height in lines (a taller table has a scrollbar).
+        keys: Row keys, if any.
+    """
+    widths = [
+        max([len(label), *(row[i].cell_len for row in rows)]) for i, label in enumerate(labels)
+    ]
+    natural = widths[flex]
+    for scrollbar in (0, _SCROLLBAR):
+        available = width - scrollbar
+        others = sum(widths[i] + _PADDING for i in range(len(labels)) if i != flex)
+        leaves = available - others - _PADDING
+        if leaves >= _MIN_FLEX_WIDTH:
+            widths[flex] = min(natural, leaves)
+        else:
+            # Exactly the pane: the columns a scroll away start at its edge, not in it.
+            others = sum(widths[i] + _PADDING for i in range(in_view) if i != flex)
+            widths[flex] = max(available - others - _PADDING, _MIN_FLEX_WIDTH)
+        lines = 1 + sum(-(-max(row[flex].cell_len, 1) // widths[flex]) for row in rows)
+        if lines <= height:
+            break  # no vertical scrollbar takes its two cells
+    for label, width in zip(labels, widths, strict=True):
+        table.add_column(label, width=width)
+    for index, row in enumerate(rows):
+        table.add_row(*row, key=keys[index] if keys else None, height=None)
+
+
+_TABS_GROUP = Binding.Group("Tabs", compact=True)
+"""The tab keys' single footer entry."""
+
+
 class KeyDetailScreen(Screen[None]):
     """Everything about one key, with the what-if grid."""
 
@@ -119,8 +183,25 @@ class KeyDetailScreen(Screen[None]):
             tooltip="Accept or suppress the highlighted finding",
             id="triage-finding",
         ),
-        Binding("w", "show_tab('whatif')", "What-if", show=False, id="tab-whatif"),
-        Binding("f", "show_tab('findings')", "Findings", show=False, id="tab-findings"),
+        # One key per tab, so no tab is a walk through the grid's cells away; grouped,
+        # the footer shows them as one entry ("w e x d f Tabs") that fits at 80 columns.
+        *(
+            Binding(
+                key,
+                f"show_tab('{tab}')",
+                title,
+                tooltip=f"Show the {title} tab",
+                id=f"tab-{tab}",
+                group=_TABS_GROUP,
+            )
+            for key, tab, title in (
+                ("w", "whatif", "What-if"),
+                ("e", "evidence", "Evidence"),
+                ("x", "excess", "Excess"),
+                ("d", "denied", "Denied"),
+                ("f", "findings", "Findings"),
+            )
+        ),
     ]
 
     def __init__(self, audit: KeyAudit, context: AuditContext) -> None:
@@ -132,6 +213,8 @@ class KeyDetailScreen(Screen[None]):
         self.outcome: WhatIfOutcome | None = None
         self.findings: tuple[Finding, ...] = audit.findings
         """The key's findings as shown (a triaged one is marked suppressed)."""
+        self._fitted_size = Size(0, 0)
+        """The tabs' content size when the wrapping tables were last filled."""
 
     # ------------------------------------------------------------------ layout
 
@@ -314,29 +397,43 @@ class KeyDetailScreen(Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        # Focus follows, so the arrows scroll what the reviewer asked to see.
+        pane = self.query_one(f"#{tab}", TabPane)
+        target = pane.query("#whatif-scroll, DataTable").first()
+        target.focus()
 
     # ------------------------------------------------------------------ tables
 
     def _fill_evidence(self) -> None:
         table = self.query_one("#evidence-table", DataTable)
-        table.add_columns("Scope", "Operation", "Requests", "First seen", "Last seen")
+        table.clear(columns=True)
+        # Scope, then its operations under it: one column fewer than a Scope column on
+        # every row, so the counts and dates fit the pane next to the grid.
+        rows: list[tuple[Text, ...]] = []
         for evidence in self.audit.evidence:
+            rows.append((safe_text(evidence.scope, "bold", limit=40), Text(""), Text(""), Text("")))
             for use in evidence.operations:
-                table.add_row(
-                    safe_text(evidence.scope, limit=40),
-                    safe_text(use.operation, limit=60),
-                    Text(f"{use.count:,}", justify="right"),
-                    Text(when(use.first_seen)),
-                    Text(when(use.last_seen)),
+                rows.append(
+                    (
+                        Text("  " + safe(use.operation, 60)),
+                        Text(f"{use.count:,}", justify="right"),
+                        Text(when(use.last_seen)),
+                        Text(when(use.first_seen)),
+                    )
                 )
         if not self.audit.evidence:
-            table.add_row(
-                Text("—"),
-                Text("no successful use in the window", style="dim"),
-                Text(""),
-                Text(""),
-                Text(""),
+            rows.append(
+                (Text("no successful use in the window", style="dim"), Text(""), Text(""), Text(""))
             )
+        _fill_fitted(
+            table,
+            ("Scope / operation", "Requests", "Last seen", "First seen"),
+            rows,
+            flex=0,
+            in_view=3,
+            width=self._pane_size().width,
+            height=self._pane_size().height,
+        )
 
     def _fill_excess(self) -> None:
         table = self.query_one("#excess-table", DataTable)
@@ -368,18 +465,54 @@ class KeyDetailScreen(Screen[None]):
         if findings is not None:
             self.findings = findings
         table = self.query_one("#findings-table", DataTable)
+        cursor = table.cursor_row
         table.clear(columns=True)
-        table.add_columns("Severity", "Rule", "Subject", "State", "Message")
-        for finding in self.findings:
-            state = "suppressed" if finding.suppressed else (finding.baseline_state or "open")
-            table.add_row(
+        rows = [
+            (
                 Text(finding.severity, style=SEVERITY_STYLES.get(finding.severity, "")),
+                Text(
+                    "suppressed" if finding.suppressed else (finding.baseline_state or "open"),
+                    style="dim" if finding.suppressed else "",
+                ),
+                Text(safe(finding.message, 1000)),
                 safe_text(finding.rule, limit=30),
                 safe_text(finding.subject, limit=40),
-                Text(state, style="dim" if finding.suppressed else ""),
-                safe_text(finding.message, limit=120),
-                key=finding.fingerprint,
             )
+            for finding in self.findings
+        ]
+        # The message wraps: it is what the reviewer reads the row for.  The rule and
+        # subject (which the message names anyway) are the ones a narrow pane scrolls to.
+        _fill_fitted(
+            table,
+            ("Severity", "State", "Message", "Rule", "Subject"),
+            rows,
+            flex=2,
+            in_view=3,
+            width=self._pane_size().width,
+            height=self._pane_size().height,
+            keys=[finding.fingerprint for finding in self.findings],
+        )
+        if self.findings:
+            table.move_cursor(row=min(max(cursor, 0), len(self.findings) - 1))
+
+    def _pane_size(self) -> Size:
+        """Size of the tabs' content, which every tab's table fills (0 before layout)."""
+        return self.query_one("#detail-tabs ContentSwitcher").size
+
+    def _fit_tables(self) -> None:
+        """Refill the wrapping tables once their pane has a (new) width."""
+        size = self._pane_size()
+        if size.width and size != self._fitted_size:
+            self._fitted_size = size
+            self._fill_evidence()
+            self.fill_findings()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_tables)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self) -> None:
+        self.call_after_refresh(self._fit_tables)
 
     # ------------------------------------------------------------------ triage
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -146,7 +147,8 @@ class KeysScreen(Screen[None]):
 
     def _refresh_rows(self, key_filter: KeyFilter) -> None:
         view = self.frame.view(key_filter, self.key_sort)
-        self.query_one(KeyTable).show(view)
+        empty = _no_match_message(key_filter) if view.total and not view.row_count else None
+        self.query_one(KeyTable).show(view, self.key_sort, empty)
         self.query_one(FilterBar).show_counts(view.row_count, view.total)
 
     # ------------------------------------------------------------------ messages up
@@ -207,3 +209,15 @@ class KeysScreen(Screen[None]):
     def action_min_severity(self, severity: str) -> None:
         filter_bar = self.query_one(FilterBar)
         filter_bar.key_filter = filter_bar.key_filter.with_changes(min_severity=severity)
+
+
+def _no_match_message(key_filter: KeyFilter) -> Text:
+    """Why the table is empty: the typed text (literal, made safe) and any facets."""
+    facets = key_filter.with_changes(text="").is_active
+    text = key_filter.text.strip()
+    if not text:
+        reason = "No key matches the facets"
+    else:
+        reason = f"No key matches '{safe(text, 60)}'" + (" with the facets on" if facets else "")
+    # Text, never markup: the reviewer may have typed "[bold]".
+    return Text.assemble((reason, "italic"), ("   c clears the filter and facets", "dim"))

@@ -17,10 +17,11 @@ from rich.text import Text
 from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 from textual_fastdatatable import ArrowBackend
+from textual_fastdatatable.column import Column
 from textual_fastdatatable.data_table import DataTable
 
 from keyscope.model import risk_band
@@ -34,9 +35,52 @@ from keyscope.tui.key_frame import (
 )
 from keyscope.tui.widgets.chips import chips_text
 
-__all__ = ["KeyTable", "risk_style"]
+__all__ = ["SORT_MARKERS", "KeyTable", "fit_widths", "risk_style"]
 
 _BAND_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "", "none": "dim"}
+
+_CELL_PADDING = 2
+"""Cells of padding around each column's content (one each side)."""
+_MIN_WIDTHS: dict[ColumnId, int] = {"name": 14, "scopes": 20}
+"""The columns that narrow to fit the terminal, and how far (content cells)."""
+_NARROW_NAME = 18
+"""The name's width when the terminal cannot show every column."""
+SORT_MARKERS = {False: "▲", True: "▼"}
+"""Ascending / descending marker shown in the sorted column's header."""
+
+
+def fit_widths(natural: tuple[int, ...], available: int) -> tuple[int, ...]:
+    """Column content widths for a table ``available`` cells wide.
+
+    Every column fits when it can: the name and the scopes narrow (ellipsis, full text
+    in the tooltip) before anything scrolls off.  When even that is too wide, the name,
+    risk, scopes and findings fill the width and the rest is a scroll to the right.
+
+    Args:
+        natural: Each display column's content width (``KeyView.widths``).
+        available: The table's width in cells (0 before the first layout).
+
+    Returns:
+        One content width per display column.
+    """
+    ids = [column.id for column in DISPLAY_COLUMNS]
+    widths = list(natural)
+    padding = _CELL_PADDING * len(widths)
+    if available <= 0 or sum(widths) + padding <= available:
+        return tuple(widths)
+    name, scopes = ids.index("name"), ids.index("scopes")
+    fixed = sum(w for i, w in enumerate(widths) if i not in (name, scopes)) + padding
+    rest = available - fixed
+    if rest >= _MIN_WIDTHS["name"] + _MIN_WIDTHS["scopes"]:
+        widths[name] = min(natural[name], max(_MIN_WIDTHS["name"], rest * 2 // 5))
+        widths[scopes] = min(natural[scopes], rest - widths[name])
+        widths[name] = min(natural[name], rest - widths[scopes])
+        return tuple(widths)
+    risk, findings = ids.index("risk"), ids.index("findings")
+    widths[name] = min(natural[name], _NARROW_NAME)
+    in_view = widths[name] + widths[risk] + widths[findings] + 4 * _CELL_PADDING
+    widths[scopes] = max(_MIN_WIDTHS["scopes"], available - in_view)
+    return tuple(widths)
 
 
 def risk_style(score: int) -> str:
@@ -107,6 +151,13 @@ class KeyTable(DataTable):
 
     def __init__(self, *, id: str | None = None) -> None:
         view = KeyFrame.empty().view(KeyFilter(), KeySort())
+        # Before the base class, which lays out the header (``ordered_columns``).
+        self._view = view
+        self.key_sort = KeySort()
+        """The order the rows are in; its column's header carries a ▲/▼."""
+        self.empty_message: Text | None = None
+        """Shown where the rows would be when there are none (a filter matched nothing)."""
+        self._fitted_for = Size(-1, -1)
         super().__init__(
             backend=_ViewBackend(view),
             column_labels=[Text(column.label) for column in DISPLAY_COLUMNS],
@@ -115,29 +166,74 @@ class KeyTable(DataTable):
             zebra_stripes=True,
             id=id,
         )
-        self._view = view
         self._paint_styles: dict[str, Style] | None = None
 
     @property
     def view(self) -> KeyView:
         return self._view
 
-    def show(self, view: KeyView) -> None:
-        """Replace the rows with ``view``; the cursor stays on the same key if it is still shown."""
+    def show(
+        self,
+        view: KeyView,
+        key_sort: KeySort | None = None,
+        empty_message: Text | None = None,
+    ) -> None:
+        """Replace the rows with ``view``; the cursor stays on the same key if it is still shown.
+
+        Args:
+            view: The rows to show.
+            key_sort: The order ``view`` is in, marked in the header.
+            empty_message: What to say when ``view`` has no rows (literal text).
+        """
         highlighted = self.audit_index_at_cursor()
         self._view = view
+        if key_sort is not None:
+            self.key_sort = key_sort
+        self.empty_message = empty_message
         self.backend = _ViewBackend(view)
+        self._relayout()
+        row = view.row_of(highlighted) if highlighted is not None else None
+        if row is None:
+            row = min(self.cursor_row, max(view.row_count - 1, 0))
+        self.cursor_coordinate = Coordinate(row, 0)
+        self.refresh()
+
+    def _relayout(self) -> None:
+        self._fitted_for = self.size
         self._ordered_columns = None
         self._clear_caches()
         self._update_count += 1
         self._require_update_dimensions = True
         # Recompute widths and the virtual size now, so the first paint is right.
         self._update_dimensions([])
-        row = view.row_of(highlighted) if highlighted is not None else None
-        if row is None:
-            row = min(self.cursor_row, max(view.row_count - 1, 0))
-        self.cursor_coordinate = Coordinate(row, 0)
-        self.refresh()
+
+    def on_resize(self) -> None:
+        if self.size != self._fitted_for:
+            self._relayout()
+            self.refresh()
+
+    @property
+    def ordered_columns(self) -> list[Column]:
+        if self._ordered_columns is None:
+            columns = super().ordered_columns
+            widths = fit_widths(self._view.widths, self._width_for_rows())
+            for column, spec, width in zip(columns, DISPLAY_COLUMNS, widths, strict=True):
+                column.label = _header_text(spec.label, self._sort_marker(spec.id))
+                column.content_width = width
+        return super().ordered_columns
+
+    def _width_for_rows(self) -> int:
+        """The width the rows get: less the vertical scrollbar when they will need one.
+
+        Columns are fitted before the scrollbar appears (the rows arrive after the first
+        layout), so its two cells are taken off here rather than from the last column.
+        """
+        if self._view.row_count + self.header_height > self.size.height:
+            return self.size.width - self.styles.scrollbar_size_vertical
+        return self.size.width
+
+    def _sort_marker(self, column: ColumnId) -> str:
+        return SORT_MARKERS[self.key_sort.descending] if column == self.key_sort.column else ""
 
     def audit_index_at_cursor(self) -> int | None:
         """Position in ``AuditResult.keys`` of the highlighted key, if any."""
@@ -238,6 +334,14 @@ class KeyTable(DataTable):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         fixed_rows_height = self.fixed_rows + (self.header_height if self.show_header else 0)
+        if y == fixed_rows_height and self._view.row_count == 0 and self.empty_message:
+            line = self.empty_message.copy()
+            line.truncate(max(self.size.width - 2, 0), overflow="ellipsis")
+            base = self._paint_style("base", lambda: self.rich_style)
+            segments = [Segment(" "), *line.render(self.app.console)]
+            return Strip(Segment.apply_style(segments, base)).adjust_cell_length(
+                self.size.width, base
+            )
         if y >= fixed_rows_height:
             y += scroll_y
         base_style = self._paint_style("base", lambda: self.rich_style)
@@ -281,6 +385,12 @@ class KeyTable(DataTable):
     def _on_click(self, event: events.Click) -> None:
         if event.chain >= 2 and self._view.row_count:
             self.post_message(self.KeySelected(self._view.audit_index(self.cursor_row)))
+
+
+def _header_text(label: str, marker: str) -> Text:
+    """A header label with the sort marker; the scopes legend stays after the marker."""
+    head, space, legend = label.partition(" (")
+    return Text(f"{head}{marker}{space}{legend}", no_wrap=True, overflow="ellipsis")
 
 
 def _cell_text(column: ColumnId, value: object) -> Text:
