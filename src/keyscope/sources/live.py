@@ -1540,12 +1540,43 @@ def _mask_fragments(text: str, secrets: Iterable[str]) -> str:
         return text
     parts: list[str] = []
     done = 0
-    for start, end in runs:
-        shown = heads.get(text[start : start + n], "") + "…" + tails.get(text[end - n : end], "")
-        parts += (text[done:start], shown)
+    for start, end, own_start, own_end in _whole_words(text, runs):
+        head = heads.get(text[start : start + n], "") if own_start else ""
+        tail = tails.get(text[end - n : end], "") if own_end else ""
+        parts += (text[done:start], head + "…" + tail)
         done = end
     parts.append(text[done:])
     return "".join(parts)
+
+
+_TOKEN_CHAR = re.compile(r"[A-Za-z0-9_-]")
+
+
+def _whole_words(text: str, runs: list[tuple[int, int]]) -> list[tuple[int, int, bool, bool]]:
+    """``runs`` widened to the whole token each lies in, merged where they then touch.
+
+    A run inside a longer token (``sk_live_CANARY…`` sharing characters with a
+    ``ks_live_CANARY…`` key) is masked with all of it: masking only the run would cut
+    the token's prefix off, and the rest would no longer look like a secret to the
+    redactor.  Each result is ``(start, end, own_start, own_end)``: a bound that did
+    not move is the run's own, where a secret's prefix or last four characters may be
+    shown; a widened one belongs to another token, and shows nothing.
+    """
+    widened: list[tuple[int, int, bool, bool]] = []
+    for start, end in runs:
+        left, right = start, end
+        while left > 0 and _TOKEN_CHAR.match(text[left - 1]):
+            left -= 1
+        while right < len(text) and _TOKEN_CHAR.match(text[right]):
+            right += 1
+        if widened and left <= widened[-1][1]:
+            first, last, own_first, own_last = widened[-1]
+            if right > last:
+                last, own_last = right, right == end
+            widened[-1] = (first, last, own_first, own_last)
+        else:
+            widened.append((left, right, left == start, right == end))
+    return widened
 
 
 class HttpStatusError(FetchError):
