@@ -138,9 +138,10 @@ _ENV = {
 
 MAX_WINDOW_DAYS = 36_600
 """About a century: any longer window is a typo, and its dates would leave the calendar."""
-EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_AS_OF = datetime(9000, 1, 1, tzinfo=UTC)
-"""``as_of`` bounds, far enough from year 1 and 9999 for any window's date arithmetic."""
+EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(9000, 1, 1, tzinfo=UTC)
+"""The moments keyscope reasons about (``as_of``, an inventory's dates): far enough from
+year 1 and 9999 for any window's or key age's date arithmetic."""
 
 
 def parse_as_of(text: str, where: str = "--as-of") -> datetime:
@@ -163,12 +164,28 @@ def parse_as_of(text: str, where: str = "--as-of") -> datetime:
     return check_as_of(moment, where)
 
 
-def check_as_of(moment: datetime, where: str) -> datetime:
-    """``moment`` if it lies in the years keyscope can reason about, else a ConfigError."""
-    if not EARLIEST_AS_OF <= moment <= LATEST_AS_OF:
+def _least_days(name: str) -> int:
+    return 1 if name == "window_days" else 0
+
+
+def _day_count(name: str, value: int, where: str, label: str = "", place: str = "") -> int:
+    """``value`` if it is a day count ``name`` may hold, else a ConfigError."""
+    if not _least_days(name) <= value <= MAX_WINDOW_DAYS:
         raise ConfigError(
             where,
-            f"as_of must lie between {EARLIEST_AS_OF.date()} and {LATEST_AS_OF.date()}, "
+            f"{label}expected a whole number from {_least_days(name)} to {MAX_WINDOW_DAYS}, "
+            f"got {value}",
+            place,
+        )
+    return value
+
+
+def check_as_of(moment: datetime, where: str) -> datetime:
+    """``moment`` if it lies in the years keyscope can reason about, else a ConfigError."""
+    if not EARLIEST_DATE <= moment <= LATEST_DATE:
+        raise ConfigError(
+            where,
+            f"as_of must lie between {EARLIEST_DATE.date()} and {LATEST_DATE.date()}, "
             f"not {moment.date().isoformat()}",
         )
     return moment
@@ -279,20 +296,9 @@ def _convert(name: str, value: Any, where: str, base: Path) -> Any:
             return parse_as_of(value, f"{where}:as_of")
         raise fail("a date")
     if name in ("window_days", "min_key_age_days"):
-        least = 1 if name == "window_days" else 0
-        if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or not least <= value <= MAX_WINDOW_DAYS
-        ):
-            raise ConfigError(
-                where,
-                f"{name}: expected a whole number from {least} to {MAX_WINDOW_DAYS}, got {value!r}"[
-                    :200
-                ],
-                name,
-            )
-        return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail(f"a whole number from {_least_days(name)} to {MAX_WINDOW_DAYS}")
+        return _day_count(name, value, where, f"{name}: ", name)
     if name in ("bad_line_threshold", "min_coverage"):
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
             raise fail("a number from 0 to 1")
@@ -386,12 +392,13 @@ def _from_env(name: str, text: str, variable: str, cwd: Path) -> Any:
     if name == "as_of":
         return parse_as_of(text, variable)
     if name in ("window_days", "min_key_age_days"):
-        least = 1 if name == "window_days" else 0
-        if not text.isdigit() or not least <= int(text) <= MAX_WINDOW_DAYS:
+        if not text.isdigit():
             raise ConfigError(
-                variable, f"expected a whole number from {least} to {MAX_WINDOW_DAYS}, got {text!r}"
+                variable,
+                f"expected a whole number from {_least_days(name)} to {MAX_WINDOW_DAYS}, "
+                f"got {text[:40]!r}",
             )
-        return int(text)
+        return _day_count(name, int(text), variable)
     if name == "semantics":
         if text not in ("auto", "all", "any"):
             raise ConfigError(variable, f"expected auto, all or any, got {text!r}")

@@ -57,6 +57,7 @@ from typing import Any
 from keyscope.errors import KeysFileError
 from keyscope.model import ApiKey
 from keyscope.redaction import SECRET_FIELD_NAMES, looks_like_secret, redact
+from keyscope.settings import EARLIEST_DATE, LATEST_DATE
 
 __all__ = ["load_keys", "parse_keys"]
 
@@ -340,14 +341,14 @@ def _timestamp(value: Any, field: str, fail: Any) -> datetime | None:
         moment = datetime.max.replace(tzinfo=UTC)  # forces the range error below
     if moment == _ZERO_TIME:
         return None  # Go's zero time, how some platform APIs write "never"
-    if not _EARLIEST <= moment <= _LATEST:
-        raise fail(f"{field}: {moment.date().isoformat()} is outside the years 1970 to 9000")
+    if not EARLIEST_DATE <= moment <= LATEST_DATE:
+        raise fail(
+            f"{field}: {moment.date().isoformat()} is outside the years "
+            f"{EARLIEST_DATE.year} to {LATEST_DATE.year}"
+        )
     return moment
 
 
-# Far from year 1 and 9999, so key-age and window arithmetic never leaves the calendar.
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 

@@ -74,7 +74,7 @@ import tempfile
 import threading
 import zlib
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from glob import glob, has_magic
@@ -1529,30 +1529,35 @@ def _has_long_line(chunk: bytes | mmap.mmap, since_feed: int, limit: int) -> boo
 
 def _long_line_examples(files: Sequence[Path], examples: list[BadLine]) -> list[BadLine]:
     """Add the lines longer than the limit (found by a plain scan) to the examples."""
-    found = {(example.source, example.line) for example in examples}
-    extra: list[BadLine] = []
-    for file in files:
-        for number in _long_lines(file, MAX_LINE_BYTES, EXAMPLES_PER_SOURCE):
-            if (redact(str(file)), number) not in found:
-                extra.append(BadLine(redact(str(file)), number, _REASONS[11]))
-        if len(extra) >= EXAMPLES_PER_SOURCE:
-            break
-    rank = {redact(str(file)): index for index, file in enumerate(files)}
-    merged = sorted([*examples, *extra], key=lambda e: (rank.get(e.source, len(rank)), e.line))
-    return merged[:EXAMPLES_PER_SOURCE]
+    return _with_found_lines(
+        files, examples, lambda file: _long_lines(file, MAX_LINE_BYTES, EXAMPLES_PER_SOURCE), 11
+    )
 
 
 def _merged_line_examples(files: Sequence[Path], examples: list[BadLine]) -> list[BadLine]:
     """Add the CSV lines merged into a record above them (a quoted line break, or an
     unterminated quote swallowing the tail) to the examples: DuckDB counts the record,
     not where its extra lines are, so Python's csv module walks the records once."""
+    return _with_found_lines(
+        files, examples, lambda file: _merged_lines(file, EXAMPLES_PER_SOURCE), 16
+    )
+
+
+def _with_found_lines(
+    files: Sequence[Path],
+    examples: list[BadLine],
+    lines_of: Callable[[Path], list[int]],
+    reason: int,
+) -> list[BadLine]:
+    """``examples`` plus the lines ``lines_of`` finds in each file (with ``reason``), in
+    file and line order, at most :data:`EXAMPLES_PER_SOURCE`."""
     found = {(example.source, example.line) for example in examples}
     extra: list[BadLine] = []
     for file in files:
         shown = redact(str(file))
-        for number in _merged_lines(file, EXAMPLES_PER_SOURCE):
+        for number in lines_of(file):
             if (shown, number) not in found:
-                extra.append(BadLine(shown, number, _REASONS[16]))
+                extra.append(BadLine(shown, number, _REASONS[reason]))
         if len(extra) >= EXAMPLES_PER_SOURCE:
             break
     rank = {redact(str(file)): index for index, file in enumerate(files)}
