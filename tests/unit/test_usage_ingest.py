@@ -29,7 +29,7 @@ from usage_support import (
 )
 
 from keyscope.errors import LogParseError
-from keyscope.model import DailyCount
+from keyscope.model import DailyCount, UsageData
 from keyscope.settings import UsageSource
 from keyscope.sources.usage import detect_kind
 
@@ -417,14 +417,19 @@ def test_head_counts_for_the_get_operation_but_keeps_its_method(tmp_path: Path) 
 # --------------------------------------------------------------------------- duplicates
 
 
+def _load_pages(tmp_path: Path, *pages: list[dict]) -> UsageData:
+    """The usage of ``pages`` written as page1.jsonl, page2.jsonl... and read by one glob."""
+    logs = tmp_path / "pages"
+    logs.mkdir()
+    for number, items in enumerate(pages, start=1):
+        _jsonl(logs / f"page{number}.jsonl", items)
+    return load(str(logs / "*.jsonl"))
+
+
 def test_repeated_request_ids_across_files_are_counted_once(tmp_path: Path) -> None:
     first = [record(request_id=f"req_{n}", timestamp=f"2026-09-01T10:00:0{n}Z") for n in range(5)]
     second = [*first[3:], record(request_id="req_9", timestamp="2026-09-02T10:00:00Z")]
-    logs = tmp_path / "pages"
-    logs.mkdir()
-    _jsonl(logs / "page1.jsonl", first)
-    _jsonl(logs / "page2.jsonl", second)
-    usage = load(str(logs / "*.jsonl"))
+    usage = _load_pages(tmp_path, first, second)
     (stats,) = usage.sources
     assert (stats.lines, stats.duplicates, stats.in_window) == (8, 2, 6)
     assert total_requests(usage) == 6
@@ -438,11 +443,7 @@ def test_a_copy_that_differs_only_in_the_methods_case_is_a_repeat(tmp_path: Path
         for n in range(5)
     ]
     second = [{**item, "method": "get"} for item in first[2:]]
-    logs = tmp_path / "pages"
-    logs.mkdir()
-    _jsonl(logs / "page1.jsonl", first)
-    _jsonl(logs / "page2.jsonl", second)
-    usage = load(str(logs / "*.jsonl"))
+    usage = _load_pages(tmp_path, first, second)
     (stats,) = usage.sources
     assert (stats.lines, stats.duplicates, stats.in_window) == (8, 3, 5)
     assert total_requests(usage) == 5
