@@ -142,6 +142,52 @@ def test_looks_regular_finds_byte_order_marks_and_long_lines(tmp_path: Path) -> 
     assert _looks_regular(tmp_path / "missing.jsonl") is False
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.integers(min_value=0, max_value=40), max_size=12),
+    final_feed=st.booleans(),
+    limit=st.integers(min_value=1, max_value=30),
+    block=st.integers(min_value=1, max_value=9),
+    bom=st.booleans(),
+)
+def test_looks_regular_agrees_with_measuring_every_line(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[int],
+    final_feed: bool,
+    limit: int,
+    block: int,
+    bom: bool,
+) -> None:
+    """The block-wise jumps give the answer of measuring every line, for any block size."""
+    data = b"\n".join(b"x" * length for length in lines) + (b"\n" if final_feed and lines else b"")
+    if bom:
+        data = b"\xef\xbb\xbf" + data
+    path = tmp_path_factory.mktemp("regular") / "log.jsonl"
+    path.write_bytes(data)
+    expected = not data.startswith(b"\xef\xbb\xbf") and all(
+        len(piece) <= limit for piece in data.split(b"\n")
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(usage, "MAX_LINE_BYTES", limit + 16)
+        patch.setattr(usage, "_SCAN_BLOCK", block)
+        assert _looks_regular(path) is expected
+
+
+def test_looks_regular_maps_none_of_the_file(tmp_path: Path) -> None:
+    """A large log is checked without growing this process's resident memory by its size."""
+    import resource
+
+    path = tmp_path / "log.jsonl"
+    row = b'{"timestamp":"2026-08-03T00:00:00Z","key_id":"k","method":"GET","path":"/v1/x"}\n'
+    with path.open("wb") as stream:
+        for _ in range(32):
+            stream.write(row * ((4 << 20) // len(row)))  # about 128 MiB in all
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert _looks_regular(path) is True
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 32 << 10, f"resident memory grew by {grown_kib} KiB"
+
+
 TIMESTAMP_PARTS = st.sampled_from(
     [
         "2026-08-03", "T", " ", "00:00:00", "23:59", ".5", ".123456789", "+02:00", "-05",

@@ -66,7 +66,6 @@ import contextlib
 import csv
 import gzip
 import io
-import mmap
 import os
 import re
 import shutil
@@ -1492,27 +1491,67 @@ def _count_lines(file: Path, stop: threading.Event) -> tuple[int, bool]:
 def _looks_regular(file: Path) -> bool:
     """Whether an uncompressed file has no byte-order mark and no line near the length
     limit, found without reading it all: from each line feed, the last one within a
-    limit's reach (``rfind`` on a memory map touches a page or two per MiB)."""
+    limit's reach, read backwards a block at a time (a few KiB per MiB of file).
+
+    Read with ``pread`` rather than a memory map: the kernel maps whole folios of cached
+    file pages into a process on each fault, which counted several hundred MB of a large
+    log as this process's resident memory although nothing was copied.
+    """
     if file.name.lower().endswith(".gz"):
         return False
     limit = MAX_LINE_BYTES - 16  # the margin _count_lines keeps
     try:
         with file.open("rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
+            descriptor = stream.fileno()
+            size = os.fstat(descriptor).st_size
             if size == 0:
                 return True
-            with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                # The whole file as one chunk of _count_lines's test, plus its last line.
-                return (
-                    mapped[:3] != b"\xef\xbb\xbf"
-                    and not _has_long_line(mapped, 0, limit)
-                    and size - mapped.rfind(b"\n") - 1 <= limit
-                )
+            if os.pread(descriptor, 3, 0) == b"\xef\xbb\xbf":
+                return False
+            position = _first_feed(descriptor, min(size, limit + 1))
+            if position < 0:
+                return size <= limit  # no line feed where the first line may end
+            while position + limit + 2 < size:
+                # The last line feed within reach; none means a line longer than the limit.
+                position = _last_feed(descriptor, position + 1, position + limit + 2)
+                if position < 0:
+                    return False
+            # The last line, with or without a final line feed.
+            return _last_feed(descriptor, max(0, size - limit - 1), size) >= 0 or size <= limit
     except (OSError, ValueError):
-        return False  # unreadable or not mappable: the checked path reports it
+        return False  # unreadable: the checked path reports it
 
 
-def _has_long_line(chunk: bytes | mmap.mmap, since_feed: int, limit: int) -> bool:
+_SCAN_BLOCK = 8192
+
+
+def _first_feed(descriptor: int, end: int) -> int:
+    """The offset of the first line feed before ``end`` in an open file, or -1."""
+    start = 0
+    while start < end:
+        block = os.pread(descriptor, min(_SCAN_BLOCK * 8, end - start), start)
+        if not block:
+            break
+        found = block.find(b"\n")
+        if found >= 0:
+            return start + found
+        start += len(block)
+    return -1
+
+
+def _last_feed(descriptor: int, start: int, end: int) -> int:
+    """The offset of the last line feed in ``[start, end)`` of an open file, or -1."""
+    while end > start:
+        begin = max(start, end - _SCAN_BLOCK)
+        block = os.pread(descriptor, end - begin, begin)
+        found = block.rfind(b"\n")
+        if found >= 0:
+            return begin + found
+        end = begin
+    return -1
+
+
+def _has_long_line(chunk: bytes, since_feed: int, limit: int) -> bool:
     """Whether a line in ``chunk`` (the first one ``since_feed`` bytes along) passes ``limit``."""
     position = chunk.find(b"\n")
     if position < 0:
