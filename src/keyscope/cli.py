@@ -73,28 +73,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     _escape_what_the_terminal_cannot_encode()
-    from keyscope.errors import EXIT_INTERNAL, KeyscopeError
-    from keyscope.redaction import redact
-    from keyscope.text import one_line
+    from keyscope.errors import EXIT_INPUT, KeyscopeError
+    from keyscope.text import safe_line
 
     try:
         return int(args.run(args))
     except KeyscopeError as error:
-        print(f"keyscope: error: {one_line(redact(error.message), limit=2000)}", file=sys.stderr)
+        print(f"keyscope: error: {safe_line(error.message)}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("keyscope: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as error:  # a bug: say so on one line, never exit 0
-        if args.debug:
-            import traceback
-
-            text = "".join(traceback.format_exception(error))
-            print(redact(text), file=sys.stderr)
+    except OSError as error:
+        if error.filename is None:
+            return _internal_error(error, debug=args.debug)
+        # A path the system refuses (a name too long, a loop of links, no permission)
+        # that no input check caught: an input problem naming the file, not a bug.
         print(
-            f"keyscope: internal error: {type(error).__name__} (run with --debug for details)",
+            f"keyscope: error: {safe_line(str(error.filename))}: {error.strerror or error}",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return EXIT_INPUT
+    except Exception as error:  # a bug: say so on one line, never exit 0
+        return _internal_error(error, debug=args.debug)
+
+
+def _internal_error(error: BaseException, *, debug: bool) -> int:
+    from keyscope.errors import EXIT_INTERNAL
+    from keyscope.redaction import redact
+    from keyscope.text import terminal_safe
+
+    if debug:
+        import traceback
+
+        text = "".join(traceback.format_exception(error))
+        print(terminal_safe(redact(text), keep_newlines=True), file=sys.stderr)
+    print(
+        f"keyscope: internal error: {type(error).__name__} (run with --debug for details)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL

@@ -93,6 +93,11 @@ class Operation:
     """Where the requirement came from: ``security``, an extension name, ``tag`` or ``none``."""
     multi_scope_list: bool = False
     """True when one requirement object listed several scopes of one scheme (all/any matters)."""
+    uncertain_scopes: frozenset[str] = frozenset()
+    """Scopes of a list read as alternatives although some are not variants of one another
+    (Spotify's ``ugc-image-upload`` with ``playlist-modify-public``/``-private``, which
+    the platform needs together): the reading may be wrong, so a key that uses the
+    operation keeps the ones it holds (``mixed-scope-list``)."""
 
     @property
     def key(self) -> str:
@@ -161,6 +166,13 @@ class ApiSpec:
     def catalog(self) -> frozenset[str]:
         """Declared scope names only."""
         return frozenset(scope.name for scope in self.scopes if scope.declared)
+
+    @property
+    def full_access_scopes(self) -> frozenset[str]:
+        """What a legacy full-access key holds: every scope the spec knows, declared or
+        only required by an operation (Square's ``PAYMENT_METHODS_READ``), since such a
+        key can call every operation."""
+        return self.scope_names
 
     def operation(self, key: str) -> Operation:
         """Look an operation up by ``Operation.key``; raises KeyError."""
@@ -457,8 +469,9 @@ class KeyAudit:
     daily: tuple[tuple[date, int], ...] = ()
     """Successful requests per day, for the sparkline."""
     assigned_scopes: frozenset[str] = frozenset()
-    """Scopes as granted, before implications: the key's own list, or every declared
-    catalog scope for a legacy full-access key (what ``excess_scopes`` is taken from)."""
+    """Scopes as granted, before implications: the key's own list, or every scope the
+    spec knows for a legacy full-access key (``ApiSpec.full_access_scopes``; what
+    ``excess_scopes`` is taken from)."""
     capture: bool = False
     """Not an inventory key: the traffic of a HAR capture (``har:<file>``), audited to
     say which scopes a new key for that integration needs (``suggested_scopes``)."""
@@ -546,6 +559,10 @@ class AuditResult:
     suppression_warnings: tuple[str, ...] = ()
     resolved_findings: tuple[Finding, ...] = ()
     """Findings in the baseline that this run no longer has."""
+    carried_findings: tuple[Finding, ...] = ()
+    """Findings in the baseline that this run could not re-check (their key had too little
+    data to judge, or the data was incomplete for a data-wide finding): neither resolved
+    nor new, kept so a rolling baseline does not lose them and still gating ``--fail-on``."""
     history: tuple[HistoryPoint, ...] = field(default=())
     baseline_source: str = ""
     """The earlier result the findings were compared with (``--baseline``), empty when none."""
@@ -579,3 +596,5 @@ class HistoryPoint:
     mean_risk: float
     legacy_keys: int
     findings: int
+    complete: bool = True
+    """False for a run on incomplete data: its totals are not comparable with the rest."""

@@ -13,6 +13,7 @@ import fnmatch
 import glob
 import os
 import secrets
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -45,15 +46,44 @@ def refuse_writing_over_inputs(
     """
     from keyscope.errors import UsageError
 
-    known = {path.resolve(): what for what, path in inputs.items() if path is not None}
-    globs = [str(Path(pattern).resolve()) for pattern in patterns]
+    known = {canonical(path): what for what, path in inputs.items() if path is not None}
+    globs = [str(canonical(Path(pattern))) for pattern in patterns]
     for output in outputs:
-        resolved = output.resolve()
+        resolved = canonical(output)
         what = known.get(resolved)
         if what is None and any(fnmatch.fnmatchcase(str(resolved), glob) for glob in globs):
             what = "usage log"
         if what is not None:
             raise UsageError(f"{output}: is this run's {what}; not writing a report over it")
+
+
+def canonical(path: Path) -> Path:
+    """``path`` with its links followed, to tell whether two paths are one file; as
+    written (made absolute) when that fails (a loop of links), which the read or the
+    write then reports."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError for a loop
+        return Path(os.path.abspath(path))  # noqa: PTH100
+
+
+def is_stream(path: Path) -> bool:
+    """Whether ``path`` is a character device or a named pipe (``/dev/null``, a FIFO a
+    reader waits on): written in place, never replaced by a file and never locked."""
+    mode = _mode(path)
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def is_device(path: Path) -> bool:
+    """Whether ``path`` is a character device (``/dev/null``, a terminal)."""
+    return stat.S_ISCHR(_mode(path))
+
+
+def _mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode
+    except OSError:
+        return 0
 
 
 def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
@@ -73,24 +103,53 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
         data: Text (written as UTF-8) or bytes.
         force: Allow replacing a symbolic link (the link itself is replaced, not its target).
 
+    A character device or a named pipe (:func:`is_stream`) is written in place: renaming
+    a file over ``/dev/null`` would replace the device for the whole machine.
+
     Raises:
-        ReportError: the destination is a folder or a symlink (without ``force``), or
-            the write failed; the previous file is then untouched and no file is left.
+        ReportError: the destination is a folder, a block device, a socket or a symlink
+            (without ``force``), a pipe nobody reads, or the write failed; the previous
+            file is then untouched and no file is left.
     """
     if path.is_symlink() and not force:
-        raise ReportError(f"{path}: refusing to write through a symbolic link (use --force)")
+        raise ReportError(f"{path}: is a symbolic link; --force replaces the link itself")
     if path.is_dir():
         raise ReportError(f"{path}: is a folder, not a file")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    if path.exists() and not path.is_file():
+        _write_in_place(path, payload)
+        return
     folder = path.parent if str(path.parent) else Path()
     if not folder.is_dir():
         raise ReportError(f"{path}: folder {folder} does not exist")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         if not _write_anonymous(folder, path, payload):
             _write_named(folder, path, payload)
     except OSError as error:
         raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
     _fsync_folder(folder)
+
+
+def _write_in_place(path: Path, payload: bytes) -> None:
+    """Write to a character device or a named pipe; refuse any other special file."""
+    if not is_stream(path):
+        raise ReportError(f"{path}: is not a regular file, a character device or a pipe")
+    try:
+        # Non-blocking open: a pipe nobody reads is an error (ENXIO), not a hang.
+        descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as error:
+        if error.errno == errno.ENXIO:
+            raise ReportError(f"{path}: no process is reading this pipe") from None
+        raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
+    try:
+        os.set_blocking(descriptor, True)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    except OSError as error:
+        raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
+    finally:
+        os.close(descriptor)
 
 
 def _write_anonymous(folder: Path, path: Path, payload: bytes) -> bool:
@@ -212,11 +271,16 @@ def output_lock(target: Path) -> Iterator[None]:
     """Hold an exclusive, non-blocking lock beside ``target`` for the run.
 
     The lock is ``.<name>.lock`` in the target's folder; a crashed run's lock file is
-    harmless because ``flock`` locks die with their process.
+    harmless because ``flock`` locks die with their process.  A character device or a
+    pipe (``-o /dev/null``) takes no lock: nothing there can be left half written, and
+    ``/dev`` gets no lock file.
 
     Raises:
         LockedError: another run holds the lock.
     """
+    if is_stream(target):
+        yield
+        return
     lock_path = target.parent / f".{target.name}.lock"
     try:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)

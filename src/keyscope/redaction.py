@@ -2,52 +2,103 @@
 
 A secret never leaves keyscope in any form longer than a type prefix plus its last
 four characters.  Detectors follow the common key formats of payment platforms and
-code hosts (prefix-typed keys such as ``sk_live_``), bearer tokens, and credential
-query parameters; publishable keys (``pk_``) are public by design and only masked.
+code hosts (prefix-typed keys such as ``sk_live_``), bearer tokens, credential query
+parameters and assignments, and URL passwords; publishable keys (``pk_``) are public by
+design and only masked.
 """
 
 from __future__ import annotations
 
 import re
 
-# Prefix-typed secrets: secret (sk), restricted (rk), webhook signing (whsec), the
-# platform's partner keys (ks), GitHub tokens, AWS access keys, Slack tokens.
-_SECRET_TOKEN = re.compile(
-    r"(?<![A-Za-z0-9])("
-    r"(?:sk|rk|ks)_(?:live|test|prod)_[A-Za-z0-9]{8,}"
-    r"|whsec_[A-Za-z0-9]{16,}"
-    r"|gh[pousr]_[A-Za-z0-9]{20,}"
-    r"|github_pat_[A-Za-z0-9_]{20,}"
-    r"|AKIA[0-9A-Z]{16}"
-    r"|xox[abposr]-[A-Za-z0-9-]{10,}"
-    r")"
+# Where a secret may start: not inside a word (a typed key may start inside one, see
+# below).  Text quoted with repr() or a JSON encoder writes a control character as an
+# escape (``'2026-11-01\nsk_live_…'`` in an error message), whose letter or hex digits
+# are not part of what follows: text holding a backslash is scanned with patterns that
+# also start a secret right after such an escape.  Those lookbehinds cost a check at
+# nearly every position, so text without a backslash skips them.
+_WORD_START = r"(?<![A-Za-z0-9])"
+_AFTER_ESCAPE = (
+    r"(?<=\\[abfnrtv])|(?<=\\x[0-9a-fA-F]{2})|(?<=\\u[0-9a-fA-F]{4})|(?<=\\U[0-9a-fA-F]{8})"
 )
-# JSON Web Tokens (``eyJ…``), kept apart for speed.  ``-`` and ``_`` belong to a
-# token's alphabet but do not stop a token from starting after them, so a plain pattern
-# would rescan one run of token characters from every ``eyJ`` inside it: quadratic, and
-# hours on a 10 MB name like ``-eyJ-eyJ…``.  This one starts only where a run begins,
-# skips (lazily, inside an atomic group) to the run's first ``eyJ`` that a token may
-# start at, and never backtracks: if that ``eyJ`` fails, every later one in the run
-# fails too (same run end, fewer characters).  Group 1 is the token itself.
-_JWT = re.compile(
-    r"(?<![A-Za-z0-9_-])(?>[A-Za-z0-9_-]*?(?<![A-Za-z0-9])(?=eyJ))"
-    r"(eyJ[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+)"
-)
-_PUBLISHABLE = re.compile(r"(?<![A-Za-z0-9])pk_(?:live|test)_[A-Za-z0-9]{8,}")
-_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+([A-Za-z0-9._~+/=-]{12,})")
+
+
+class _Detectors:
+    """The secret patterns, with a secret starting at ``start`` (a zero-width pattern)."""
+
+    __slots__ = ("assigned", "bearer", "jwt", "publishable", "token")
+
+    def __init__(self, start: str) -> None:
+        # Prefix-typed secrets: secret (sk), restricted (rk), webhook signing (whsec), the
+        # platform's partner keys (ks), GitHub tokens, AWS access key ids (long-term AKIA,
+        # temporary ASIA), Slack tokens.  These prefixes are rare inside words, so they
+        # are found glued to one too (``ops:xsk_live_…``, ``\x1b[1msk_live_…``), except
+        # that a glued ``sk_live_``-style key must also be long and hold a digit
+        # (``risk_test_scenarios`` is a word).  The 8-character typed prefix comes
+        # first, then looks back past itself: a pattern that starts with a literal
+        # is found by a fast scan.
+        self.token = re.compile(
+            r"((?:sk|rk|ks)_(?:live|test|prod)_"
+            rf"(?:(?=[A-Za-z]*[0-9])[A-Za-z0-9]{{16,}}|(?<=(?:{start})[a-z]{{2}}_[a-z]{{4}}_)"
+            r"[A-Za-z0-9]{8,})"
+            r"|whsec_[A-Za-z0-9]{16,}"
+            r"|gh[pousr]_[A-Za-z0-9]{20,}"
+            r"|github_pat_[A-Za-z0-9_]{20,}"
+            r"|AKIA[0-9A-Z]{16}"
+            r"|ASIA[0-9A-Z]{16}(?![0-9A-Z])"  # "ASIA" is also a word: exactly an id's length
+            r"|xox[abposr]-[A-Za-z0-9-]{10,})"
+        )
+        self.publishable = re.compile(
+            r"pk_(?:live|test)_"
+            rf"(?:(?=[A-Za-z]*[0-9])[A-Za-z0-9]{{16,}}|(?<=(?:{start})pk_[a-z]{{4}}_)"
+            r"[A-Za-z0-9]{8,})"
+        )
+        # JSON Web Tokens (``eyJ…``), kept apart for speed.  ``-`` and ``_`` belong to
+        # a token's alphabet but do not stop a token from starting after them, so a
+        # plain pattern would rescan one run of token characters from every ``eyJ``
+        # inside it: quadratic, and hours on a 10 MB name like ``-eyJ-eyJ…``.  This one
+        # starts only where a run begins, skips (lazily, inside an atomic group) to the
+        # run's first ``eyJ`` that a token may start at, and never backtracks: if that
+        # ``eyJ`` fails, every later one in the run fails too (same run end, fewer
+        # characters).  Group 1 is the token itself.
+        self.jwt = re.compile(
+            rf"(?<![A-Za-z0-9_-])(?>[A-Za-z0-9_-]*?(?:{start})(?=eyJ))"
+            r"(eyJ[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+)"
+        )
+        # The separator may be percent- or form-encoded (``?authorization=Bearer%20…``).
+        self.bearer = re.compile(
+            rf"(?i)(?=[bt])(?:\b|{start})(bearer|basic|token)((?:\s|%20|\+)+)"
+            r"([A-Za-z0-9._~+/=-]{12,})"
+        )
+        # A credential written into free text (``rotate me api_key=…``, ``password: …``):
+        # only the unmistakable names, so an innocent ``sort key=name`` stays readable.
+        self.assigned = re.compile(
+            rf"(?i)((?:{start})(?:api[_-]?key|apikey|"
+            r"(?:access|auth|refresh|private|session)[_-]?token|(?:client|key)[_-]?secret|"
+            r"secret|(?:aws[_-]?)?secret[_-]?(?:access[_-]?)?key|private[_-]?key|password|"
+            r"passwd)(?:\s*[=:]\s*|%3D))"
+            r"([^\s&#,;'\"]+)"
+        )
+
+
+_PLAIN = _Detectors(_WORD_START)
+_ESCAPED = _Detectors(f"{_WORD_START}|{_AFTER_ESCAPE}")
+
+# A password in a URL's userinfo (``https://ops:…@host``), wherever the URL appears.
+_URL_PASSWORD = re.compile(r"(://[^/?#@\s:]*:)([^/?#@\s]+)@")
 # A credential parameter of a query, its separators possibly percent-encoded
 # (``/invoices%3Fapi_key%3D…`` is one path segment to a router, but not to a reader).
 _QUERY_CREDENTIAL = re.compile(
     r"(?i)((?:[?&;]|%3F|%26|%3B)"
-    r"(?:api[_-]?key|apikey|access[_-]?token|token|secret|key|password|auth)(?:=|%3D))"
+    r"(?:api[_-]?key|apikey|(?:access|auth|id|private|refresh|session)[_-]?token|token|"
+    r"(?:client|key)[_-]?secret|secret|(?:aws[_-]?)?secret[_-]?(?:access[_-]?)?key|"
+    r"(?:access|private)[_-]?key|key|password|passwd|auth|authorization|sig|signature|"
+    r"x-amz-signature|x-amz-security-token)(?:=|%3D))"
     r"([^&#\s]+)"
 )
-# The same written into free text (``rotate me api_key=…``, ``password: …``): only the
-# unmistakable names, so an innocent ``sort key=name`` stays readable.
-_ASSIGNED_CREDENTIAL = re.compile(
-    r"(?i)((?<![A-Za-z0-9])(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|secret|"
-    r"client[_-]?secret|password|passwd)(?:\s*[=:]\s*|%3D))"
-    r"([^\s&#,;'\"]+)"
+# The type prefixes a mask may keep: public, and part of what makes a key recognizable.
+_PUBLIC_PREFIX = re.compile(
+    r"(?:sk|rk|ks|pk)_(?:live|test|prod)_|whsec_|gh[pousr]_|github_pat_|xox[abposr]-|AKIA|ASIA"
 )
 
 SECRET_FIELD_NAMES = frozenset(
@@ -58,39 +109,70 @@ SECRET_FIELD_NAMES = frozenset(
 
 
 def mask(value: str) -> str:
-    """Show a secret as its type prefix and last four characters: ``sk_live_…WXYZ``."""
-    match = re.match(r"^([A-Za-z]+_(?:live|test|prod)_|[A-Za-z]+_|[A-Za-z]+-)", value)
-    prefix = match.group(1) if match and len(match.group(1)) <= 12 else ""
-    tail = value[-4:] if len(value) >= 12 else ""
-    return f"{prefix}…{tail}"
+    """Show a secret as its known type prefix and last four characters: ``sk_live_…WXYZ``.
+
+    Only a known public prefix (:data:`_PUBLIC_PREFIX`) is kept: the start of anything
+    else (``Supersecret-…``) is part of the secret.
+    """
+    match = _PUBLIC_PREFIX.match(value)
+    return (match.group(0) if match else "") + _hide(value)
+
+
+def _hide(value: str) -> str:
+    """``…`` and the last four characters of a long value; a masked value stays as is."""
+    if value.startswith("…") and len(value) <= 5:  # masked already: masking twice keeps it
+        return value
+    return "…" + (value[-4:] if len(value) >= 12 else "")
 
 
 def mask_id(key_id: str) -> str:
-    """A key id for display: at most a type prefix and the last four characters."""
+    """A key id for display: at most a type prefix and the last four characters.
+
+    The inventory's own ``key_`` prefix names no secret, so it stays.
+    """
     if len(key_id) <= 8:
         return key_id
-    return mask(key_id)
+    return ("key_" if key_id.startswith("key_") else "") + mask(key_id)
 
 
 def looks_like_secret(text: str) -> bool:
     """True when ``text`` contains a live-looking secret (publishable keys excluded)."""
+    found = _ESCAPED if "\\" in text else _PLAIN
     return bool(
-        _SECRET_TOKEN.search(text)
-        or ("eyJ" in text and _JWT.search(text))
-        or _BEARER.search(text)
-        or _QUERY_CREDENTIAL.search(text)
-        or _ASSIGNED_CREDENTIAL.search(text)
+        found.token.search(text)
+        or ("eyJ" in text and found.jwt.search(text))
+        or found.bearer.search(text)
+        or ("://" in text and _URL_PASSWORD.search(text))
+        or (_may_assign(text) and (_QUERY_CREDENTIAL.search(text) or found.assigned.search(text)))
     )
 
 
 def redact(text: str) -> str:
-    """Replace every secret-looking part of free text by its masked form."""
+    """Replace every secret-looking part of free text by its masked form.
+
+    A value named as a credential (``password=…``, a URL's password) keeps no prefix:
+    only a typed token's prefix is public.
+    """
     if not text:
         return text
-    if "eyJ" in text:  # a substring test costs nothing next to the pattern's scan
-        text = _JWT.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + mask(m.group(1)), text)
-    text = _SECRET_TOKEN.sub(lambda m: mask(m.group(1)), text)
-    text = _PUBLISHABLE.sub(lambda m: mask(m.group(0)), text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {mask(m.group(2))}", text)
-    text = _QUERY_CREDENTIAL.sub(lambda m: f"{m.group(1)}{mask(m.group(2))}", text)
-    return _ASSIGNED_CREDENTIAL.sub(lambda m: f"{m.group(1)}{mask(m.group(2))}", text)
+    # Substring tests cost nothing next to a pattern's scan: most text holds no "://",
+    # "eyJ" or assignment, and no backslash.
+    found = _ESCAPED if "\\" in text else _PLAIN
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{_hide(m.group(2))}@", text)
+    if "eyJ" in text:
+        text = found.jwt.sub(
+            lambda m: m.group(0)[: m.start(1) - m.start(0)] + mask(m.group(1)), text
+        )
+    text = found.token.sub(lambda m: mask(m.group(1)), text)
+    text = found.publishable.sub(lambda m: mask(m.group(0)), text)
+    text = found.bearer.sub(lambda m: f"{m.group(1)}{m.group(2)}{mask(m.group(3))}", text)
+    if _may_assign(text):
+        text = _QUERY_CREDENTIAL.sub(lambda m: f"{m.group(1)}{_hide(m.group(2))}", text)
+        text = found.assigned.sub(lambda m: f"{m.group(1)}{_hide(m.group(2))}", text)
+    return text
+
+
+def _may_assign(text: str) -> bool:
+    """False when ``text`` has no ``=``, ``:`` or ``%3D``: no named credential in it."""
+    return "=" in text or ":" in text or "%3" in text

@@ -176,14 +176,16 @@ class InputDigest:
     """The usage sources as configured (files or globs), absolute."""
 
     def to_json(self) -> dict[str, Any]:
+        # A path holding a secret is written masked: apply then finds no such input and
+        # refuses the plan as stale, which is safer than a secret in the plan file.
         return {
             "digest": self.digest,
             "spec_sha256": self.spec_sha256,
             "keys_sha256": self.keys_sha256,
             "usage_sha256": self.usage_sha256,
-            "spec": self.spec,
-            "keys": self.keys,
-            "usage": list(self.usage),
+            "spec": redact(self.spec),
+            "keys": redact(self.keys),
+            "usage": [redact(pattern) for pattern in self.usage],
         }
 
 
@@ -395,12 +397,22 @@ def _steps_for(
     if audit.requests == 0:
         # Time-boxed, the key lives on until its expiry: a secret in its name must go now.
         return steps + _dormant_steps(audit, state, new_name, window_days, box)
-    replace_it = (key.full_access or bool(audit.excess_scopes)) and bool(audit.suggested_scopes)
-    if replace_it:
+    # In use: replaced even when its requests need no scope at all (a key with none),
+    # but only when every one of them reached an operation the spec describes: traffic
+    # to unknown routes says nothing of what those routes need.
+    replay = audit.replay
+    needs_known = bool(audit.suggested_scopes) or (
+        replay is not None and replay.requests > 0 and not replay.unreplayable
+    )
+    if (key.full_access or audit.excess_scopes) and needs_known:
         scopes = tuple(sorted(audit.suggested_scopes))
         excess = sorted(audit.excess_scopes)
         why = (
-            f"legacy-full-access: usage needs {len(scopes)} scopes of the catalog"
+            (
+                f"legacy-full-access: usage needs {len(scopes)} of its scopes"
+                if scopes
+                else "legacy-full-access: its requests need no scope"
+            )
             if key.full_access
             else f"unused-scope: {len(excess)} granted scopes were not needed "
             f"({', '.join(excess[:6])}" + (", …" if len(excess) > 6 else "") + ")"
@@ -539,8 +551,8 @@ def _step_json(step: PlanStep) -> dict[str, Any]:
     }
     if step.name:
         data["name"] = step.name
-    if step.scopes:
-        data["scopes"] = list(step.scopes)
+    if step.scopes or step.action == "create":
+        data["scopes"] = list(step.scopes)  # a create step's [] is a key with no scopes
     if step.after_step:
         data["after_step"] = step.after_step
         data["wait_days"] = step.wait_days
@@ -686,8 +698,8 @@ def _step_from(entry: Any, index: int) -> PlanStep:
     )  # fmt: skip
     if step.action == "expire" and step.expires_at is None:
         raise _Bad(f"{place}expires_at", "the expiry to set for an expire step")
-    if step.action == "create" and (not step.scopes or not step.name):
-        raise _Bad(f"{place}scopes", "a name and at least one scope for a create step")
+    if step.action == "create" and (not isinstance(entry.get("scopes"), list) or not step.name):
+        raise _Bad(f"{place}scopes", "a name and a list of scopes ([] for none) for a create step")
     if step.action == "rename" and not step.name.strip():
         raise _Bad(f"{place}name", "a new name for a rename step")
     if step.changes_platform and step.expect is None:
@@ -1246,7 +1258,8 @@ def _detail(response: ApiResponse) -> str:
 def describe_step(step: PlanStep) -> str:
     """One line for people: what the step does (untrusted names escaped by the caller)."""
     if step.action == "create":
-        return f"create key {step.name!r} with {', '.join(step.scopes)} (replaces {step.key_id})"
+        scopes = ", ".join(step.scopes) or "no scopes"
+        return f"create key {step.name!r} with {scopes} (replaces {step.key_id})"
     if step.action == "rename":
         return f"rename {step.key_id} to {step.name!r}"
     if step.action == "expire" and step.expires_at is not None:

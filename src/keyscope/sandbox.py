@@ -625,12 +625,10 @@ class Sandbox:
         scopes = payload.get("scopes")
         if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
             return _error(422, "invalid_name", f"name must be 1..{_MAX_NAME} characters")
-        if (
-            not isinstance(scopes, list)
-            or not scopes
-            or not all(isinstance(s, str) for s in scopes)
-        ):
-            return _error(422, "invalid_scopes", "scopes must be a non-empty list of scope names")
+        # An empty list is a key with no scopes: enough for operations that ask only for
+        # a valid key.  Full access (null) can no longer be minted.
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            return _error(422, "invalid_scopes", "scopes must be a list of scope names")
         unknown = sorted(set(scopes) - self.data.catalog) if self.data.catalog else []
         if unknown:
             return _error(422, "unknown_scope", f"unknown scope {unknown[0]}")

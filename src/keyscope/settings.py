@@ -10,6 +10,7 @@ an error (a typo must not silently fall back to a default).
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from keyscope.errors import ConfigError
+from keyscope.redaction import redact
 
 CONFIG_NAME = "keyscope.toml"
 SUPPRESSIONS_NAME = "keyscope-suppressions.yaml"
@@ -194,16 +196,34 @@ def check_as_of(moment: datetime, where: str) -> datetime:
 def find_config(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
     """The config file to read: ``--config``, then ``KEYSCOPE_CONFIG``, then ``./keyscope.toml``."""
     if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(str(explicit), "config file not found")
+        _check_config_file(explicit, "")
         return explicit
     if env.get("KEYSCOPE_CONFIG"):
         candidate = Path(env["KEYSCOPE_CONFIG"])
-        if not candidate.is_file():
-            raise ConfigError(str(candidate), "config file not found (KEYSCOPE_CONFIG)")
+        _check_config_file(candidate, " (KEYSCOPE_CONFIG)")
         return candidate
     candidate = cwd / CONFIG_NAME
     return candidate if candidate.is_file() else None
+
+
+def _check_config_file(path: Path, origin: str) -> None:
+    """A config file that was asked for must be a readable regular file."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(str(path), f"config file not found{origin}") from None
+    except OSError as error:  # a loop of links, a name too long...
+        raise ConfigError(str(path), f"cannot read{origin}: {error.strerror or error}") from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(str(path), f"is not a regular file{origin}")
+
+
+def _absolute(base: Path, value: str | Path) -> Path:
+    """``value`` made absolute against ``base`` as written: symbolic links are kept (one
+    policy for every input, so reports name what was given), never followed here."""
+    # abspath, not resolve(): it normalizes the text only (resolve would follow links,
+    # and raises on a loop of them).
+    return Path(os.path.abspath(base / value))  # noqa: PTH100
 
 
 def load_settings(
@@ -240,11 +260,13 @@ def load_settings(
         if value is None or value == () or value == []:
             continue
         merged[name] = _from_flag(name, value, cwd)
-    settings = Settings(config_path=config_path.resolve() if config_path else None, **merged)
+    settings = Settings(
+        config_path=_absolute(cwd, config_path) if config_path else None, **merged
+    )
     if settings.suppressions is None:
         default = (config_path.parent if config_path else cwd) / SUPPRESSIONS_NAME
         if default.is_file():
-            settings = replace(settings, suppressions=default.resolve())
+            settings = replace(settings, suppressions=_absolute(cwd, default))
     return settings
 
 
@@ -259,7 +281,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     unknown = sorted(set(raw) - _FILE_KEYS)
     if unknown:
         raise ConfigError(where, f"unknown setting {unknown[0]!r}", place=unknown[0])
-    base = path.parent.resolve()
+    base = _absolute(Path.cwd(), path.parent)
     values: dict[str, Any] = {}
     for name, value in raw.items():
         values[name] = _convert(name, value, where, base)
@@ -275,7 +297,9 @@ def _convert(name: str, value: Any, where: str, base: Path) -> Any:
     if name in ("spec", "keys", "suppressions", "baseline", "history", "snapshot"):
         if not isinstance(value, str):
             raise fail("a path string")
-        return (base / value).resolve()
+        if "\x00" in value:
+            raise ConfigError(where, f"{name}: the path holds a NUL character", name)
+        return _absolute(base, value)
     if name == "usage":
         if isinstance(value, dict):
             value = [value]
@@ -360,6 +384,8 @@ def _usage_source(entry: Any, where: str, base: Path, index: int) -> UsageSource
     path = entry.get("path")
     if not isinstance(path, str) or not path:
         raise ConfigError(where, "'path' must be a non-empty string", place)
+    if "\x00" in path:
+        raise ConfigError(where, "'path' holds a NUL character", place)
     kind = entry.get("kind")
     if kind is not None and kind not in USAGE_KINDS:
         raise ConfigError(where, f"kind must be one of {', '.join(USAGE_KINDS)}", place)
@@ -378,14 +404,13 @@ def _usage_source(entry: Any, where: str, base: Path, index: int) -> UsageSource
             raise ConfigError(where, f"{name} must be a non-empty string", place)
         if value is not None:
             optional[name] = value.strip()
-    absolute = path if Path(path).is_absolute() else str(base / path)
-    return UsageSource(path=absolute, kind=kind, fields=dict(fields), **optional)
+    return UsageSource(path=str(_absolute(base, path)), kind=kind, fields=dict(fields), **optional)
 
 
 def _from_env(name: str, text: str, variable: str, cwd: Path) -> Any:
     if name == "usage":
         return tuple(
-            UsageSource(path=str((cwd / part).resolve()) if not Path(part).is_absolute() else part)
+            UsageSource(path=str(_absolute(cwd, part)))
             for part in text.split(os.pathsep)
             if part
         )
@@ -396,24 +421,24 @@ def _from_env(name: str, text: str, variable: str, cwd: Path) -> Any:
             raise ConfigError(
                 variable,
                 f"expected a whole number from {_least_days(name)} to {MAX_WINDOW_DAYS}, "
-                f"got {text[:40]!r}",
+                f"got {redact(text)[:40]!r}",  # masked first: a cut secret looks like none
             )
         return _day_count(name, int(text), variable)
     if name == "semantics":
         if text not in ("auto", "all", "any"):
             raise ConfigError(variable, f"expected auto, all or any, got {text!r}")
         return text
-    return (cwd / text).resolve()
+    return _absolute(cwd, text)
 
 
 def _from_flag(name: str, value: Any, cwd: Path) -> Any:
     if name == "usage":
         return tuple(
-            item if isinstance(item, UsageSource) else UsageSource(path=str((cwd / item).resolve()))
+            item if isinstance(item, UsageSource) else UsageSource(path=str(_absolute(cwd, item)))
             for item in value
         )
     if isinstance(value, Path):
-        return (cwd / value).resolve()
+        return _absolute(cwd, value)
     if name == "as_of" and isinstance(value, str):
         return parse_as_of(value)
     return value

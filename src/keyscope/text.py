@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from keyscope.redaction import redact
+
 _INVISIBLE = (
     "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
     "\u2060\u2066\u2067\u2068\u2069\ufeff"
@@ -44,3 +46,8 @@ def terminal_safe(text: str, *, keep_newlines: bool = False, limit: int | None =
 def one_line(text: str, limit: int = 200) -> str:
     """A log- and terminal-safe single line (CR/LF cannot forge new log lines)."""
     return terminal_safe(text, limit=limit)
+
+
+def safe_line(text: str, limit: int = 2000) -> str:
+    """Untrusted text (a file name, a message) for stderr: secrets masked, one safe line."""
+    return one_line(redact(text), limit=limit)

@@ -362,7 +362,9 @@ def test_overlapping_run_is_refused_with_exit_6(
     ]
 
 
-def test_history_and_baseline_gating(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_and_baseline_gating(
+    isolated: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = str(config(isolated))
     history = isolated / "history"
     history.mkdir()
@@ -375,6 +377,13 @@ def test_history_and_baseline_gating(isolated: Path, capsys: pytest.CaptureFixtu
     assert main([*args, "--fail-on-new"]) == 0
     # ...while the plain gate still sees the (unchanged) high findings.
     assert main(args) == 1
+    # The baseline may come from the environment or the config file too.
+    args = ["audit", "--config", cfg, "--fail-on", "info", "--fail-on-new"]
+    with monkeypatch.context() as patch:
+        patch.setenv("KEYSCOPE_BASELINE", str(first))
+        assert main(args) == 0
+    from_file = str(config(isolated, baseline=f'"{first}"'))
+    assert main(["audit", "--config", from_file, "--fail-on", "info", "--fail-on-new"]) == 0
 
 
 def test_har_capture_answers_what_a_new_key_needs(

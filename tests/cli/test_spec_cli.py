@@ -116,6 +116,7 @@ def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "summary": "",
         "tags": [],
         "deprecated": False,
+        "uncertain_scopes": [],
     }
     assert data["operations"][0]["requirements"] == [["invoices:write", "payments:read"]]
     assert data["operations"][1]["public"] is True

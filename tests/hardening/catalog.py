@@ -394,7 +394,14 @@ CATALOG: dict[int | str, Entry] = {
         H + "test_secrets_canary.py::test_live_client_errors_never_carry_a_canary",
         H + "test_secrets_canary.py::test_input_errors_never_echo_a_secret",
         H + "test_secrets_canary.py::test_redaction_reveals_at_most_prefix_and_last_four",
+        H + "test_secrets_canary.py::test_a_secret_after_a_quoted_control_character_stays_masked_in_errors",
+        H + "test_secrets_canary.py::test_typed_keys_glued_to_a_word_or_an_escape_code_are_masked",
+        H + "test_secrets_canary.py::test_secrets_in_path_templates_and_scheme_names_are_masked_in_json",
+        H + "test_secrets_canary.py::test_input_paths_holding_a_secret_are_masked_in_every_json",
+        H + "test_secrets_canary.py::test_url_passwords_and_named_credentials_show_no_part_of_the_secret",
+        H + "test_secrets_canary.py::test_a_baseline_finding_is_masked_and_made_safe_on_the_way_in",
         "tests/unit/test_redaction.py::test_mask_reveals_at_most_a_prefix_and_four_characters",
+        "tests/unit/test_redaction.py::test_credential_shapes_show_at_most_the_last_four",
     )),
     "P2": Entry((
         H + "test_secrets_canary.py::test_no_option_could_carry_a_secret",
@@ -437,6 +444,7 @@ CATALOG: dict[int | str, Entry] = {
         H + "test_escaping.py::test_markdown_has_no_live_html_links_or_images",
         H + "test_escaping.py::test_tui_names_render_exactly_the_sanitized_input",
         H + "test_escaping.py::test_no_markup_error_is_possible",
+        H + "test_escaping.py::test_aggregate_warnings_show_file_names_terminal_safe",
         "tests/unit/test_text.py::test_any_text_is_safe_and_encodable",
     )),
     "P7": Entry((

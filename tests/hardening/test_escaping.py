@@ -408,3 +408,22 @@ def test_no_markup_error_is_possible(text: str) -> None:
     console = Console(file=io.StringIO(), width=200, color_system=None, legacy_windows=False)
     console.print(rich_text)
     list(content.render_segments())
+
+
+def test_aggregate_warnings_show_file_names_terminal_safe(tmp_path: Path) -> None:
+    """A log file's name reaches stderr only as safe text (as audit's own warning)."""
+    world = World(tmp_path / "inputs").write()
+    name = "a" + PAYLOADS["osc52"] + PAYLOADS["c1_csi"] + PAYLOADS["bidi"] + ".jsonl"
+    log = world.folder / name
+    log.write_text("".join(line + "\n" for line in [*world.usage, *["garbage"] * 20]))
+    config = world.folder / "k.toml"
+    config.write_text(
+        f'spec = "spec.json"\nkeys = "keys.json"\n[[usage]]\npath = {json.dumps(str(log))}\n',
+        encoding="utf-8",
+    )
+    output = tmp_path / "agg.parquet"
+    done = run_keyscope(["aggregate", "--config", str(config), "-o", str(output)], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    err = done.stderr.decode("utf-8")
+    assert "could not be read" in err and "⟨U+202E⟩" in err
+    assert not TERMINAL_FORBIDDEN.search(err) and "\u202e" not in err

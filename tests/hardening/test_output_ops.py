@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import World, daily_lines, key_record
+from .conftest import World, daily_lines, key_record, subprocess_env
 
 
 def names_in(folder: Path) -> list[str]:
@@ -96,6 +98,47 @@ def test_47_symlinks_and_folders_are_refused_as_outputs(
     outcome = cli("audit", *world.flags(), "--json", str(tmp_path / "missing" / "r.json"))
     assert outcome.code == 3 and outcome.err.count("\n") == 1
     assert f"{tmp_path / 'missing'}" in outcome.err
+
+
+def test_47_devices_and_pipes_are_written_in_place_never_replaced(
+    world: World, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """``-o /dev/null`` in a cron line must not turn the device into a file (as root,
+    the rename would replace it for the whole machine), nor leave a lock file beside it."""
+    import stat
+    import threading
+
+    world.write()
+    if os.geteuid() == 0:  # a private null device, so a failure cannot break the machine's
+        device = tmp_path / "null"
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    else:
+        device = Path("/dev/null")
+    outcome = cli("audit", *world.flags(), "--json", str(device), "--sarif", str(device))
+    assert outcome.code == 0, outcome.err
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+    assert not (device.parent / ".keyscope.lock").exists() or device.parent == Path("/dev")
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+    try:
+        outcome = cli("audit", *world.flags(), "--json", str(pipe))
+    finally:
+        if reader.is_alive():  # the write failed: release the reader
+            with open(pipe, "wb"):
+                pass
+        reader.join(timeout=30)
+    assert outcome.code == 0, outcome.err
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert json.loads(received[0])["schema_version"] == 1
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
+    # Nobody reading: one clear error, not a hang.
+    outcome = cli("audit", *world.flags(), "--json", str(pipe))
+    assert outcome.code == 3 and "no process is reading this pipe" in outcome.err
+    assert outcome.err.count("\n") == 1 and stat.S_ISFIFO(os.stat(pipe).st_mode)
 
 
 SUPPRESSIONS = """\
@@ -218,3 +261,110 @@ def test_50_more_findings_than_sarif_allows_are_aggregated_with_a_notification(
     assert not [n for n in notes if n["descriptor"]["id"] == "results-truncated"]
     levels = [result["level"] for result in run["results"]]
     assert levels == sorted(levels, key=["error", "warning", "note"].index)
+
+
+def test_49_an_incomplete_night_carries_findings_instead_of_resolving_them(
+    world: World, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A rolling baseline across a night whose logs were mostly unreadable: its findings
+    are not re-checked, so they are carried (not resolved), and the next complete night
+    sees them as unchanged, not new."""
+    world.write()
+    latest, history = tmp_path / "latest.json", tmp_path / "history"
+    history.mkdir()
+
+    def night(day: str, *extra: str) -> Any:
+        return cli(
+            "audit", *world.flags(), "--as-of", day, "--history", str(history),
+            "--fail-on", "high", *extra,
+        )  # fmt: skip
+
+    rolling = ("--baseline", str(latest), "--json", str(latest), "--fail-on-new")
+    assert night("2026-11-01", "--json", str(latest)).code == 1
+    open_before = {f["fingerprint"] for f in json.loads(latest.read_text())["findings"]}
+    assert open_before
+
+    good = world.usage_path.read_text(encoding="utf-8")
+    world.usage_path.write_text(good + "garbage\n" * 5000, encoding="utf-8")
+    incomplete = night("2026-11-02", *rolling, "--sarif", str(tmp_path / "night.sarif"))
+    assert incomplete.code == 0, incomplete.err  # nothing new at high or above
+    report = json.loads(latest.read_text())
+    assert report["complete"] is False
+    carried = {f["fingerprint"] for f in report["carried_findings"]}
+    assert carried and carried <= open_before
+    assert not carried & {f["fingerprint"] for f in report["resolved_findings"]}
+    assert all(f["baseline_state"] == "unchanged" for f in report["carried_findings"])
+    sarif = json.loads((tmp_path / "night.sarif").read_text())
+    states = {
+        r["partialFingerprints"]["keyscopeFingerprint/v1"]: r.get("baselineState")
+        for r in sarif["runs"][0]["results"]
+    }
+    assert all(states.get(fingerprint) == "unchanged" for fingerprint in carried)
+    text = cli("audit", *world.flags(), "--as-of", "2026-11-02", "--baseline", str(latest)).out
+    assert "not re-checked (too little data; carried)" in text
+
+    world.usage_path.write_text(good, encoding="utf-8")
+    assert night("2026-11-03", *rolling).code == 0  # the week-old findings are not new again
+    report = json.loads(latest.read_text())
+    states = {f["fingerprint"]: f["baseline_state"] for f in report["findings"]}
+    assert all(states[fingerprint] == "unchanged" for fingerprint in carried)
+    assert report["carried_findings"] == []
+    # The trend marks the incomplete night, and only it.
+    html = tmp_path / "report.html"
+    night("2026-11-03", "--html", str(html))
+    page = html.read_text(encoding="utf-8")
+    assert page.count("(incomplete data)") == 1 and 'class="partial"' in page
+
+
+def _run_keyscope(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """keyscope in its own process, so an input that hangs it fails the test instead."""
+    return subprocess.run(
+        [sys.executable, "-m", "keyscope", *flags],
+        capture_output=True, text=True, cwd=tmp_path, env=subprocess_env(), timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("flag", ["--spec", "--keys", "--suppressions", "--baseline", "--config"])
+@pytest.mark.parametrize("kind", ["pipe", "loop of links", "name too long"])
+def test_inputs_that_are_not_files_are_one_line_errors(
+    world: World, tmp_path: Path, flag: str, kind: str
+) -> None:
+    """A named pipe nobody writes to used to hang the run; a loop of links or a name
+    longer than the system allows used to be exit 70."""
+    world.write()
+    if kind == "pipe":
+        target = tmp_path / "input.yaml"
+        os.mkfifo(target)
+    elif kind == "loop of links":
+        target = tmp_path / "input.yaml"
+        target.symlink_to(tmp_path / "other.yaml")
+        (tmp_path / "other.yaml").symlink_to(target)
+    else:
+        target = tmp_path / ("a" * 300 + ".yaml")
+    flags = [*world.flags(), flag, str(target)]
+    if flag == "--config":  # replaces the empty config of world.flags()
+        flags = flags[2:]
+    outcome = _run_keyscope(tmp_path, "audit", *flags)
+    assert outcome.returncode == 3, outcome.stderr
+    assert outcome.stderr.count("\n") == 1 and "Traceback" not in outcome.stderr
+    assert outcome.stderr.startswith("keyscope: error: ")
+
+
+@pytest.mark.parametrize("flag", ["--json", "--history", "--snapshot", "--usage"])
+def test_a_name_too_long_elsewhere_is_a_one_line_error(
+    world: World, tmp_path: Path, flag: str
+) -> None:
+    world.write()
+    outcome = _run_keyscope(tmp_path, "audit", *world.flags(), flag, "a" * 300)
+    assert outcome.returncode == 3, outcome.stderr
+    assert outcome.stderr.count("\n") == 1 and "Traceback" not in outcome.stderr
+
+
+def test_a_nul_in_a_config_path_is_a_one_line_error(world: World, tmp_path: Path) -> None:
+    world.write()
+    for setting in ('spec = "a\\u0000b.yaml"', '[[usage]]\npath = "x\\u0000.jsonl"'):
+        world.config_path.write_text(setting + "\n", encoding="utf-8")
+        outcome = _run_keyscope(tmp_path, "audit", "--config", str(world.config_path))
+        assert outcome.returncode == 3, outcome.stderr
+        assert "NUL character" in outcome.stderr and outcome.stderr.count("\n") == 1

@@ -572,3 +572,185 @@ def test_no_sink_cuts_through_a_secret_in_free_text(
     outcome = cli("audit", *world.flags(), "--suppressions", str(world.suppressions_path), *flags)
     assert outcome.code == 0, outcome.err
     assert_clean(outcome.out, outcome.err, *(path.read_bytes() for path in files))
+
+
+# --------------------------------------------------------------------------- shapes and sinks
+
+
+def test_a_secret_after_a_quoted_control_character_stays_masked_in_errors(
+    world: World, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages quote bad values with repr(): ``'…\\nsk_live_…'`` must still be masked."""
+    world.write()
+    flags = [flag for flag in world.flags() if flag not in ("--as-of", world.as_of)]
+    monkeypatch.setenv("KEYSCOPE_AS_OF", f"2026-11-01\n{CANARY_SK}")
+    outcome = cli("audit", *flags)
+    assert outcome.code == 3 and "not a date" in outcome.err
+    assert_clean(outcome.err)
+    monkeypatch.delenv("KEYSCOPE_AS_OF")
+    world.config_path.write_text(f'semantics = "all\\t{CANARY_RK}"\n', encoding="utf-8")
+    outcome = cli(
+        "audit", *[f for f in flags if f not in ("--semantics", "all")], "--as-of", "2026-11-01"
+    )
+    assert outcome.code == 3 and "semantics" in outcome.err
+    assert_clean(outcome.err)
+    world.config_path.write_text("", encoding="utf-8")
+    world.spec["openapi"] = f"3.0\n{CANARY_GH}"
+    world.write()
+    for argv in (["audit", *world.flags()], ["spec", str(world.spec_path)]):
+        outcome = cli(*argv, "--config", str(world.config_path))
+        assert outcome.code == 3 and "unsupported OpenAPI version" in outcome.err
+        assert_clean(outcome.err)
+
+
+def test_typed_keys_glued_to_a_word_or_an_escape_code_are_masked(
+    world: World, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    keys = default_keys()
+    keys[0]["name"] = f"\x1b[1m{CANARY_SK}"
+    keys[1]["owner"] = f"ops:x{CANARY_RK}"
+    world.keys = keys
+    world.write()
+    out = tmp_path / "out"
+    out.mkdir()
+    files = {fmt: out / f"report.{fmt}" for fmt in ("json", "html", "csv")}
+    flags = [arg for fmt, path in files.items() for arg in (f"--{fmt}", str(path))]
+    outcome = cli("audit", *world.flags(), *flags)
+    assert outcome.code == 0, outcome.err
+    for path in files.values():
+        assert_clean(path.read_bytes())
+    named = {
+        key["id"]: key["redacted_fields"] for key in json.loads(files["json"].read_text())["keys"]
+    }
+    assert "name" in named[keys[0]["id"]]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"id": "k1", "status": f"x\x1b[2J{CANARY_SK2}"}]), encoding="utf-8")
+    flags = world.flags()
+    flags[flags.index("--keys") + 1] = str(bad)
+    outcome = cli("audit", *flags)
+    assert outcome.code == 3 and "status" in outcome.err
+    assert_clean(outcome.err)
+
+
+def test_secrets_in_path_templates_and_scheme_names_are_masked_in_json(
+    world: World, cli: Callable[..., Any]
+) -> None:
+    world.spec["paths"][f"/x/{CANARY_SK}"] = {
+        "get": {"responses": {}, "security": [{"oauth": ["invoices:read"]}]}
+    }
+    world.spec["paths"]["/invoices"]["get"]["security"] = [{CANARY_GH: []}]
+    world.write()
+    spec = cli("spec", str(world.spec_path), "--format", "json", "--config", str(world.config_path))
+    audit = cli("audit", *world.flags(), "--format", "json")
+    for outcome in (spec, audit):
+        assert outcome.code == 0, outcome.err
+        assert "is not defined" in outcome.out and "/x/sk_live_\\u2026" in outcome.out
+        assert_clean(outcome.out, outcome.err)
+
+
+def test_input_paths_holding_a_secret_are_masked_in_every_json(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    world = World(tmp_path / f"in_{CANARY_SK}").write()
+    out = tmp_path / "out"
+    history = tmp_path / "history"
+    out.mkdir()
+    history.mkdir()
+    outcome = cli("audit", *world.flags(), "--json", str(out / "r.json"), "--history", str(history))
+    assert outcome.code == 0, outcome.err
+    new = world.folder / "new.json"
+    new.write_text(world.spec_path.read_text(encoding="utf-8"), encoding="utf-8")
+    diff = cli(
+        "spec-diff",
+        str(world.spec_path),
+        str(new),
+        "--format",
+        "json",
+        "--config",
+        str(world.config_path),
+    )
+    assert diff.code == 0, diff.err
+    plan = cli("plan", *world.flags(), "-o", str(out / "plan.json"))
+    assert plan.code == 0, plan.err
+    written = [out / "r.json", *history.iterdir(), out / "plan.json"]
+    assert len(written) == 3
+    for path in written:
+        assert_clean(path.read_bytes())
+        assert "in_sk_live_\\u2026" in path.read_text(encoding="utf-8")  # JSON is ASCII
+    assert_clean(diff.out, outcome.err, plan.err)
+
+
+URL_PASSWORD = "PWcanaryUSERINFO7x9q"
+PARTIAL = "Supersecret-CANARYtail99"
+
+
+def test_url_passwords_and_named_credentials_show_no_part_of_the_secret(
+    world: World, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A log URL's password (even on an unusable path), a credential named in free text
+    (``?secret_key=``, ``aws_secret_access_key=``...): nothing but the last four."""
+    shapes = {
+        "secret_key": "SKcanarySECRETKEY42zz",
+        "private_key": "PKcanaryPRIVKEY9988yy",
+        "refresh": "RTcanaryREFRESH7766xx",
+        "aws": "wJalrXUtnFEMIcanaryAWS0bPxRfiCY",
+        "asia": "ASIACANARYASIA123456",
+        "bearer": "BEcanaryBEARENC5544ww",
+    }
+    keys = default_keys()
+    keys[0]["name"] = f"rotate aws_secret_access_key={shapes['aws']}"
+    keys[0]["owner"] = f"ops https://bob:{URL_PASSWORD}@vault.example"
+    keys[1]["name"] = f"cb https://x.example/cb?refresh_token={shapes['refresh']}"
+    keys[1]["environment"] = f"prod {shapes['asia']}"
+    keys[2]["owner"] = (
+        f"note ?secret_key={shapes['secret_key']}&private_key={shapes['private_key']}"
+    )
+    keys[3]["name"] = f"hook ?authorization=Bearer%20{shapes['bearer']}"
+    keys[3]["owner"] = f"pw ?password={PARTIAL}"
+    world.keys = keys
+    world.usage = [
+        *default_usage(),
+        log_line(
+            "key_accountant01", "GET", f"https://ops:{URL_PASSWORD}@api.example.test/v1/../admin"
+        ),
+    ]
+    world.write()
+    out = tmp_path / "out"
+    out.mkdir()
+    files = {fmt: out / f"report.{fmt}" for fmt in ("json", "html", "md", "csv", "sarif")}
+    flags = [arg for fmt, path in files.items() for arg in (f"--{fmt}", str(path))]
+    outcome = cli("audit", *world.flags(), *flags)
+    assert outcome.code == 0, outcome.err
+    texts = [
+        outcome.out,
+        outcome.err,
+        *(path.read_text(encoding="utf-8") for path in files.values()),
+    ]
+    assert "api.example.test" in texts[0]  # the unusable route is listed, masked
+    for text in texts:
+        for secret in (URL_PASSWORD, PARTIAL, *shapes.values()):
+            assert secret[:-4] not in text and secret[:12] not in text, secret
+
+
+def test_a_baseline_finding_is_masked_and_made_safe_on_the_way_in(
+    world: World, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    world.write()
+    first = tmp_path / "first.json"
+    assert cli("audit", *world.flags(), "--json", str(first)).code == 0
+    document = json.loads(first.read_text(encoding="utf-8"))
+    document["findings"].append(
+        {"rule": "dormant-key", "severity": "high", "key_id": "key_gone9999", "subject": "",
+         "message": f"old key {CANARY_SK} \x1b]0;T\x07", "fingerprint": "0123456789abcdef",
+         "suppressed": False}
+    )  # fmt: skip
+    first.write_text(json.dumps(document), encoding="utf-8")
+    second = tmp_path / "second.json"
+    outcome = cli("audit", *world.flags(), "--baseline", str(first), "--json", str(second))
+    assert outcome.code == 0, outcome.err
+    resolved = json.loads(second.read_text(encoding="utf-8"))["resolved_findings"]
+    message = next(f["message"] for f in resolved if f["key_id"] == "key_gone9999")
+    assert (
+        message.startswith("old key sk_live_…") and "\x1b" not in message and "\x07" not in message
+    )
+    assert_clean(second.read_bytes())

@@ -150,6 +150,14 @@ def test_token_exchange_scopes_and_idempotency_over_http(
             "api_keys:read"
         ]
 
+        # A key with no scopes (what a key whose requests need none is replaced by) can be
+        # created and exchanged; it reaches public routes only.  Full access cannot.
+        bare = http.post("/v1/api-keys", json={"name": "bare", "scopes": []}, headers=auth)
+        assert bare.status_code == 201 and bare.json()["scopes"] == []
+        assert http.post("/v1/auth/token", json={"api_key": bare.json()["secret"]}).is_success
+        legacy = http.post("/v1/api-keys", json={"name": "old", "scopes": None}, headers=auth)
+        assert legacy.status_code == 422 and legacy.json()["error"]["code"] == "invalid_scopes"
+
 
 def test_the_rate_limit_answers_429_with_retry_after(
     running: RunningSandbox, sandbox: Sandbox

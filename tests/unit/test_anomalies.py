@@ -61,6 +61,7 @@ def test_rule_ids_are_stable() -> None:
             "write-method-read-only",
             "ambiguous-scope-semantics",
             "ambiguous-scope-list",
+            "mixed-scope-list",
             "ambiguous-path-template",
             "anonymous-alternative",
             "null-scope-list",

@@ -602,9 +602,25 @@ def test_unknown_key_usage_is_masked() -> None:
     )
     result = audit([key("key", "invoices:read")], data)
     found = [(f.subject, f.severity) for f in result.findings if f.rule == "unknown-key-usage"]
-    assert found == [("key_…1234", "medium"), ("key_…9999", "low")]
+    # Masked, plus the first six hex digits of the whole id's SHA-256.
+    assert found == [("key_…1234 #00f55d", "medium"), ("key_…9999 #4fb151", "low")]
     assert result.data_quality.unknown_keys == 2
-    assert result.data_quality.unknown_key_ids == ("key_…1234", "key_…9999")
+    assert result.data_quality.unknown_key_ids == ("key_…1234 #00f55d", "key_…9999 #4fb151")
+
+
+def test_unknown_keys_that_mask_alike_stay_apart() -> None:
+    # Two different ids with the same last four characters: two findings, two counts.
+    data = usage(
+        hit("key", "GET /invoices"),
+        hit("key_aaaaaaaaaaaaz9zz", "GET /invoices", count=3),
+        hit("key_bbbbbbbbbbbbz9zz", "GET /invoices", count=3),
+    )
+    result = audit([key("key", "invoices:read")], data)
+    found = [f for f in result.findings if f.rule == "unknown-key-usage"]
+    assert len(found) == 2 and result.data_quality.unknown_keys == 2
+    assert len({f.fingerprint for f in found}) == 2
+    assert all(f.subject.startswith("key_…z9zz #") for f in found)
+    assert all("made 3 requests" in f.message for f in found)
 
 
 def test_secret_in_name_and_suspicious_names() -> None:

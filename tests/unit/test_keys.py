@@ -136,6 +136,27 @@ def test_csv_inventory(tmp_path: Path) -> None:
     assert keys[2].status == "revoked" and keys[2].source == f"{path}:5"
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # An unterminated quote used to swallow every later key into one name.
+        (
+            'id,name,scopes\nkey_1,"Billing export,customers:read\nkey_2,Refunds,refunds:write\n',
+            r"keys\.csv:2: a quote opened on this line is never closed",
+        ),
+        (
+            'id,name,scopes\nkey_1,"Billing,x\nkey_2,Refunds",refunds:write\nkey_3,P,payouts:read\n',
+            r"keys\.csv:2: a cell runs over several lines",
+        ),
+        ("id,name,scopes\nkey_1,Billing\n", r"keys\.csv:2: row has 2 cells but the header has 3"),
+    ],
+)
+def test_csv_rows_that_would_lose_keys_are_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, "keys.csv", text)
+    with pytest.raises(KeysFileError, match=message):
+        load_keys(path)
+
+
 def test_csv_bad_full_access_names_line(tmp_path: Path) -> None:
     path = write(tmp_path, "keys.csv", "id,full_access\nk1,maybe\n")
     with pytest.raises(KeysFileError, match=r"keys\.csv:2: full_access"):

@@ -859,6 +859,18 @@ def test_a_failing_keyring_falls_back_to_the_environment_or_says_what_to_do() ->
     message = str(caught.value)
     assert "set KEYSCOPE_API_KEY" in message and "api_key_file" in message
     assert "keyring: unavailable (NoKeyringError)" in message
+    # Shown whole: "KEYSCOPE_API_KEY: no ..." once read to the redactor as a secret.
+    assert message.startswith("platform API key: none found; set KEYSCOPE_API_KEY")
+    assert "\u2026" not in message
+
+
+def test_a_refused_base_url_names_where_it_came_from() -> None:
+    with pytest.raises(ConfigError, match=r"^keyscope\.toml:platform\.base_url: platform\."):
+        parse_platform_settings({"base_url": "http://example.com"})
+    with pytest.raises(ConfigError, match=r"^KEYSCOPE_PLATFORM_URL: refusing plain http://"):
+        parse_platform_settings({}, env={"KEYSCOPE_PLATFORM_URL": "http://example.com"})
+    with pytest.raises(ConfigError, match=r"^--base-url: refusing plain http://"):
+        parse_platform_settings({}, env={}, overrides={"base_url": "http://example.com"})
 
 
 def test_without_the_keyring_package_the_message_says_how_to_get_it(

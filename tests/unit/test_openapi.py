@@ -510,6 +510,33 @@ def test_unclear_evidence_defaults_to_all_and_says_so(tmp_path: Path) -> None:
     assert per_operation.operation == "GET /me"
 
 
+VISIBILITY = ["playlist-modify-public", "playlist-modify-private"]
+
+
+def test_an_any_list_mixing_unrelated_scopes_is_marked_uncertain(tmp_path: Path) -> None:
+    document = oas3(
+        {
+            # Alternatives by kind: playlist visibility.
+            "/p": {"post": op([{"oauth": VISIBILITY}])},
+            # A capability scope with visibility variants: Spotify needs them together.
+            "/i": {"put": op([{"oauth": ["ugc-image-upload", *VISIBILITY]}])},
+            # A narrower version of a scope (one more word) and a read-only twin.
+            "/r": {"get": op([{"oauth": ["reports.read", "reports.ten99.read"]}])},
+            "/t": {"get": op([{"oauth": ["files", "files.read"]}])},
+        }
+    )
+    spec = load(tmp_path, document)
+    assert spec.semantics == "any"
+    uncertain = {op.key: op.uncertain_scopes for op in spec.operations if op.uncertain_scopes}
+    assert uncertain == {
+        "PUT /i": {"ugc-image-upload", "playlist-modify-public", "playlist-modify-private"}
+    }
+    [mixed] = [a for a in spec.anomalies if a.rule == "mixed-scope-list"]
+    assert mixed.operation == "PUT /i" and "ugc-image-upload" in mixed.message
+    # Still read as alternatives.
+    assert spec.operation("PUT /i").is_satisfied_by(frozenset({"playlist-modify-public"}))
+
+
 def test_conflicting_evidence_defaults_to_all(tmp_path: Path) -> None:
     document = oas3(
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import string
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from keyscope.redaction import _JWT, looks_like_secret, mask, mask_id, redact
+from keyscope.redaction import _PLAIN, looks_like_secret, mask, mask_id, redact
 
 CANARIES = [
     "sk_live_CANARY4f9d8e7c6b5a4930",
@@ -133,16 +134,125 @@ _JWT_PIECES = st.sampled_from(
 def test_the_linear_token_pattern_finds_what_the_reference_finds(text: str) -> None:
     """Same tokens, same places, as the plain pattern, on text built to trip it up."""
     expected = [match.span(1) for match in _REFERENCE_JWT.finditer(text)]
-    assert [match.span(1) for match in _JWT.finditer(text)] == expected
+    assert [match.span(1) for match in _PLAIN.jwt.finditer(text)] == expected
     if expected:
         assert looks_like_secret(text)
 
 
 @pytest.mark.timeout(120)  # a hang guard: the quadratic pattern took hours on this input
 @pytest.mark.parametrize(
-    "unit", ["-eyJ", "_eyJ0123456789", "-eyJaaaaaaaaa.", "token ", "api_key ", "%3Fkey"]
+    "unit",
+    [
+        "-eyJ",
+        "_eyJ0123456789",
+        "-eyJaaaaaaaaa.",
+        "token ",
+        "api_key ",
+        "%3Fkey",
+        "\\n-eyJ",
+        "://a:b",
+    ],
 )
 def test_redaction_is_linear_on_10mb_of_near_misses(unit: str) -> None:
     text = unit * ((10 << 20) // len(unit))
     assert redact(text) == text
     assert not looks_like_secret(text)
+
+
+# --------------------------------------------------------------------------- shapes and boundaries
+
+SK = "sk_live_CANARYa1b2c3d4e5f6g7h8i9"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        repr(f"2026-11-01\n{SK}"),  # an error message quoting a bad value
+        repr(f"\t{SK}"),
+        repr(f"x\x1b[2J{SK}"),
+        repr(f"\u202e{SK}"),
+        json.dumps(f"\x1b{SK}"),  # a JSON string escapes a control as \u001b
+        repr("\nsk_live_abcd1234"),  # short: found only because an escape precedes it
+        repr(f"\n{JWT}"),
+        repr("\npassword=hunter2hunter2"),
+        repr("\nBearer abcdef0123456789zz"),
+    ],
+)
+def test_a_secret_right_after_a_quoted_control_character_is_masked(text: str) -> None:
+    assert looks_like_secret(text)
+    cleaned = redact(text)
+    for secret in (SK, "abcd1234", _JWT_PART, "hunter2hu", "abcdef0123456789"):
+        assert secret[:-4] not in cleaned, cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"\x1b[1m{SK}",
+        f"ops:x{SK}",
+        f"x\x1b[2J{SK}",
+        "tokenghp_CANARYabcdefghijklmnopqrstuv0123",
+        "idAKIACANARY0123456789",
+        "xwhsec_CANARYabcdefghijklmnop",
+    ],
+)
+def test_typed_keys_glued_to_a_word_are_masked(text: str) -> None:
+    assert looks_like_secret(text)
+    assert "CANARY" not in redact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "risk_test_scenarios",
+        "task_prod_deployment2",
+        "network_prod_clusterReadOnlyEast",
+        "desk_live_chat_2024",
+        "ASIA PACIFIC",
+        "EASTASIAREGIONALOFFICE",
+        "SOUTHEASTASIA2024REGIONALHQ",
+        "https://api.example.test:8443/v1",
+        "mailto:ops@example.test",
+        "see \\n and \\x1b in the docs",
+    ],
+)
+def test_words_that_hold_a_key_prefix_are_not_secrets(text: str) -> None:
+    assert redact(text) == text
+    assert not looks_like_secret(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("https://ops:PWcanaryUSERINFO7x9q@api.example.test/v1/../admin", "PWcanaryUSERINFO7x9q"),
+        ("owner https://bob:PWcanaryUSERINFO7x9q@vault.example (ops)", "PWcanaryUSERINFO7x9q"),
+        ("$ref 'https://u:PWcanaryUSERINFO7x9q@h/x.yaml'", "PWcanaryUSERINFO7x9q"),
+        ("/x?secret_key=SKcanarySECRETKEY42zz", "SKcanarySECRETKEY42zz"),
+        ("/x?a=1&private_key=PKcanaryPRIVKEY9988yy", "PKcanaryPRIVKEY9988yy"),
+        ("cb?refresh_token=RTcanaryREFRESH7766xx", "RTcanaryREFRESH7766xx"),
+        ("/v1?private_token=PTcanaryPRIVTOK5566", "PTcanaryPRIVTOK5566"),
+        ("s3?X-Amz-Signature=0123456789abcdefcanary", "0123456789abcdefcanary"),
+        ("blob?sv=2024&sig=SGcanarySIGNATURE1234", "SGcanarySIGNATURE1234"),
+        (
+            "aws_secret_access_key=wJalrXUtnFEMIcanaryAWS0bPxRfiCY",
+            "wJalrXUtnFEMIcanaryAWS0bPxRfiCY",
+        ),
+        ("prod ASIACANARYASIA123456", "ASIACANARYASIA123456"),
+        ("hook ?authorization=Bearer%20BEcanaryBEARENC5544ww", "BEcanaryBEARENC5544ww"),
+        ("hook Bearer+BEcanaryBEARENC5544ww", "BEcanaryBEARENC5544ww"),
+        ("ops ?password=Supersecret-CANARYtail99", "Supersecret-CANARYtail99"),
+    ],
+)
+def test_credential_shapes_show_at_most_the_last_four(text: str, secret: str) -> None:
+    assert looks_like_secret(text)
+    cleaned = redact(text)
+    assert secret[:-4] not in cleaned and secret[:8] not in cleaned, cleaned
+    assert redact(cleaned) == cleaned  # a report redacted again (a baseline) stays the same
+
+
+def test_mask_keeps_only_a_known_type_prefix() -> None:
+    assert mask("Supersecret-CANARYtail99") == "…il99"
+    assert mask("eyJhbG_ciOiJIUzI1NiJ9") == "…NiJ9"
+    assert mask(SK) == "sk_live_…h8i9"
+    assert mask("ghp_CANARYabcdefghijklmnopqrstuv0123") == "ghp_…0123"
+    assert redact("?password=ghp_CANARYabcdefghijklmnopqrstuv0123") == "?password=…"

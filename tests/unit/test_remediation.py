@@ -4,6 +4,7 @@ tests/integration/test_sandbox.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from keyscope.model import (
     DataQuality,
     Finding,
     KeyAudit,
+    Replay,
     SpecSummary,
     Window,
 )
@@ -29,6 +31,7 @@ from keyscope.remediation import (
     SecretsFile,
     build_plan,
     check_inputs,
+    describe_step,
     digest_inputs,
     due_steps,
     journal_path,
@@ -123,6 +126,28 @@ def test_a_legacy_full_access_key_is_replaced(inputs) -> None:  # type: ignore[n
     plan = build_plan(result_of(legacy), inputs)
     assert plan.steps[0].action == "create" and "legacy-full-access" in plan.steps[0].reason
     assert plan.steps[0].expect is not None and plan.steps[0].expect.full_access is True
+
+
+def test_a_key_whose_requests_need_no_scope_is_replaced_by_a_key_with_none(
+    tmp_path: Path, inputs
+) -> None:  # type: ignore[no-untyped-def]
+    # Spotify's catalogue reads ask for a token and no scope: the key is in use, so it is
+    # replaced (a key with no scopes), never time-boxed as dormant.
+    legacy = dataclasses.replace(
+        audit_of("key_cat", scopes=(), full_access=True, suggested=(), excess=("x", "y")),
+        replay=Replay(requests=120, would_fail=0),
+    )
+    plan = build_plan(result_of(legacy), inputs)
+    assert [s.action for s in plan.steps] == ["create", "dual-run", "revoke"]
+    assert plan.steps[0].scopes == () and "need no scope" in plan.steps[0].reason
+    assert "with no scopes" in describe_step(plan.steps[0])
+    path = tmp_path / "plan.json"
+    path.write_text(plan_to_json(plan))
+    assert json.loads(path.read_text())["steps"][0]["scopes"] == []
+    assert load_plan(path).steps == plan.steps
+    # Traffic to routes the spec does not describe says nothing of what they need.
+    unknown = dataclasses.replace(legacy, replay=Replay(requests=0, would_fail=0, unreplayable=9))
+    assert build_plan(result_of(unknown), inputs).steps == ()
 
 
 def test_a_dormant_key_is_revoked_without_replacement(inputs) -> None:  # type: ignore[no-untyped-def]
@@ -223,8 +248,8 @@ def test_the_plan_file_round_trips(tmp_path: Path, inputs) -> None:  # type: ign
             "steps[0].expect: expected the key's expected state",
         ),
         (
-            lambda d: d["steps"][0].update(scopes=[]),
-            "steps[0].scopes: expected a name and at least one scope",
+            lambda d: d["steps"][0].pop("scopes"),
+            "steps[0].scopes: expected a name and a list of scopes ([] for none)",
         ),
         (lambda d: d["steps"].append(dict(d["steps"][0])), "appears twice"),
         (lambda d: d["steps"][2].update(after_step="create:nobody"), "waits for unknown step"),

@@ -215,6 +215,85 @@ def test_greedy_always_covers_and_is_irreducible(instance) -> None:
         assert not all(meets_need(n, smaller) for n in satisfiable)
 
 
+def brute_force_within(needs, graph, weights, catalog, mentions, held):
+    """The reference for a key holding ``held``: each need met by held scopes when they
+    can meet it at all, else by any; fewest scopes, then (weight, mentions), then names."""
+    names = sorted(catalog)
+    allowed = [name for name in names if name in held]
+    reach_held = graph.expand(allowed)
+    satisfiable = [
+        n for n in needs if not n or any(meets_need((alt,), graph.expand(names)) for alt in n)
+    ]
+
+    def met(need, chosen):
+        if not need:
+            return True
+        if any(alt <= reach_held for alt in need):
+            held_closure = graph.expand([name for name in chosen if name in held])
+            return any(alt <= reach_held and alt <= held_closure for alt in need)
+        return meets_need(need, graph.expand(chosen))
+
+    for size in range(len(names) + 1):
+        best = None
+        for combo in itertools.combinations(names, size):
+            if all(met(n, combo) for n in satisfiable):
+                closure = graph.expand(combo)
+                cost = (
+                    sum(weights.get(s, 0) for s in closure),
+                    sum(mentions.get(s, 0) for s in closure),
+                )
+                key = (cost, combo)
+                if best is None or key < best:
+                    best = key
+        if best is not None:
+            return frozenset(best[1])
+    raise AssertionError("the full candidate set always meets every satisfiable need")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    instances(),
+    st.sets(st.sampled_from(SCOPE_NAMES)),
+    st.dictionaries(st.sampled_from([*SCOPE_NAMES, "x0", "x1"]), st.integers(0, 12)),
+)
+def test_matches_brute_force_within_held_scopes(instance, held, mentions) -> None:
+    needs, graph, weights, catalog = instance
+    solver = ScopeSolver(graph, weights, catalog, mentions=mentions)
+    result = solver.solve(needs, within=held)
+    assert result.exact
+    assert result.scopes == brute_force_within(needs, graph, weights, catalog, mentions, held)
+
+
+def test_a_used_alternative_is_kept_over_an_equal_one_never_held() -> None:
+    # Slack's chat.postMessage accepts chat:write:bot or chat:write:user; a user-token
+    # key that holds only the second must not be told to swap it for the first.
+    post = (frozenset({"chat:write:bot"}), frozenset({"chat:write:user"}))
+    catalog = {"chat:write:bot", "chat:write:user"}
+    solver = ScopeSolver(FakeGraph(), {}, catalog)
+    assert solver.solve([post], within={"chat:write:user"}).scopes == {"chat:write:user"}
+    assert solver.solve([post], within={"chat:write:bot"}).scopes == {"chat:write:bot"}
+    # Nothing held meets it (the inventory is out of date): drawn from the catalog.
+    assert solver.solve([post], within={"other"}).scopes == {"chat:write:bot"}
+
+
+def test_fewer_operations_break_a_tie_of_equal_risk() -> None:
+    # Xero's 1099 report accepts accounting.reports.read (named by 11 operations) or
+    # accounting.reports.tenninetynine.read (named by 1): a full-access key gets the
+    # narrow one.
+    report = (
+        frozenset({"accounting.reports.read"}),
+        frozenset({"accounting.reports.tenninetynine.read"}),
+    )
+    catalog = {"accounting.reports.read", "accounting.reports.tenninetynine.read"}
+    mentions = {"accounting.reports.read": 11, "accounting.reports.tenninetynine.read": 1}
+    chosen = suggest_minimal_scopes([report], FakeGraph(), {}, catalog, mentions=mentions)
+    assert chosen == {"accounting.reports.tenninetynine.read"}
+    # Risk still comes first.
+    risky = {"accounting.reports.tenninetynine.read": 1}
+    chosen = suggest_minimal_scopes([report], FakeGraph(), risky, catalog, mentions=mentions)
+    assert chosen == {"accounting.reports.read"}
+
+
 def test_weight_counts_what_a_scope_grants() -> None:
     # The default table weighs customers:write (10) below customers:read (12), but
     # customers:write also grants customers:read: its real weight is 22.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from usage_support import assert_accounted, line, load, write_lines
 
@@ -63,6 +63,15 @@ LOGS: dict[str, bytes] = {
         f"{line(timestamp='2026-11-01T00:00:00Z', status='x')}\n"
     ).encode(),
     "zone-less timestamp": f"{GOOD}\n{line(timestamp='2026-09-01 10:00:00')}\n".encode(),
+    # An offset beyond ±14:00 is unreadable (DuckDB shifts "+99:00" by four days); the
+    # real extremes are read.
+    "offsets past and at 14 hours": (
+        f"{line(timestamp='2026-09-01T00:00:00+99:00')}\n"
+        f"{line(timestamp='2026-09-01T00:00:00+14:30')}\n"
+        f"{line(timestamp='2026-09-01T00:00:00-1401')}\n"
+        f"{line(timestamp='2026-09-01T00:00:00+14:00')}\n"
+        f"{line(timestamp='2026-09-01T00:00:00-14:00')}\n"
+    ).encode(),
 }
 
 
@@ -191,6 +200,7 @@ def test_looks_regular_maps_none_of_the_file(tmp_path: Path) -> None:
 TIMESTAMP_PARTS = st.sampled_from(
     [
         "2026-08-03", "T", " ", "00:00:00", "23:59", ".5", ".123456789", "+02:00", "-05",
+        "+99:00", "+14:30", "-1401", "+14", "+14:00", ":00",
         "UTC", "BC", "AD", "America/New_York", "Z", "z", "\t", "/", "24", "60", "x", "-",
         ":", "0", "9", "infinity", "epoch",
     ]
@@ -212,3 +222,27 @@ def test_the_cheap_cast_of_z_timestamps_reads_the_same_instant(parts: list[str])
     finally:
         connection.close()
     assert ours == aware
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TIMESTAMP_PARTS, max_size=6), st.sampled_from([None, "UTC", "+05:00"]))
+@example(["2026-08-03", "T", "00:00:00", "+99:00"], None)
+@example(["2026-08-03", " ", "23:59", "+14:30"], "UTC")
+def test_no_timestamp_moves_more_than_14_hours_from_its_wall_clock(
+    parts: list[str], zone: str | None
+) -> None:
+    """Whatever offset a text carries, a reading is within ±14:00 of its wall-clock time
+    (DuckDB's zone-less cast, which ignores the offset); ``+99:00`` is unreadable."""
+    text = "".join(parts)
+    connection = duckdb.connect()
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+        ours, wall = connection.execute(
+            f"SELECT {_timestamp_us('t', zone, typed='VARCHAR')}, "
+            "epoch_us(try_cast(t AS TIMESTAMP)) FROM (SELECT ?::VARCHAR AS t)",
+            [text],
+        ).fetchone()
+    finally:
+        connection.close()
+    if ours is not None and wall is not None:
+        assert abs(ours - wall) <= 14 * 3_600_000_000, text

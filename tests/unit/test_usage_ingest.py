@@ -211,6 +211,13 @@ def test_an_unknown_timezone_is_an_error(tmp_path: Path, zone: str) -> None:
         load(UsageSource(path=str(path), timezone=zone))
 
 
+@pytest.mark.parametrize("zone", ["+14:01", "+14:30", "-1459", "+1430"])
+def test_an_offset_just_past_the_real_range_is_an_error(tmp_path: Path, zone: str) -> None:
+    path = write_lines(tmp_path / "local.jsonl", [line()])
+    with pytest.raises(LogParseError, match=f"offset '{re.escape(zone)}' is beyond ±14:00"):
+        load(UsageSource(path=str(path), timezone=zone))
+
+
 def test_offsets_at_the_ends_of_the_real_range_are_read(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "local.jsonl", [line(timestamp="2026-09-01 10:00:00")])
     usage = load(UsageSource(path=str(path), timezone="+14:00"))
@@ -580,6 +587,23 @@ def test_a_csv_aggregate_with_status_class_and_operation(tmp_path: Path) -> None
     assert "status_class" in usage.bad_line_examples[0].reason
 
 
+def test_zone_less_aggregate_times_are_named_as_such(tmp_path: Path) -> None:
+    # Spark writes Parquet timestamps as zone-less INT96 by default: each row is a bad
+    # row that says so (it used to read as a "missing field").
+    table = _aggregate_table(with_day=False)
+    for column in ("first_seen", "last_seen"):
+        index = table.schema.get_field_index(column)
+        table = table.set_column(index, column, table[column].cast(pa.timestamp("us")))
+    path = tmp_path / "agg.parquet"
+    pq.write_table(table, path)
+    usage = load(UsageSource(path=str(path), kind="aggregate"), threshold=1.0)
+    assert usage.sources[0].bad_lines == 4 and not usage.rows
+    assert {example.reason for example in usage.bad_line_examples} == {
+        "first_seen or last_seen has no timezone (write UTC instants, e.g. Spark's "
+        "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS)"
+    }
+
+
 def test_an_aggregate_missing_a_column_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "agg.parquet"
     pq.write_table(_aggregate_table(with_day=False).drop(["count"]), path)
@@ -663,3 +687,249 @@ def test_csv_with_lone_cr_line_ends_is_an_error_that_says_so(tmp_path: Path) -> 
     with pytest.raises(LogParseError, match="lone CR") as caught:
         load(UsageSource(path=str(path)))
     assert "classic-mac.csv:line 1" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- fuzz findings
+
+
+@pytest.mark.parametrize("field", ["started", "method", "url"])
+def test_a_har_entry_with_a_lone_surrogate_is_a_bad_line(tmp_path: Path, field: str) -> None:
+    # "\ud800" is valid JSON but no UTF-8 text: it used to crash the audit (exit 70).
+    values = {"started": IN_WINDOW, "method": "GET", "url": "https://h/v1/invoices"}
+    values[field] = values[field] + "\\ud800"
+    entry = (
+        '{"startedDateTime": "%(started)s", "request": {"method": "%(method)s", '
+        '"url": "%(url)s"}, "response": {"status": 200}}'
+    )
+    good = entry % {"started": IN_WINDOW, "method": "GET", "url": "https://h/v1/invoices"}
+    path = tmp_path / "capture.har"
+    path.write_text('{"log": {"entries": [' + good + ", " + entry % values + "]}}")
+    usage = load(path, threshold=1.0)
+    (stats,) = usage.sources
+    assert (stats.lines, stats.bad_lines, stats.in_window) == (2, 1, 1)
+    assert [(e.line, e.reason) for e in usage.bad_line_examples] == [(2, "not valid UTF-8")]
+    assert_accounted(usage)
+
+
+def _day_aggregate(tmp_path: Path, days: list[str]) -> UsageData:
+    header = ["key_id", "method", "path", "status", "count", "first_seen", "last_seen", "day"]
+    rows = [
+        ["key_a", "GET", "/v1/invoices", 200, 5, "2026-09-01T00:00:00Z", "2026-09-02T23:00:00Z", d]
+        for d in days
+    ]
+    path = write_csv(tmp_path / "agg.csv", header, rows)
+    return load(UsageSource(path=str(path), kind="aggregate"), threshold=1.0)
+
+
+def test_an_aggregate_day_that_is_no_date_or_outside_its_row_is_a_bad_row(
+    tmp_path: Path,
+) -> None:
+    usage = _day_aggregate(
+        tmp_path,
+        ["garbage", "2027-10-01", "2026-13-01", "2020-01-01", "20260901", "2026-09-02", ""],
+    )
+    (stats,) = usage.sources
+    assert (stats.lines, stats.bad_lines, stats.in_window) == (7, 6, 1)
+    assert [(e.line, e.reason) for e in usage.bad_line_examples] == [
+        (2, "day is not a date (YYYY-MM-DD)"),
+        (3, "day is outside first_seen to last_seen"),
+        (4, "day is not a date (YYYY-MM-DD)"),
+        (5, "day is outside first_seen to last_seen"),
+        (6, "day is not a date (YYYY-MM-DD)"),
+    ]
+    # Only the good row is usage, and it is on the daily series: they agree.
+    assert total_requests(usage) == 5
+    assert usage.daily == (DailyCount("key_a", date(2026, 9, 2), 5, 0),)
+    assert_accounted(usage)
+
+
+def test_an_aggregate_row_whose_day_is_outside_the_window_is_out_of_window(
+    tmp_path: Path,
+) -> None:
+    header = ["key_id", "method", "path", "status", "count", "first_seen", "last_seen", "day"]
+    rows = [  # seen across the window's start; the day is before it
+        [
+            "key_a",
+            "GET",
+            "/v1/invoices",
+            200,
+            5,
+            "2026-08-02T10:00:00Z",
+            "2026-08-04T00:00:00Z",
+            day,
+        ]
+        for day in ("2026-08-02", "2026-08-03")
+    ]
+    path = write_csv(tmp_path / "agg.csv", header, rows)
+    usage = load(UsageSource(path=str(path), kind="aggregate"))
+    (stats,) = usage.sources
+    assert (stats.bad_lines, stats.in_window, stats.out_of_window) == (0, 1, 1)
+    assert total_requests(usage) == 5
+    assert usage.daily == (DailyCount("key_a", date(2026, 8, 3), 5, 0),)
+
+
+def test_a_parquet_aggregate_day_of_a_wrong_type_is_a_bad_row(tmp_path: Path) -> None:
+    for values in (["x", "2026-09-02", "x", "x"], [1, 2, 3, 4]):
+        table = _aggregate_table(with_day=False).append_column("day", pa.array(values))
+        path = tmp_path / "agg.parquet"
+        pq.write_table(table, path)
+        usage = load(UsageSource(path=str(path), kind="aggregate"), threshold=1.0)
+        assert {e.reason for e in usage.bad_line_examples} == {"day is not a date (YYYY-MM-DD)"}
+        assert usage.sources[0].bad_lines == (3 if values[1] == "2026-09-02" else 4)
+        assert_accounted(usage)
+
+
+@pytest.mark.parametrize("seen", ["2026-09-01T00:00:00+99:00", "2026-09-01T00:00:00+14:30"])
+def test_an_aggregate_time_with_an_offset_past_14_hours_is_unreadable(
+    tmp_path: Path, seen: str
+) -> None:
+    header = ["key_id", "method", "path", "status", "count", "first_seen", "last_seen"]
+    rows = [
+        ["key_a", "GET", "/v1/invoices", 200, 5, seen, "2026-09-02T00:00:00Z"],
+        ["key_a", "GET", "/v1/invoices", 200, 5, "2026-09-01T00:00:00+14:00", seen],
+        [
+            "key_a",
+            "GET",
+            "/v1/invoices",
+            200,
+            5,
+            "2026-09-01T00:00:00-14:00",
+            "2026-09-03T00:00:00Z",
+        ],
+    ]
+    path = write_csv(tmp_path / "agg.csv", header, rows)
+    usage = load(UsageSource(path=str(path), kind="aggregate"), threshold=1.0)
+    assert [(e.line, e.reason) for e in usage.bad_line_examples] == [
+        (2, "unreadable timestamp"),
+        (3, "unreadable timestamp"),
+    ]
+    assert total_requests(usage) == 5
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["2026-09-01T00:00:00+99:00", "2026-09-01T00:00:00+14:30", "2026-09-01 10:00 -1401",
+     "2026-09-01T00:00:00+99"],
+)  # fmt: skip
+@pytest.mark.parametrize("zone", [None, "UTC"])
+def test_a_timestamp_offset_past_14_hours_is_unreadable(
+    tmp_path: Path, timestamp: str, zone: str | None
+) -> None:
+    # DuckDB reads "+99:00" as a shift of four days; the source's zone must not apply.
+    path = write_lines(tmp_path / "log.jsonl", [line(), line(timestamp=timestamp)])
+    usage = load(UsageSource(path=str(path), timezone=zone), threshold=1.0)
+    assert [(e.line, e.reason) for e in usage.bad_line_examples] == [(2, "unreadable timestamp")]
+    assert total_requests(usage) == 1
+
+
+def test_offsets_up_to_14_hours_are_still_read(tmp_path: Path) -> None:
+    stamps = ["2026-09-01T10:00:00+14:00", "2026-09-01T10:00:00-1400", "2026-09-01T10:00:00+0530"]
+    usage = load(write_lines(tmp_path / "log.jsonl", [line(timestamp=t) for t in stamps]))
+    assert usage.bad_lines == 0 and total_requests(usage) == 3
+
+
+def test_a_boolean_parquet_timestamp_is_unreadable(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "timestamp": [True, False],
+            "key_id": ["key_a"] * 2,
+            "method": ["GET"] * 2,
+            "path": ["/v1/invoices"] * 2,
+            "status": [200] * 2,
+        }
+    )
+    path = tmp_path / "log.parquet"
+    pq.write_table(table, path)
+    usage = load(path, threshold=1.0)
+    assert usage.sources[0].bad_lines == 2
+    assert {e.reason for e in usage.bad_line_examples} == {"unreadable timestamp"}
+
+
+CSV_HEADER = "timestamp,key_id,method,path,status"
+CSV_ROW = f"{IN_WINDOW},key_a,GET,/v1/invoices,200"
+CSV_BAD = f"{IN_WINDOW},key_a,GET,/v1/invoices,OK"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+@pytest.mark.parametrize(
+    ("body", "bad"),
+    [
+        (f"{CSV_HEADER}\r\n{CSV_ROW}\n{CSV_ROW}\n{CSV_BAD}\n", [(4, 7)]),  # CRLF header
+        (f"{CSV_HEADER}\n{CSV_ROW}\n{CSV_ROW}\r\n{CSV_BAD}\n", [(4, 7)]),  # one CRLF row
+        (f"{CSV_HEADER}\n{CSV_ROW}\n{CSV_ROW}\n{CSV_BAD}\n\r", [(4, 7)]),  # CR at the end
+        (f"{CSV_HEADER}\n{CSV_ROW}\n{CSV_ROW}\n{CSV_BAD}\n\r\n", [(4, 7)]),  # blank CR line
+        # A lone CR between two records, or inside a field: that line is bad.
+        (
+            f"{CSV_HEADER}\n{CSV_ROW}\r{CSV_ROW}\n{CSV_ROW}\n{CSV_ROW}\n{CSV_BAD}\n",
+            [(2, 23), (5, 7)],
+        ),
+        (
+            f"{CSV_HEADER}\n{CSV_ROW[:9]}\r{CSV_ROW[9:]}\n{CSV_ROW}\r\n{CSV_ROW}\n{CSV_BAD}\n",
+            [(2, 23), (5, 7)],
+        ),
+    ],
+)
+def test_csv_lines_ending_in_lf_and_crlf_both_read(
+    tmp_path: Path, body: str, bad: list[tuple[int, int]], suffix: str
+) -> None:
+    # DuckDB's strict reader gave up on the whole file ("state machine reached an invalid
+    # state"); a lone CR inside an LF file is one counted bad line.
+    from keyscope.sources.usage import _REASONS
+
+    path = write_bytes(tmp_path / f"log{suffix}", body.encode())
+    usage = load(path, threshold=1.0)
+    (stats,) = usage.sources
+    assert stats.bad_lines == len(bad)
+    assert [(e.line, e.reason) for e in usage.bad_line_examples] == [
+        (number, _REASONS[reason]) for number, reason in bad
+    ]
+    assert total_requests(usage) == 2
+    assert_accounted(usage)
+    assert not list(Path(tempfile.gettempdir()).glob("keyscope-csv-*"))  # copies removed
+
+
+def test_an_aggregate_csv_with_mixed_line_ends_is_read(tmp_path: Path) -> None:
+    header = "key_id,method,path,status,count,first_seen,last_seen"
+    row = "key_a,GET,/v1/invoices,200,5,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z"
+    body = f"{header}\r\n{row}\n{row}\r{row}\n{row.replace(',200,', ',OK,')}\r\n{row}\n"
+    path = write_bytes(tmp_path / "agg.csv", body.encode())
+    usage = load(UsageSource(path=str(path), kind="aggregate"), threshold=1.0)
+    assert (usage.sources[0].lines, usage.sources[0].bad_lines) == (4, 2)
+    assert [e.line for e in usage.bad_line_examples] == [3, 4]
+    assert total_requests(usage) == 10
+    assert_accounted(usage)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "timestamp,key_id,method,path,status,Status",
+        "Timestamp,timestamp,key_id,method,path,status",
+        "timestamp,key_id,method,path,status,request_id,REQUEST_ID",
+        "timestamp,key_id,METHOD,method,path,status,Method",
+    ],
+)
+def test_csv_columns_differing_only_in_case_are_read(tmp_path: Path, header: str) -> None:
+    names = header.split(",")
+    values = {"timestamp": IN_WINDOW, "key_id": "key_a", "method": "GET", "path": "/v1/invoices"}
+    values |= {"status": "200", "request_id": "r1"}
+    row = [values.get(name, "junk") for name in names]
+    path = write_csv(tmp_path / "log.csv", names, [row, row])
+    usage = load(path)
+    expected = 1 if "request_id" in names else 2  # the exact-case request_id de-duplicates
+    assert (usage.bad_lines, total_requests(usage)) == (0, expected)
+
+
+def test_a_mapped_column_present_only_in_other_cases_is_named(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "log.csv", ["Timestamp", "TIMESTAMP", "key_id", "method",
+                                            "path", "status"], [])  # fmt: skip
+    with pytest.raises(LogParseError, match="only 'Timestamp', 'TIMESTAMP', which differ in case"):
+        load(path)
+
+
+def test_an_aggregate_csv_with_columns_differing_only_in_case(tmp_path: Path) -> None:
+    header = ["Status", "key_id", "method", "path", "status", "count", "first_seen", "last_seen"]
+    row = ["x", "key_a", "GET", "/v1/invoices", 200, 5, "2026-09-01T00:00:00Z"]
+    path = write_csv(tmp_path / "agg.csv", header, [[*row, "2026-09-02T00:00:00Z"]])
+    usage = load(UsageSource(path=str(path), kind="aggregate"))
+    assert (usage.bad_lines, total_requests(usage)) == (0, 5)

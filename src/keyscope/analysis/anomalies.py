@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from keyscope.model import Anomaly, ApiSpec, Operation, Scope, Severity, severity_rank
+from keyscope.redaction import redact
 
 __all__ = [
     "RULES",
@@ -59,6 +60,9 @@ RULES: dict[str, Rule] = {
         Rule("ambiguous-scope-list", "low",
              "This operation lists several scopes in one requirement and the spec's reading is a "
              "guess."),
+        Rule("mixed-scope-list", "low",
+             "A requirement list is read as alternatives although some of its scopes are not "
+             "variants of one another; a key that uses the operation keeps the ones it holds."),
         Rule("ambiguous-path-template", "medium",
              "Two path templates have the same shape (/a/{x} and /a/{y}); requests cannot tell "
              "them apart."),
@@ -105,12 +109,15 @@ def anomaly(
 ) -> Anomaly:
     """Build an :class:`Anomaly` of a known rule, with the rule's default severity.
 
+    The message quotes the spec (a security scheme's name, a path key), so it is
+    redacted here, for every report.
+
     Raises:
         KeyError: ``rule`` is not in :data:`RULES` (a programming error).
     """
     return Anomaly(
         rule=rule,
-        message=message,
+        message=redact(message),
         operation=operation,
         scope=scope,
         severity=severity or RULES[rule].severity,

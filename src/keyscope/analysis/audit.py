@@ -175,6 +175,17 @@ def make_window(as_of: datetime, days: int) -> Window:
     return Window(start=end - timedelta(days=days), end=end, days=days)
 
 
+def _unknown_key_label(key_id: str) -> str:
+    """An unknown key id as shown and fingerprinted: masked (it may be a pasted secret),
+    plus a short digest of the whole id, so two ids that mask alike (the same last four
+    characters) stay two findings with fingerprints of their own."""
+    masked = mask_id(key_id)
+    if masked == key_id:
+        return key_id
+    digest = hashlib.sha256(key_id.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"{masked} #{digest}"
+
+
 def finding_fingerprint(rule: str, key_id: str, subject: str) -> str:
     """Stable identity of a finding: never names, messages, severities or order.
 
@@ -353,8 +364,7 @@ class _Auditor:
         self.as_of = as_of.astimezone(UTC)
         self.window = window
         self.options = options
-        self.catalog = spec.catalog or spec.scope_names
-        self.known_scopes = spec.scope_names | self.catalog
+        self.known_scopes = spec.scope_names
         self.scopes_by_name = {scope.name: scope for scope in spec.scopes}
         self.operations: dict[str, Operation] = {op.key: op for op in spec.operations}
         self.needs_of: dict[str, Need] = {
@@ -505,6 +515,26 @@ class _Auditor:
 
     # ------------------------------------------------------------------ run
 
+    def _uncertain_held(self, called: frozenset[str], held: frozenset[str]) -> frozenset[str]:
+        """Scopes ``held`` that a called operation lists in a mixed list (``mixed-scope-list``):
+        kept, since the platform may need them together."""
+        kept: set[str] = set()
+        for key in called:
+            operation = self.operations.get(key)
+            if operation is not None and operation.uncertain_scopes:
+                kept |= operation.uncertain_scopes & held
+        return frozenset(kept)
+
+    def _operations_naming(self) -> dict[str, int]:
+        """How many operations name each scope in their requirements: the suggestion's
+        tie-break after risk, so of two equally small, equally risky answers the one
+        reaching fewer operations wins."""
+        counts: dict[str, int] = defaultdict(int)
+        for operation in self.spec.operations:
+            for scope in {s for alternative in operation.requirements for s in alternative}:
+                counts[scope] += 1
+        return dict(counts)
+
     def run(self, keys: Sequence[ApiKey]) -> AuditResult:
         with gc_paused():
             return self._run(keys)
@@ -514,7 +544,9 @@ class _Auditor:
         self.weights = scope_weights(
             self.spec.scopes, self.options.risk_weights, sorted(granted_names)
         )
-        self.solver = ScopeSolver(self.graph, self.weights, self.known_scopes)
+        self.solver = ScopeSolver(
+            self.graph, self.weights, self.known_scopes, mentions=self._operations_naming()
+        )
         self.blast = BlastRadiusCalculator(self.spec, self.weights)
 
         by_key: dict[str, _KeyUsage] = defaultdict(_KeyUsage)
@@ -600,7 +632,7 @@ class _Auditor:
     def _audit_key(
         self, key: ApiKey, usage: _KeyUsage, complete: bool, incomplete_reasons: tuple[str, ...]
     ) -> KeyAudit:
-        as_listed = self.catalog if key.full_access else key.scopes
+        as_listed = self.spec.full_access_scopes if key.full_access else key.scopes
         effective = self.expand(frozenset(as_listed))
 
         tally = self._tally(usage)
@@ -622,7 +654,7 @@ class _Auditor:
         if insufficient:
             suggested = frozenset(as_listed)
         else:
-            solved = self.solver.solve(needs)
+            solved = self.solver.solve(needs, within=effective)
             suggested = solved.scopes
             if not solved.exact:
                 reasons.append(
@@ -636,6 +668,14 @@ class _Auditor:
                 )
                 kept = {s for need in solved.unsatisfiable for alt in need for s in alt}
                 suggested = suggested | (frozenset(as_listed) & kept)
+            uncertain = self._uncertain_held(tally.called, frozenset(as_listed)) - suggested
+            if uncertain:
+                reasons.append(
+                    f"kept {', '.join(sorted(uncertain))}: the spec lists "
+                    f"{'it' if len(uncertain) == 1 else 'them'} among alternatives that are not "
+                    "all variants of one another (mixed-scope-list), so the reading may be wrong"
+                )
+                suggested = suggested | uncertain
         suggested_effective = self.expand(suggested)
         excess_names = frozenset() if insufficient else frozenset(as_listed) - suggested
         excess = tuple(
@@ -1166,6 +1206,14 @@ class _Auditor:
                     "create a key with those scopes, run both side by side, confirm no denied "
                     "requests on the new key, then revoke this one."
                 )
+            elif audit.requests:
+                # In use, but only by operations that ask for no scope (Spotify's
+                # catalogue reads, Slack's auth.test): replaced, never expired.
+                advice = (
+                    f"its {_plural(audit.requests, 'successful request')} reached only "
+                    "operations that need no scope: create a key with no scopes, run both side "
+                    "by side, confirm no denied requests on the new key, then revoke this one."
+                )
             else:
                 advice = (
                     "it made no successful request in the window: set an expiry on it and "
@@ -1176,7 +1224,7 @@ class _Auditor:
             severity,
             audit.key.key_id,
             "",
-            f"legacy full-access key: holds all {total} scopes of the catalog; {advice}",
+            f"legacy full-access key: holds every scope ({total}); {advice}",
         )
 
     def _dormant_finding(self, audit: _Facts) -> Finding:
@@ -1360,7 +1408,7 @@ class _Auditor:
                     if row.status_class == "success":
                         unmatched_success[route] += row.count
                 if is_unknown:
-                    totals = unknown[mask_id(key_id)]
+                    totals = unknown[_unknown_key_label(key_id)]
                     totals[0] += row.count
                     if row.status_class == "success":
                         totals[1] += row.count

@@ -314,8 +314,7 @@ def _reach(
     spec: ApiSpec, graph: ScopeGraph, key: ApiKey, rename: dict[str, str] | None = None
 ) -> frozenset[str]:
     """Non-public operations the key's effective grants allow under ``spec``."""
-    catalog = spec.catalog or spec.scope_names
-    granted = graph.expand(catalog if key.full_access else key.scopes)
+    granted = graph.expand(spec.full_access_scopes if key.full_access else key.scopes)
     names = rename or {}
     return frozenset(
         names.get(op.key, op.key)

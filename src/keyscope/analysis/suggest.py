@@ -10,7 +10,17 @@ closure: ``invoices:write`` also grants ``invoices:read``).
 Output: the set ``S`` drawn from the candidates (the catalog) that meets every
 satisfiable need, with the fewest scopes; among those, the lowest risk weight of what
 ``S`` grants (the sum over its closure, so ``customers:write`` weighs its own weight
-plus the ``customers:read`` it implies); among those, the first by sorted scope names.
+plus the ``customers:read`` it implies); among those, the fewest operations naming the
+scopes it grants (so Xero's narrow ``accounting.reports.tenninetynine.read``, named by
+one operation, wins over ``accounting.reports.read``, named by eleven); among those,
+the first by sorted scope names.
+
+A key's suggestion is drawn from what the key already holds (``within``): when an
+operation accepts any of several scopes, the one the key used is kept rather than an
+equally small one it never held (Slack's ``chat:write:user`` is not swapped for
+``chat:write:bot``).  Only a need that nothing the key holds meets (the platform let
+the request through although the key seems to lack the scope: the inventory or the
+spec is out of date) is met from the whole catalog.
 
 How (see :class:`ScopeSolver`):
 
@@ -102,6 +112,9 @@ def suggest_minimal_scopes(
     graph: ScopeExpander,
     weights: Mapping[str, int],
     candidates: Iterable[str],
+    *,
+    mentions: Mapping[str, int] | None = None,
+    within: Iterable[str] | None = None,
 ) -> frozenset[str]:
     """The smallest set of candidate scopes meeting every satisfiable need.
 
@@ -111,18 +124,24 @@ def suggest_minimal_scopes(
         weights: Risk weight per scope, for tie-breaking (missing scopes weigh 0); a set
             weighs the sum over its implication closure.
         candidates: Scopes that may be suggested (the catalog).
+        mentions: Operations naming each scope, the next tie-break (missing: 0).
+        within: The key's effective grants, preferred over the other candidates.
 
     Returns:
-        Fewest scopes; ties by lower closure weight, then by sorted names.
+        Fewest scopes; ties by lower closure weight, then fewer operations naming the
+        closure's scopes, then by sorted names.
     """
-    return ScopeSolver(graph, weights, candidates).solve(needs).scopes
+    solver = ScopeSolver(graph, weights, candidates, mentions=mentions)
+    return solver.solve(needs, within=within).scopes
 
 
 # --------------------------------------------------------------------------- solver
 
 # Internal representation: candidates are bits (index order = name order), a provider
 # set is an int mask, an alternative is a tuple of masks that must all be hit, a need is
-# a tuple of alternatives.
+# a tuple of alternatives.  A set's cost is its closure's risk weight shifted above the
+# count of operations naming the closure's scopes: one integer compares both in order.
+_MENTIONS_BITS = 40
 _Alternative = tuple[int, ...]
 _Need = tuple[_Alternative, ...]
 _UNSEEN = object()
@@ -172,6 +191,7 @@ class ScopeSolver:
     """
 
     __slots__ = (
+        "_all",
         "_closures",
         "_implies_memo",
         "_memo",
@@ -185,7 +205,12 @@ class ScopeSolver:
     )
 
     def __init__(
-        self, graph: ScopeExpander, weights: Mapping[str, int], candidates: Iterable[str]
+        self,
+        graph: ScopeExpander,
+        weights: Mapping[str, int],
+        candidates: Iterable[str],
+        *,
+        mentions: Mapping[str, int] | None = None,
     ) -> None:
         """Index the candidates.
 
@@ -193,6 +218,8 @@ class ScopeSolver:
             graph: Applies implication.
             weights: Risk weight per scope (missing scopes weigh 0).
             candidates: Scopes that may be suggested.
+            mentions: How many operations name each scope (missing: 0), the tie-break
+                after the weight.
         """
         self._names: tuple[str, ...] = tuple(sorted(set(candidates)))
         providers: dict[str, int] = {}
@@ -206,44 +233,64 @@ class ScopeSolver:
         # Weights count what a set grants: the union of its members' closures.
         universe = sorted(set().union(*closures)) if closures else []
         position = {name: bit for bit, name in enumerate(universe)}
-        self._universe_weights = tuple(int(weights.get(name, 0)) for name in universe)
+        mentions = mentions or {}
+
+        def cost(name: str) -> int:
+            return (int(weights.get(name, 0)) << _MENTIONS_BITS) + int(mentions.get(name, 0))
+
+        self._universe_weights = tuple(cost(name) for name in universe)
         self._closures = tuple(sum(1 << position[name] for name in closure) for closure in closures)
         self._weights: tuple[int, ...] = tuple(
-            sum(int(weights.get(name, 0)) for name in closure) for closure in closures
+            sum(cost(name) for name in closure) for closure in closures
         )
-        """Each candidate's own closure weight (for ordering choices)."""
+        """Each candidate's own closure cost (for ordering choices)."""
+        self._all = (1 << len(self._names)) - 1
         self._weight_memo: dict[int, int] = {}
-        self._need_cache: dict[Need, _Need | None] = {}
+        self._need_cache: dict[tuple[Need, int], _Need | None] = {}
         # Keys using the same operations compare the same pairs of needs again.
         self._implies_memo: dict[tuple[_Need, _Need], bool] = {}
-        self._memo: dict[frozenset[Need], Suggestion] = {}
+        self._memo: dict[tuple[frozenset[Need], int], Suggestion] = {}
         # Different need sets often reduce to the same problem (a need implied by another
         # one drops out): the search runs once per reduced problem.
         self._problem_memo: dict[tuple[tuple[_Need, ...], tuple[Need, ...]], Suggestion] = {}
 
     # ------------------------------------------------------------------ public
 
-    def solve(self, needs: Iterable[Need]) -> Suggestion:
+    def solve(self, needs: Iterable[Need], *, within: Iterable[str] | None = None) -> Suggestion:
         """The minimal scope set for ``needs`` (see the module docstring).
 
         Args:
             needs: One entry per used operation: its alternatives.
+            within: The key's effective grants: each need is met from these candidates
+                when any of them can; None draws every need from all candidates.
 
         Returns:
             The suggestion, whether it is proven minimal, and the unsatisfiable needs.
         """
         distinct = frozenset(needs)
-        cached = self._memo.get(distinct)
+        allowed = self._all if within is None else self._mask_of(within)
+        cached = self._memo.get((distinct, allowed))
         if cached is not None:
             return cached
-        result = self._solve(distinct)
-        self._memo[distinct] = result
+        result = self._solve(distinct, allowed)
+        self._memo[(distinct, allowed)] = result
         return result
 
     # ------------------------------------------------------------------ internals
 
+    def _mask_of(self, scopes: Iterable[str]) -> int:
+        """The candidates among ``scopes``, as a mask."""
+        names = self._names
+        held = set(scopes)
+        mask = 0
+        for index, name in enumerate(names):
+            if name in held:
+                mask |= 1 << index
+        return mask
+
     def _weight(self, chosen: int) -> int:
-        """Risk weight of everything ``chosen`` grants (the union of the closures)."""
+        """Cost of everything ``chosen`` grants (the union of the closures): the risk
+        weight, then the operations naming those scopes."""
         cached = self._weight_memo.get(chosen)
         if cached is None:
             granted = 0
@@ -254,22 +301,34 @@ class ScopeSolver:
         return cached
 
     def _key(self, chosen: int) -> tuple[int, int, tuple[int, ...]]:
-        """Objective: fewest scopes, then lowest weight, then first sorted names."""
+        """Objective: fewest scopes, then lowest cost (weight, then operations naming its
+        scopes), then first sorted names."""
         indexes = _bits(chosen)
         return (len(indexes), self._weight(chosen), tuple(indexes))
 
-    def _compile_need(self, need: Need) -> _Need | None:
-        """A need as provider masks; ``()`` when it asks for nothing, None when unsatisfiable."""
-        cached = self._need_cache.get(need, _UNSEEN)
+    def _compile_need(self, need: Need, allowed: int) -> _Need | None:
+        """A need as provider masks; ``()`` when it asks for nothing, None when unsatisfiable.
+
+        Providers are the ``allowed`` candidates; a need they cannot meet is compiled
+        with every candidate instead (see the module docstring).
+        """
+        cached = self._need_cache.get((need, allowed), _UNSEEN)
         if cached is not _UNSEEN:
             return cached  # type: ignore[return-value]
+        result = self._compile_within(need, allowed)
+        if result is None and allowed != self._all:
+            result = self._compile_within(need, self._all)
+        self._need_cache[(need, allowed)] = result
+        return result
+
+    def _compile_within(self, need: Need, allowed: int) -> _Need | None:
         alternatives: set[_Alternative] = set()
         free = not need
         for alternative in need:
             masks: list[int] = []
             possible = True
             for required in alternative:
-                mask = self._providers_of.get(required, 0)
+                mask = self._providers_of.get(required, 0) & allowed
                 if not mask:
                     possible = False
                     break
@@ -286,21 +345,17 @@ class ScopeSolver:
                 if not any(mask & ~smaller == 0 for smaller in kept):
                     kept.append(mask)
             alternatives.add(tuple(sorted(kept)))
-        result: _Need | None
         if free:
-            result = ()
-        elif not alternatives:
-            result = None
-        else:
-            result = tuple(sorted(alternatives))
-        self._need_cache[need] = result
-        return result
+            return ()
+        if not alternatives:
+            return None
+        return tuple(sorted(alternatives))
 
-    def _compile(self, needs: frozenset[Need]) -> tuple[list[_Need], list[Need]]:
+    def _compile(self, needs: frozenset[Need], allowed: int) -> tuple[list[_Need], list[Need]]:
         compiled: set[_Need] = set()
         unsatisfiable: list[Need] = []
         for need in needs:
-            masks = self._compile_need(need)
+            masks = self._compile_need(need, allowed)
             if masks is None:
                 unsatisfiable.append(need)
             elif masks:
@@ -324,8 +379,8 @@ class ScopeSolver:
         unsatisfiable.sort(key=lambda need: sorted(sorted(a) for a in need))
         return kept_needs, unsatisfiable
 
-    def _solve(self, needs: frozenset[Need]) -> Suggestion:
-        compiled, unsatisfiable = self._compile(needs)
+    def _solve(self, needs: frozenset[Need], allowed: int) -> Suggestion:
+        compiled, unsatisfiable = self._compile(needs, allowed)
         problem = (tuple(compiled), tuple(unsatisfiable))
         cached = self._problem_memo.get(problem)
         if cached is None:

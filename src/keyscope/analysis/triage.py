@@ -12,7 +12,11 @@ Rules, in the order a scheduled job meets them:
   fails open).  An entry that matches no finding is *stale* and is reported too.
   A suppressed finding stays in every list, marked, so the register is auditable.
 - A baseline is an earlier result.  Each finding is ``new`` or ``unchanged`` by
-  fingerprint; baseline findings that are gone are listed as resolved.  When the
+  fingerprint; baseline findings that are gone are listed as resolved, unless this
+  run could not have seen them: a finding of a key the run could not judge (too
+  little data), or a data-wide one when the data is incomplete, is *carried*: kept,
+  neither resolved nor new, so one incomplete night does not resolve a week-old
+  finding and report it as new the next night.  When the
   baseline was written with another fingerprint scheme, findings are matched by
   their identity (rule, key id, subject) instead, which is what the fingerprint
   hashes, so an upgrade never turns every finding into a new one.
@@ -208,7 +212,8 @@ def apply_baseline(result: AuditResult, previous: Baseline) -> AuditResult:
     Returns:
         The result with ``baseline_state`` set on every finding (key findings too),
         ``resolved_findings`` holding the earlier findings this run no longer has,
-        and ``baseline_source`` naming the earlier run.
+        ``carried_findings`` those it could not re-check, and ``baseline_source``
+        naming the earlier run.
     """
     migrated = previous.fingerprint_version != FINGERPRINT_VERSION
     identity: Callable[[Finding], Any] = _identity if migrated else _fingerprint
@@ -231,10 +236,23 @@ def apply_baseline(result: AuditResult, previous: Baseline) -> AuditResult:
             finding if finding.baseline_state == state else replace(finding, baseline_state=state)
         )
 
+    # Keys this run could not judge: their earlier findings are not re-checked.
+    unjudged = {
+        audit.key.key_id
+        for audit in result.keys
+        if audit.key.status == "active" and audit.confidence == "insufficient"
+    }
+
+    def rechecked(finding: Finding) -> bool:
+        return finding.key_id not in unjudged if finding.key_id else result.complete
+
     resolved: dict[str, Finding] = {}
+    carried: dict[str, Finding] = {}
     for finding in previous.findings:
         if not still_present(finding):
-            resolved.setdefault(finding.fingerprint or "|".join(_identity(finding)), finding)
+            target = resolved if rechecked(finding) else carried
+            unchanged = replace(finding, baseline_state="unchanged")
+            target.setdefault(finding.fingerprint or "|".join(_identity(finding)), unchanged)
     when = f" as of {previous.as_of.date().isoformat()}" if previous.as_of else ""
     note = (
         f"; fingerprints v{previous.fingerprint_version} matched by rule, key and subject"
@@ -246,6 +264,7 @@ def apply_baseline(result: AuditResult, previous: Baseline) -> AuditResult:
         findings=tuple(marked(finding) for finding in result.findings),
         keys=tuple(_with_findings(audit, marked) for audit in result.keys),
         resolved_findings=tuple(sorted(resolved.values(), key=finding_order)),
+        carried_findings=tuple(sorted(carried.values(), key=finding_order)),
         baseline_source=f"{previous.source}{when}{note}",
     )
 
@@ -274,14 +293,15 @@ def failing_findings(
 
     Returns:
         Unsuppressed findings at or above the threshold (and new, if asked), in
-        report order.
+        report order; carried findings count too (they were not shown to be fixed),
+        though never as new.
     """
     if fail_on is None and not new_only:
         return ()
     threshold = severity_rank(fail_on) if fail_on is not None else len(SEVERITIES) - 1
     return tuple(
         finding
-        for finding in result.findings
+        for finding in (*result.findings, *result.carried_findings)
         if not finding.suppressed
         and severity_rank(finding.severity) <= threshold
         and (not new_only or finding.baseline_state == "new")
@@ -304,6 +324,7 @@ def history_point(result: AuditResult) -> HistoryPoint:
         mean_risk=mean_risk,
         legacy_keys=sum(1 for audit in active if audit.key.full_access),
         findings=sum(1 for finding in result.findings if not finding.suppressed),
+        complete=result.complete,
     )
 
 

@@ -36,7 +36,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument(
         "--suppressions", type=Path,
-        help="suppressions file (default ./keyscope-suppressions.yaml)",
+        help="suppressions file (default: keyscope-suppressions.yaml beside the config file)",
     )  # fmt: skip
     group.add_argument(
         "--snapshot", type=Path, metavar="DIR",

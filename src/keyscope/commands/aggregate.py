@@ -44,7 +44,8 @@ def add_parser(subparsers: Any) -> None:
         epilog=(
             "examples:\n"
             "  keyscope aggregate --engine duckdb --usage 'logs/*.jsonl.gz' --output agg.parquet\n"
-            "  keyscope aggregate --engine spark --usage logs/ --as-of 2026-11-01 -o agg.parquet\n"
+            "  keyscope aggregate --engine spark --usage 'logs/*.jsonl.gz' --as-of 2026-11-01 \\\n"
+            "      -o agg.parquet\n"
             "  keyscope aggregate --print-sql trino --logs-table lake.api.requests\n"
             "  keyscope audit --usage agg.parquet\n"
             "exit codes: 0 done, 2 usage error, 3 input error, 6 output locked by another run"
@@ -110,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from keyscope.output import output_lock, refuse_writing_over_inputs
     from keyscope.settings import load_settings
     from keyscope.sources.openapi import load_spec, spec_options_from
+    from keyscope.text import safe_line
 
     if args.window_days is not None and args.window_days < 1:
         raise UsageError("--window-days must be at least 1")
@@ -157,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.output.is_symlink() and not args.force:
         # Checked before the (long) aggregation; write_atomic checks again when writing.
-        raise ReportError(f"{args.output}: refusing to write through a symbolic link (use --force)")
+        raise ReportError(f"{args.output}: is a symbolic link; --force replaces the link itself")
     with output_lock(args.output):
         result = run_aggregation(
             spec,
@@ -178,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         if source.lines and source.bad_lines / source.lines > settings.bad_line_threshold:
             # The aggregate keeps requests, not lines: an audit of it cannot see this.
             print(
-                f"keyscope: warning: {source.source}: {source.bad_lines:,} of "
+                f"keyscope: warning: {safe_line(source.source)}: {source.bad_lines:,} of "
                 f"{source.lines:,} lines could not be read ({source.bad_lines / source.lines:.1%}, "
                 f"above the {settings.bad_line_threshold:.1%} threshold); an audit of the "
                 "aggregate will not know",
@@ -198,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"keyscope: {lines:,} lines{window} ({bad:,} unreadable, {outside:,} outside the window) "
         f"-> {table.num_rows:,} rows over {keys:,} keys and {operations:,} operations "
-        f"({args.engine}); wrote {args.output}",
+        f"({args.engine}); wrote {safe_line(str(args.output))}",
         file=sys.stderr,
     )
     return 0

@@ -101,7 +101,7 @@ def _execute(
     from keyscope.output import output_lock
     from keyscope.remediation import PlanApplier
     from keyscope.settings import load_settings
-    from keyscope.text import one_line
+    from keyscope.text import one_line, safe_line
 
     interactive = sys.stdin.isatty()
     if not interactive and not args.yes:
@@ -129,9 +129,10 @@ def _execute(
         if not args.yes:
             _confirm(platform.environment_name, len(due), platform.origin)
         applier.execute(due, report)
-    print(f"applied {len(report.done)} change(s); journal: {journal}")
+    print(f"applied {len(report.done)} change(s); journal: {safe_line(str(journal))}")
     if report.created:
-        print(f"new keys' secrets are in {args.secrets_file} (mode 600); they are not shown here")
+        secrets_file = safe_line(str(args.secrets_file))
+        print(f"new keys' secrets are in {secrets_file} (mode 600); they are not shown here")
     return 0
 
 

@@ -47,7 +47,7 @@ def add_parser(subparsers: Any) -> None:
         epilog=(
             "exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, "
             "2 usage error, 3 input error, 4 data incomplete (--fail-on-incomplete), "
-            "5 network error, 6 output locked by another run"
+            "5 network error, 6 output locked by another run, 70 internal error (a bug)"
         ),
     )
     add_input_arguments(parser)
@@ -98,9 +98,13 @@ def run(args: argparse.Namespace) -> int:
 
     outputs = _outputs(args)
     renderers = {fmt: get_renderer(fmt) for fmt, _ in outputs}  # unknown format: exit 2 now
-    if args.fail_on_new and args.baseline is None:
-        raise UsageError("--fail-on-new needs --baseline FILE (the earlier JSON result)")
     settings = load_settings(input_flags(args), config=args.config)
+    # The baseline may come from the flag, KEYSCOPE_BASELINE or the config file.
+    if args.fail_on_new and settings.baseline is None:
+        raise UsageError(
+            "--fail-on-new needs a baseline (--baseline FILE, KEYSCOPE_BASELINE or baseline "
+            "in keyscope.toml: the earlier JSON result)"
+        )
     _refuse_overwriting_inputs(outputs, settings)
     # One pause of the cyclic collector for the whole run, frozen at the end: reading,
     # auditing and writing each pause it already, but every resume let the next
@@ -167,11 +171,13 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
         path = getattr(args, f"out_{name}", None)
         if path is not None:
             outputs.append((name, path))
+    from keyscope.output import canonical, is_device
+
     seen: dict[Path, str] = {}
     for fmt, path in outputs:
-        if path is None:
-            continue
-        resolved = path.resolve()
+        if path is None or is_device(path):
+            continue  # any number of reports may go to /dev/null
+        resolved = canonical(path)
         if resolved in seen:
             raise UsageError(f"{path}: asked for twice (as {seen[resolved]} and as {fmt})")
         seen[resolved] = fmt
@@ -206,18 +212,32 @@ def _write_outputs(
 ) -> None:
     import contextlib
 
-    from keyscope.output import output_lock, remove_stale_temporaries, write_atomic
+    from keyscope.output import (
+        canonical,
+        is_stream,
+        output_lock,
+        remove_stale_temporaries,
+        write_atomic,
+    )
 
     rendered: dict[str, str] = {}
     files = sorted((path, fmt) for fmt, path in outputs if path is not None)
     # One lock per output folder (``.keyscope.lock``): overlapping runs cannot interleave
-    # their writes, and a folder gets one lock file, not one per report.
-    folders = sorted({(path.parent if str(path.parent) else Path()).resolve() for path, _ in files})
+    # their writes, and a folder gets one lock file, not one per report.  Devices and
+    # pipes (``/dev/null``) are written in place and lock nothing.
+    folders = sorted(
+        {
+            canonical(path.parent if str(path.parent) else Path())
+            for path, _ in files
+            if not is_stream(path)
+        }
+    )
     with contextlib.ExitStack() as locks:
         for folder in folders:
             locks.enter_context(output_lock(folder / "keyscope"))
         for path, _ in files:  # what a killed earlier run left (safe: we hold the lock)
-            remove_stale_temporaries(path)
+            if not is_stream(path):
+                remove_stale_temporaries(path)
         for path, fmt in files:
             text = rendered.get(fmt) or renderers[fmt](result)
             rendered[fmt] = text

@@ -33,7 +33,7 @@ def add_parser(subparsers: Any) -> None:
         description=(
             "Open the interactive audit: every key with its scopes, one key's scope grid with "
             "a live what-if, the spec's catalog; triage findings into the suppressions file "
-            "and export the HTML, JSON or Markdown report."
+            "and export the HTML, JSON, Markdown, CSV or SARIF report."
         ),
     )
     add_input_arguments(parser)

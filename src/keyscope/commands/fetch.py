@@ -98,7 +98,7 @@ def fetch_with_settings(
 
 def summary_line(manifest: Any) -> str:
     """One line saying what the snapshot holds."""
-    from keyscope.text import one_line
+    from keyscope.text import safe_line
 
     counts = manifest.counts
     state = (
@@ -106,7 +106,7 @@ def summary_line(manifest: Any) -> str:
         if manifest.complete
         else f"INCOMPLETE ({len(manifest.incomplete_reasons)} reasons)"
     )
-    return one_line(
+    return safe_line(
         f"snapshot {manifest.folder}: {counts.get('operations', 0)} operations, "
         f"{counts.get('keys', 0)} keys, {counts.get('usage_events', 0)} requests over "
         f"{manifest.window_days} days from {manifest.base_url}; {state}",

@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from keyscope.pipeline import run_audit
     from keyscope.remediation import IncompleteDataError, build_plan, digest_settings, plan_to_json
     from keyscope.settings import load_settings
+    from keyscope.text import safe_line
 
     if args.dual_run_days < 0:
         raise UsageError("--dual-run-days must be 0 or more")
@@ -109,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         write_atomic(args.output, plan_to_json(plan), force=args.force)
     for line in plan_lines(plan):
         print(line)
-    print(f"keyscope: wrote {args.output}; dry run: keyscope apply {args.output}", file=sys.stderr)
+    shown = safe_line(str(args.output))
+    print(f"keyscope: wrote {shown}; dry run: keyscope apply {shown}", file=sys.stderr)
     return 0
 
 

@@ -25,6 +25,7 @@ X-Sandbox-Fault header or ?sandbox_fault=NAME):
   html      a 200 HTML login page           redirect  302 to http://169.254.169.254/
   oversize  an endless body                 ratelimit 429 with Retry-After
   lost      make a change, then stall past the client's timeout
+  header-drip  send the status line and headers a byte at a time
 """
 
 
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     from keyscope.sandbox import Fault, Sandbox, check_loopback, load_sample_data, make_server
     from keyscope.settings import parse_as_of
-    from keyscope.text import one_line
+    from keyscope.text import safe_line
 
     check_loopback(args.host)  # before anything else: never serve beyond this machine
     api_key = sandbox_api_key(args.api_key_file)
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     sandbox.faults.extend(faults)
 
     def report(method: str, path: str, status: int) -> None:
-        print(one_line(f"{method} {path} {status}"), file=sys.stderr, flush=True)
+        print(safe_line(f"{method} {path} {status}", limit=200), file=sys.stderr, flush=True)
 
     server = make_server(sandbox, args.host, args.port, report if args.verbose else None)
     host, port = server.server_address[:2]
@@ -121,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"  point keyscope at it:  export KEYSCOPE_PLATFORM_URL=http://{shown}:{port}")
     source = (
-        f"the one in {args.api_key_file}" if args.api_key_file else "the one in KEYSCOPE_API_KEY"
+        f"the one in {safe_line(str(args.api_key_file))}"
+        if args.api_key_file
+        else "the one in KEYSCOPE_API_KEY"
     )
     print(f"  API key accepted:      {source} (never printed)", flush=True)
     try:

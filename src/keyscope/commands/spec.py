@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from keyscope.output import write_atomic
     from keyscope.settings import load_settings
     from keyscope.sources.openapi import load_spec, spec_options_from
+    from keyscope.text import safe_line
 
     settings = load_settings(
         {
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     rendered = render_spec_json(spec) if args.format == "json" else render_spec_text(spec)
     if args.output is not None:
         write_atomic(args.output, rendered)
-        print(f"keyscope: wrote {args.output}", file=sys.stderr)
+        print(f"keyscope: wrote {safe_line(str(args.output))}", file=sys.stderr)
     else:
         sys.stdout.write(rendered)
     return 0
@@ -177,6 +178,7 @@ def _operation_to_dict(operation: Operation) -> dict[str, Any]:
         "summary": operation.summary,
         "tags": list(operation.tags),
         "deprecated": operation.deprecated,
+        "uncertain_scopes": sorted(operation.uncertain_scopes),
     }
 
 

@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from keyscope.output import refuse_writing_over_inputs, write_atomic
     from keyscope.settings import load_settings
     from keyscope.sources.openapi import load_spec, spec_options_from
+    from keyscope.text import safe_line
 
     settings = load_settings({"semantics": args.semantics}, config=args.config)
     if args.output is not None:
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     rendered = render_diff_json(diff) if args.format == "json" else render_diff_text(diff)
     if args.output is not None:
         write_atomic(args.output, rendered, force=args.force)
-        print(f"keyscope: wrote {args.output}", file=sys.stderr)
+        print(f"keyscope: wrote {safe_line(str(args.output))}", file=sys.stderr)
     else:
         sys.stdout.write(rendered)
     return 1 if args.fail_on_change and diff.changed else 0

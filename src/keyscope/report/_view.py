@@ -169,6 +169,7 @@ def summary(result: AuditResult) -> dict[str, Any]:
         "new": states.get("new", 0),
         "unchanged": states.get("unchanged", 0),
         "resolved": len(result.resolved_findings),
+        "carried": len(result.carried_findings),
         "replay_keys": replay.keys,
         "replayed": replay.requests,
         "would_fail": replay.would_fail,

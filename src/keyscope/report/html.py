@@ -580,6 +580,8 @@ def _baseline(result: AuditResult, names: dict[str, str]) -> dict[str, Any]:
         "new_total": len(new),
         "resolved": _capped(result.resolved_findings, names),
         "resolved_total": len(result.resolved_findings),
+        "carried": _capped(result.carried_findings, names),
+        "carried_total": len(result.carried_findings),
         "unchanged_total": sum(1 for f in result.findings if f.baseline_state == "unchanged"),
     }
 
@@ -608,7 +610,7 @@ def _trend(result: AuditResult) -> dict[str, Any]:
             {
                 "label": label,
                 "polyline": _polyline(values),
-                "dots": _dots(values),
+                "dots": _dots(values, [p.complete for p in points]),
                 "first": shape.format(values[0]) if values else "",
                 "last": shape.format(values[-1]) if values else "",
                 "low": shape.format(min(values)) if values else "",
@@ -623,10 +625,12 @@ def _trend(result: AuditResult) -> dict[str, Any]:
                 "risk": f"{p.mean_risk:.1f}",
                 "legacy": p.legacy_keys,
                 "findings": p.findings,
+                "partial": not p.complete,
             }
             for p in points
         ],
         "charts": charts,
+        "partial": any(not p.complete for p in points),
         "width": _CHART_WIDTH,
         "height": _CHART_HEIGHT,
     }
@@ -648,5 +652,9 @@ def _polyline(values: list[float]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in _coordinates(values))
 
 
-def _dots(values: list[float]) -> list[tuple[str, str]]:
-    return [(f"{x:.1f}", f"{y:.1f}") for x, y in _coordinates(values)]
+def _dots(values: list[float], complete: list[bool]) -> list[tuple[str, str, bool]]:
+    """Each point's position, and whether its run had incomplete data (drawn hollow)."""
+    return [
+        (f"{x:.1f}", f"{y:.1f}", not whole)
+        for (x, y), whole in zip(_coordinates(values), complete, strict=True)
+    ]

@@ -193,15 +193,18 @@ def _document(result: AuditResult, *, records_as_text: bool) -> dict[str, Any]:
     keys: list[Any]
     findings: list[Any]
     resolved_findings: list[Any]
+    carried_findings: list[Any]
     if records_as_text:
         writer = _RecordWriter(operation_ids)
         keys = _RecordsText(result.keys, writer.key)
         findings = _RecordsText(result.findings, writer.finding)
         resolved_findings = _RecordsText(result.resolved_findings, writer.finding)
+        carried_findings = _RecordsText(result.carried_findings, writer.finding)
     else:
         keys = [_key(audit, operation_ids) for audit in result.keys]
         findings = [_finding(finding) for finding in result.findings]
         resolved_findings = [_finding(finding) for finding in result.resolved_findings]
+        carried_findings = [_finding(finding) for finding in result.carried_findings]
     return {
         "schema_version": SCHEMA_VERSION,
         FINGERPRINT_VERSION_KEY: FINGERPRINT_VERSION,
@@ -228,6 +231,7 @@ def _document(result: AuditResult, *, records_as_text: bool) -> dict[str, Any]:
         "keys": keys,
         "findings": findings,
         "resolved_findings": resolved_findings,
+        "carried_findings": carried_findings,
         "baseline_source": result.baseline_source,
         "data_quality": _quality(result),
         "anomalies": [_anomaly(anomaly) for anomaly in result.anomalies],

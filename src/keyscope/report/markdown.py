@@ -89,6 +89,8 @@ def render_markdown(result: AuditResult) -> str:
     if summary["has_baseline"]:
         lines.append(f"| New since baseline | {summary['new']} |")
         lines.append(f"| Resolved since baseline | {summary['resolved']} |")
+        if summary["carried"]:
+            lines.append(f"| Not re-checked (too little data), carried | {summary['carried']} |")
     lines.append("")
 
     active = [audit for audit in result.keys if audit.key.status == "active"]
@@ -195,7 +197,10 @@ def render_markdown(result: AuditResult) -> str:
 def _legacy_row(audit: KeyAudit, time_box: dict[str, Any]) -> str:
     kind = _view.migration_kind(audit)
     if kind == "replace":
-        plan = ", ".join(md_text(scope, 100) for scope in sorted(audit.suggested_scopes)) or "none"
+        plan = (
+            ", ".join(md_text(scope, 100) for scope in sorted(audit.suggested_scopes))
+            or "no scope (its requests need none)"
+        )
     elif kind == "dormant":
         plan = (
             f"unused in the window: expire it on {time_box['expires']}, re-check on "

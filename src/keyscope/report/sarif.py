@@ -18,7 +18,9 @@ One ``result`` per finding, with:
   operation for findings about a route; usage by a key missing from the inventory
   names that (masked) key, never an operation;
 - ``suppressions`` (``external``, ``accepted``, with the reason as justification) for
-  suppressed findings, and ``baselineState`` (``new``/``unchanged``) with a baseline.
+  suppressed findings, and ``baselineState`` (``new``/``unchanged``) with a baseline;
+  findings of the baseline this run could not re-check (``carried_findings``) stay
+  results, ``unchanged``, so one incomplete night closes no alert.
 
 When the data was incomplete the invocation says ``executionSuccessful: false`` and
 lists the reasons as error notifications, so a partial run never looks clean.
@@ -212,9 +214,12 @@ class _Results:
         self.result = result
         self.audits = {audit.key.key_id: audit for audit in result.keys}
         self.by_rule: dict[str, list[Finding]] = {}
-        for finding in sorted(result.findings, key=finding_order):
+        # Carried findings (not re-checked this run) stay results, "unchanged": a code
+        # scanning service would otherwise close them for one incomplete night.
+        everything = (*result.findings, *result.carried_findings)
+        for finding in sorted(everything, key=finding_order):
             self.by_rule.setdefault(finding.rule, []).append(finding)
-        self.total = len(result.findings)
+        self.total = len(everything)
         rule_ids = sorted(set(self.by_rule) | set(RULES))
         self.rule_index = {rule: index for index, rule in enumerate(rule_ids)}
         self.rules = [
@@ -454,6 +459,7 @@ def _document(
             "complete": result.complete,
             "findingsTotal": total,
             "resolvedSinceBaseline": len(result.resolved_findings),
+            "carriedSinceBaseline": len(result.carried_findings),
         },
     }
     if result.baseline_source:

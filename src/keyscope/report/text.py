@@ -8,6 +8,7 @@ and ids that look like secrets are masked.  Deterministic like every reporter.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -83,6 +84,14 @@ def _header(result: AuditResult, lines: list[str]) -> None:
     suppressed = len(result.findings) - len(live)
     extra = f"; {suppressed} suppressed" if suppressed else ""
     lines.append(f"findings: {counts}{extra}")
+    if result.baseline_source:
+        states = Counter(finding.baseline_state for finding in result.findings)
+        carried = len(result.carried_findings)
+        lines.append(
+            f"since the baseline: {states.get('new', 0)} new, {states.get('unchanged', 0)} "
+            f"unchanged, {len(result.resolved_findings)} resolved"
+            + (f", {carried} not re-checked (too little data; carried)" if carried else "")
+        )
     replay = result.replay_totals
     if replay.keys:
         lines.append(
@@ -173,6 +182,10 @@ def _suggestions(
         lines.append(f"      holds:    {holds}")
         if audit.suggested_scopes:
             lines.append(f"      needs:    {_scopes(audit.suggested_scopes)}")
+        elif audit.requests:
+            lines.append(
+                f"      needs:    no scope (its {audit.requests:,} successful requests need none)"
+            )
         else:
             lines.append(
                 "      needs:    nothing (no successful request in the window): expire it on "

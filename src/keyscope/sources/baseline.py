@@ -24,6 +24,9 @@ from keyscope.model import (
     Finding,
     HistoryPoint,
 )
+from keyscope.redaction import redact
+from keyscope.sources.yamlsafe import open_input
+from keyscope.text import terminal_safe
 
 __all__ = ["history_point_of", "load_baseline", "read_result_document"]
 
@@ -39,15 +42,11 @@ def read_result_document(path: Path) -> dict[str, Any]:
             schema version than this keyscope reads.
     """
     where = str(path)
-    try:
-        with path.open("rb") as stream:
+    with open_input(path, ConfigError) as stream:
+        try:
             data = stream.read(_MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError(where, "file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(where, "is a folder, not a file") from None
-    except OSError as error:
-        raise ConfigError(where, f"cannot read: {error.strerror or error}") from None
+        except OSError as error:
+            raise ConfigError(where, f"cannot read: {error.strerror or error}") from None
     if len(data) > _MAX_BYTES:
         raise ConfigError(where, "too large to be a keyscope audit result")
     try:
@@ -85,7 +84,7 @@ def load_baseline(path: Path) -> Baseline:
             fields triage needs; the message names the file and the place.
     """
     document = read_result_document(path)
-    where = str(path)
+    where = redact(str(path))  # the new report names its baseline
     fingerprint_version = document.get("fingerprint_version", FINGERPRINT_VERSION)
     if not isinstance(fingerprint_version, int) or isinstance(fingerprint_version, bool):
         raise ConfigError(
@@ -106,13 +105,15 @@ def load_baseline(path: Path) -> Baseline:
 
 
 def _findings_of(document: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]]]:
-    """Top-level findings, plus any key findings the top level does not repeat."""
+    """Top-level findings and those it carried without re-checking, plus any key
+    findings the top level does not repeat."""
     found: list[tuple[str, dict[str, Any]]] = []
-    top = document.get("findings", [])
-    if not isinstance(top, list):
-        raise ConfigError(where, "'findings' must be a list", "findings")
-    for index, raw in enumerate(top):
-        found.append((f"findings[{index}]", raw))
+    for member in ("findings", "carried_findings"):
+        top = document.get(member, [])
+        if not isinstance(top, list):
+            raise ConfigError(where, f"'{member}' must be a list", member)
+        for index, raw in enumerate(top):
+            found.append((f"{member}[{index}]", raw))
     keys = document.get("keys", [])
     if not isinstance(keys, list):
         raise ConfigError(where, "'keys' must be a list", "keys")
@@ -146,15 +147,22 @@ def _finding(raw: Any, where: str, place: str) -> Finding:
                         ("message", message)):  # fmt: skip
         if not isinstance(value, str):
             raise ConfigError(where, f"{name} must be text", place)
+    # The file may have been edited: what a report copies from it is masked and made
+    # terminal-safe like fresh findings (which these match by fingerprint, or by text
+    # that a keyscope-written file holds masked already).
     return Finding(
         rule=rule,
         severity=severity,
-        key_id=key_id,
-        subject=subject,
-        message=message,
+        key_id=_clean(key_id),
+        subject=_clean(subject),
+        message=_clean(message),
         fingerprint=fingerprint,
         suppressed=bool(raw.get("suppressed", False)),
     )
+
+
+def _clean(text: str) -> str:
+    return terminal_safe(redact(text))
 
 
 def _moment(value: Any, where: str, place: str) -> datetime | None:
@@ -199,6 +207,7 @@ def history_point_of(document: dict[str, Any], where: str) -> HistoryPoint:
         mean_risk=round(sum(risks) / len(risks), 1) if risks else 0.0,
         legacy_keys=sum(1 for key in active if key.get("full_access") is True),
         findings=unsuppressed,
+        complete=document.get("complete") is not False,
     )
 
 

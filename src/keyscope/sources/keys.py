@@ -87,12 +87,14 @@ def load_keys(path: Path) -> tuple[ApiKey, ...]:
     """
     from keyscope.sources.yamlsafe import load_document, read_capped
 
+    # Each key's source names the file in every report: no secret in it.
+    source = redact(str(path))
     if path.suffix.lower() == ".csv":
         data = read_capped(path, error=KeysFileError)
-        return parse_keys_csv(data, str(path))
+        return parse_keys_csv(data, source)
     document = load_document(path, error=KeysFileError)
     lines = _record_lines(path)
-    return parse_keys(document, str(path), record_lines=lines)
+    return parse_keys(document, source, record_lines=lines)
 
 
 def parse_keys(
@@ -141,7 +143,8 @@ def parse_keys_csv(data: bytes, source: str) -> tuple[ApiKey, ...]:
     # Names up to a few MB must not stop the read; the default limit is 128 KiB.
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote still open at the end of the file is an error, not one long cell.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as problem:
@@ -159,7 +162,16 @@ def parse_keys_csv(data: bytes, source: str) -> tuple[ApiKey, ...]:
         if not any(cell.strip() for cell in row):
             continue  # blank line
         place = str(line)
-        if len(row) > len(columns):
+        # An unterminated quote runs on through the rows below it, which then vanish
+        # into one cell: a line break inside a cell is taken for that, never for a name.
+        if any("\n" in cell or "\r" in cell for cell in row):
+            raise KeysFileError(
+                source,
+                "a cell runs over several lines (an unterminated quote?); quote the cell "
+                "whole, or remove the line break",
+                place,
+            )
+        if len(row) != len(columns):
             raise KeysFileError(
                 source, f"row has {len(row)} cells but the header has {len(columns)}", place
             )
@@ -375,7 +387,12 @@ def _csv_rows(reader: Any, source: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as problem:
-            raise KeysFileError(source, f"not valid CSV: {problem}", str(line)) from None
+            detail = (
+                "a quote opened on this line is never closed"
+                if "unexpected end of data" in str(problem)
+                else f"not valid CSV: {problem}"
+            )
+            raise KeysFileError(source, detail, str(line)) from None
         yield line, row
         line = reader.line_num + 1
 

@@ -252,11 +252,16 @@ def parse_platform_settings(
             values[name] = path if path.is_absolute() else (base / path)
         elif name == "paths":
             values[name] = _parse_paths(value, where)
+    # Where the base URL came from, so a refusal names the right place.
+    url_origin = (where, "platform.base_url")
     if env.get(BASE_URL_ENV):
         values["base_url"] = env[BASE_URL_ENV]
+        url_origin = (BASE_URL_ENV, "")
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = value
+            if name == "base_url":
+                url_origin = ("--base-url", "")
     for name in ("page_limit", "max_pages", "max_list_items", "max_list_bytes"):
         if name in values and values[name] < 1:
             raise ConfigError(where, f"platform.{name}: must be at least 1", f"platform.{name}")
@@ -265,9 +270,9 @@ def parse_platform_settings(
         try:
             check_base_url(settings.base_url)
         except FetchError as error:
-            raise ConfigError(
-                where, f"platform.base_url: {error.message}", "platform.base_url"
-            ) from None
+            origin, place = url_origin
+            prefix = "platform.base_url: " if place else ""
+            raise ConfigError(origin, f"{prefix}{error.message}", place) from None
         settings = replace(settings, base_url=settings.base_url.rstrip("/"))
     return settings
 
@@ -411,9 +416,10 @@ def resolve_api_key(
     keyring_note = _keyring_lookup(settings, keyring_module)
     if isinstance(keyring_note, ApiKeyCredential):
         return keyring_note
+    # Not "KEYSCOPE_API_KEY: no ...": the redactor reads "API_KEY: <word>" as a secret.
     raise ConfigError(
-        API_KEY_ENV,
-        "no platform API key: set KEYSCOPE_API_KEY, name a file in [platform] api_key_file "
+        "platform API key",
+        "none found; set KEYSCOPE_API_KEY, name a file in [platform] api_key_file "
         f"(mode 600), or store it in the system keyring (service {KEYRING_SERVICE!r}, user "
         f"{settings.host or '<base_url host>'!r}); keyring: {keyring_note}",
     )

@@ -41,7 +41,7 @@ import hashlib
 import itertools
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -148,7 +148,7 @@ def load_spec(path: Path, options: SpecOptions = SpecOptions()) -> ApiSpec:
     )
     return parse_spec(
         document,
-        str(path),
+        redact(str(path)),  # the source is recorded in every report: no secret in it
         options,
         sha256=hashlib.sha256(data).hexdigest(),
         base_dir=path.parent,
@@ -238,11 +238,15 @@ def _scope_traits(
             if access is None:
                 continue
             token = tokens[index]
-            area = (
-                name[: token.start()].rstrip(_SEPARATORS)
-                if index > 0
-                else name[token.end() :].lstrip(_SEPARATORS)
-            )
+            before = name[: token.start()].rstrip(_SEPARATORS)
+            after = name[token.end() :].lstrip(_SEPARATORS)
+            # A word after a middle access word names what is read (Spotify's
+            # user-read-email, user-read-playback-state): part of the area, unless it is
+            # only a qualifier (chat:write:bot, playlist-read-private).
+            if before and after and not _is_qualifier(after):
+                area = name[: token.start()] + after
+            else:
+                area = before or after
             if area.isupper():
                 area = area.lower()
             return area or None, access
@@ -252,6 +256,43 @@ def _scope_traits(
     if re.search(r"read[- ](and[- ])?write|write access|modify|manage", text):
         return None, "write"
     return None, None
+
+
+def _is_qualifier(word: str) -> bool:
+    return any(word.lower() in family for family in _QUALIFIER_FAMILIES)
+
+
+def _refines(narrow: str, broad: str) -> bool:
+    """True when ``narrow`` is ``broad`` with one more word (Xero's
+    ``accounting.reports.tenninetynine.read`` and ``accounting.reports.read``)."""
+    a = [token.lower() for token in _TOKEN.findall(narrow)]
+    b = [token.lower() for token in _TOKEN.findall(broad)]
+    return len(a) == len(b) + 1 and any(a[:i] + a[i + 1 :] == b for i in range(len(a)))
+
+
+def _variants(first: str, second: str) -> bool:
+    """Whether two scopes of one list are plainly alternatives: a scope and its read-only
+    twin, qualifier variants, or a narrower version of the other."""
+    return (
+        first + ".read" == second
+        or second + ".read" == first
+        or _qualifier_variants(first, second)
+        or _refines(first, second)
+        or _refines(second, first)
+    )
+
+
+def _mixed_list(scopes: Sequence[str]) -> bool:
+    """Whether a list's scopes fall into more than one group of variants of one another."""
+    group = {scopes[0]}
+    grown = True
+    while grown:
+        grown = False
+        for name in scopes:
+            if name not in group and any(_variants(name, member) for member in group):
+                group.add(name)
+                grown = True
+    return len(group) < len(set(scopes))
 
 
 def _qualifier_variants(first: str, second: str) -> bool:
@@ -873,8 +914,12 @@ class _SpecReader:
                 where = _child(place, method)
                 if not isinstance(operation, dict):
                     raise self.fail(f"operation must be a mapping, got {_kind(operation)}", where)
+                # The template names the operation in every report: a secret in it is
+                # masked here, once (a request that holds the secret then matches nothing).
                 operations.append(
-                    self._raw_operation(method.upper(), path, where, operation, global_security)
+                    self._raw_operation(
+                        method.upper(), redact(path), where, operation, global_security
+                    )
                 )
         return operations
 
@@ -1157,6 +1202,7 @@ class _SpecReader:
     def _normalize(self, raw: _RawOperation, semantics: Semantics, ambiguous: bool) -> Operation:
         alternatives: set[frozenset[str]] = set()
         multi = False
+        uncertain: set[str] = set()
         for requirement in raw.objects:
             per_scheme: list[list[frozenset[str]]] = []
             for scopes in requirement.values():
@@ -1167,6 +1213,8 @@ class _SpecReader:
                 if semantics == "all" or len(scopes) <= 1:
                     per_scheme.append([frozenset(real)])
                 else:
+                    if len(real) > 1 and _mixed_list(real):
+                        uncertain.update(real)
                     choices = [frozenset({name}) for name in real]
                     if len(real) < len(scopes):
                         choices.append(frozenset())  # a sentinel: "no scope" is one choice
@@ -1190,6 +1238,17 @@ class _SpecReader:
                     operation=raw.key,
                 )
             )
+        if uncertain:
+            names = sorted(uncertain)
+            self.anomalies.append(
+                anomaly(
+                    "mixed-scope-list",
+                    f"{', '.join(names[:6])}{', ...' if len(names) > 6 else ''} are read as "
+                    "alternatives, but not all are variants of one another (the platform may "
+                    "need some together); a key that uses the operation keeps the ones it holds",
+                    operation=raw.key,
+                )
+            )
         return Operation(
             method=raw.method,
             path=raw.path,
@@ -1201,6 +1260,7 @@ class _SpecReader:
             deprecated=raw.deprecated,
             scope_source=raw.source if raw.objects or raw.public else "none",
             multi_scope_list=multi,
+            uncertain_scopes=frozenset(uncertain),
         )
 
     # ------------------------------------------------------------------ scopes

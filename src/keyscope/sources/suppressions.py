@@ -39,6 +39,7 @@ from typing import Any
 from keyscope.errors import ConfigError
 from keyscope.model import Suppression
 from keyscope.output import write_atomic
+from keyscope.redaction import redact
 from keyscope.sources.yamlsafe import load_document, parse_document
 
 __all__ = ["append_suppression", "load_suppressions", "render_entry"]
@@ -69,8 +70,9 @@ def load_suppressions(path: Path) -> tuple[Suppression, ...]:
     if path.is_file() and not _has_content(path.read_text(encoding="utf-8", errors="replace")):
         return ()  # an empty file, or only comments: a fresh register
     document = load_document(path, error=ConfigError)
-    entries = _entries_of(document, str(path))
-    return tuple(_entry(raw, str(path), index) for index, raw in enumerate(entries, start=1))
+    where = redact(str(path))  # each entry's source is shown in the reports
+    entries = _entries_of(document, where)
+    return tuple(_entry(raw, where, index) for index, raw in enumerate(entries, start=1))
 
 
 def _entries_of(document: Any, where: str) -> list[Any]:

@@ -169,6 +169,11 @@ _REASONS: dict[int, str] = {
     17: "count is not a positive whole number",
     18: "status_class is not success, denied, client_error or server_error",
     19: "first_seen is after last_seen",
+    20: "first_seen or last_seen has no timezone (write UTC instants, e.g. Spark's "
+    "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS)",
+    21: "day is not a date (YYYY-MM-DD)",
+    22: "day is outside first_seen to last_seen",
+    23: "lone CR inside a line (a CSV line ends at LF or CRLF)",
 }
 _REJECT_REASONS = {
     "INVALID ENCODING": 10,
@@ -201,12 +206,27 @@ _PATH_OK = (
     "(CASE WHEN starts_with(path, '/') THEN true "
     "ELSE regexp_matches(path, '^[A-Za-z][A-Za-z0-9+.-]*://') END)"
 )
-# A timestamp that names its zone: Z, an offset after the time, or UTC/GMT.
-_ZONED = r"\d:\d\d(:\d\d([.,]\d+)?)?\s*([+-]\d\d(:?\d\d)?|(?i:utc|gmt))$"
+# A timestamp that names its zone: Z, an offset after the time, or UTC/GMT.  A numeric
+# offset must lie within -14:00 to +14:00 (DuckDB reads "+99:00" and shifts the time by
+# four days); any other offset-like end after a time is an unreadable timestamp.
+_TIME = r"\d:\d\d(:\d\d([.,]\d+)?)?\s*"
+_ZONED = _TIME + r"([+-]((0\d|1[0-3])(:?[0-5]\d)?|14(:?00)?)|(?i:utc|gmt))$"
+_OFFSET_LIKE = _TIME + r"[+-][\d:]*$"
 _NUMBER = r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?"
-# A UTC offset as logs write it, within the range real zones use (-12:00 to +14:00; the
-# hours and minutes checked by _check_timezone): "+99:99" would shift every request.
+# A UTC offset as logs write it: "+99:99" would shift every request.  Real zones span
+# -12:00 to +14:00; _offset also refuses +14:01 to +14:59, which the pattern lets by.
 _OFFSET = re.compile(r"([+-])(0\d|1[0-4]):?([0-5]\d)?")
+_LARGEST_OFFSET_MINUTES = 14 * 60
+# DuckDB's number types: a column of one holds epoch seconds, milliseconds...
+_NUMERIC = re.compile(r"U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|DECIMAL\(.*\)")
+
+
+def _offset(zone: str) -> re.Match[str] | None:
+    """``zone`` as a UTC offset within ±14:00, or None."""
+    match = _OFFSET.fullmatch(zone)
+    if match and int(match.group(2)) * 60 + int(match.group(3) or 0) > _LARGEST_OFFSET_MINUTES:
+        return None
+    return match
 
 
 class RouteMatching(Protocol):
@@ -448,6 +468,10 @@ class _Columns:
     that have bad lines."""
 
 
+class _LineEndError(LogParseError):
+    """DuckDB's strict CSV reader met mixed line ends (see :func:`_normalize_line_ends`)."""
+
+
 class _PlanReader:
     """What every reader of one plan shares: the connection, the window, table names
     unique within the call, and DuckDB errors turned into one-line input errors."""
@@ -466,6 +490,46 @@ class _PlanReader:
         self.start_us = start_us
         self.end_us = end_us
         self._counter = 0
+        self._copies: dict[Path, tuple[Path, list[int]]] = {}
+        """CSV files whose line ends were normalized: the copy DuckDB reads instead, and
+        the lines that held a lone CR (blank in the copy, bad lines here)."""
+        self._copy_folder: str | None = None
+
+    def _normalize_csvs(self, files: Sequence[Path]) -> bool:
+        """Give each of ``files`` whose line ends are mixed a normalized copy; whether any
+        was needed (if none was, retrying cannot help)."""
+        changed = False
+        for file in files:
+            if file in self._copies:
+                continue
+            if self._copy_folder is None:
+                self._copy_folder = tempfile.mkdtemp(prefix="keyscope-csv-")
+            copy = Path(self._copy_folder) / f"{len(self._copies)}.csv"
+            lone = _normalize_line_ends(file, copy)
+            if lone is None:
+                copy.unlink(missing_ok=True)
+                continue
+            self._copies[file] = (copy, lone)
+            changed = True
+        return changed
+
+    def _read_path(self, file: Path) -> Path:
+        """The file DuckDB reads for ``file``: itself, or its normalized copy."""
+        copy = self._copies.get(file)
+        return copy[0] if copy else file
+
+    def _original(self, path: str) -> str:
+        """The file a path DuckDB names stands for (a normalized copy's original)."""
+        for file, (copy, _) in self._copies.items():
+            if str(copy) == path:
+                return str(file)
+        return path
+
+    def _remove_copies(self) -> None:
+        if self._copy_folder is not None:
+            shutil.rmtree(self._copy_folder, ignore_errors=True)
+            self._copy_folder = None
+        self._copies = {}
 
     def _name(self, prefix: str) -> str:
         self._counter += 1
@@ -482,6 +546,13 @@ class _PlanReader:
             location = where or (
                 redact(str(self.plan.files[0])) if len(self.plan.files) == 1 else self.plan.display
             )
+            if "state machine reached an invalid state" in str(error):
+                # DuckDB's strict CSV reader on mixed LF and CRLF line ends, or a lone CR.
+                raise _LineEndError(
+                    location,
+                    "cannot read: the lines end in a mix of LF, CRLF and lone CR "
+                    "that the reader could not untangle",
+                ) from None
             raise LogParseError(location, f"cannot read: {_safe_error(error)}") from None
 
 
@@ -506,14 +577,20 @@ class _LogReader(_PlanReader):
         self.lines_seen = 0
         """Lines DuckDB's line reader saw, blank ones and the header included (CSV)."""
         self._jsonl_request_ids: list[str] | None = None
+        self._extra_rejects: set[tuple[str, int, int]] = set()
+        """(file, line, reason) of lines refused here rather than by DuckDB's reader."""
         self._ts_type = "VARCHAR"
         """DuckDB type of the timestamp column (Parquet may carry a real timestamp)."""
 
     # ------------------------------------------------------------------ helpers
 
     def _check_timezone(self, zone: str | None) -> str | None:
-        if zone is None or _OFFSET.fullmatch(zone):
+        if zone is None or _offset(zone):
             return zone
+        if _OFFSET.fullmatch(zone):
+            raise LogParseError(
+                self.plan.display, f"timezone offset {zone!r} is beyond ±14:00, which no zone uses"
+            )
         import duckdb
 
         try:
@@ -541,8 +618,21 @@ class _LogReader(_PlanReader):
                 return fast
         counter = _LineCounter(files) if self.plan.kind in ("jsonl", "csv") else None
         try:
-            return self._run(counter, try_fast=not uncounted)
+            try:
+                return self._run(counter, try_fast=not uncounted)
+            except _LineEndError:
+                # Mixed LF and CRLF line ends (or a lone CR) stop DuckDB's strict CSV
+                # reader: read copies with LF line ends, a line with a lone CR made bad.
+                if self.plan.kind != "csv" or not self._normalize_csvs(files):
+                    raise
+                self._drop_rejects()
+                self.physical_lines = None
+                self.lines_seen = 0
+                for file, (_, lone) in self._copies.items():
+                    self._extra_rejects.update((str(file), number, 23) for number in lone)
+                return self._run(counter, try_fast=False)
         finally:
+            self._remove_copies()
             if counter is not None:
                 counter.cancel()
 
@@ -1018,7 +1108,7 @@ class _LogReader(_PlanReader):
 
     def _reject_lines(self) -> list[tuple[str, int, int]]:
         """(file, line, reason) of every line DuckDB's reader refused, each line once."""
-        found: set[tuple[str, int, int]] = set()
+        found: set[tuple[str, int, int]] = set(self._extra_rejects)
         for tables in self.rejects:
             found.update(self._refused(tables))
         return sorted(found)
@@ -1039,7 +1129,7 @@ class _LogReader(_PlanReader):
         lines: dict[tuple[str, int], int] = {}
         for file_path, line, error_type in result:
             reason = _REJECT_REASONS.get(str(error_type), 15)
-            key = (str(file_path), int(line))
+            key = (self._original(str(file_path)), int(line))
             # One line, several complaints (a short CSV record): keep one reason.
             lines[key] = min(lines.get(key, reason), reason)
         return {(file, line, reason) for (file, line), reason in lines.items()}
@@ -1174,7 +1264,8 @@ class _LogReader(_PlanReader):
                     raise LogParseError(
                         redact(str(file)),
                         f"the header {problem} {name!r}"
-                        + (f" (mapped from {canonical})" if name != canonical else ""),
+                        + (f" (mapped from {canonical})" if name != canonical else "")
+                        + _case_variants(header, name),
                         "line 1",
                     )
             request_id = next(
@@ -1199,15 +1290,17 @@ class _LogReader(_PlanReader):
                 picked.append("ordinality")
             selects.append(
                 f"""SELECT {", ".join(picked)}
-                FROM read_csv({_literal(str(file))}, auto_detect = false, header = true,
+                FROM read_csv({_literal(str(self._read_path(file)))}, auto_detect = false,
+                              header = true,
                               columns = {{{column_types}}}, delim = {_literal(delimiter)},
                               quote = '"', escape = '"', strict_mode = true,
                               compression = 'auto', {self._reader_options(errors, scans)})
                      {"WITH ORDINALITY" if line_numbers else ""}"""  # noqa: S608
             )
             if self.physical_lines is None:
-                filled, everything = self._physical_lines(file)
+                filled, everything = self._physical_lines(self._read_path(file))
                 physical += max(0, filled - 1)  # the header is not a line of data
+                physical += len(self._copies.get(file, (file, []))[1])  # blank in the copy
                 self.lines_seen += everything
         if self.physical_lines is None:
             self.physical_lines = physical
@@ -1326,6 +1419,11 @@ class _LogReader(_PlanReader):
         for file in files:
             key_id = self.plan.source.key_id or default_key_id(file)
             for request in read_har(file):
+                if not _utf8_ok(request.started, request.method, request.url):
+                    # An escaped lone surrogate ("\ud800") is valid JSON but no text
+                    # UTF-8 can hold: the entry is a bad line, as invalid UTF-8 in a log.
+                    self._extra_rejects.add((str(file), request.entry, 10))
+                    continue
                 columns["entry"].append(request.entry)
                 columns["file"].append(str(file))
                 columns["started"].append(request.started)
@@ -1702,6 +1800,17 @@ def _physical_line(row_line: int, refused: list[int]) -> int:
     return line
 
 
+def _utf8_ok(*texts: str | None) -> bool:
+    """Whether every text can be written as UTF-8 (no lone surrogate)."""
+    for text in texts:
+        if text is not None and not text.isascii():
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
 def _count_by(entries: list[tuple[str, int, int]], key: Any) -> dict[int, int]:
     counts: dict[int, int] = {}
     for entry in entries:
@@ -1741,7 +1850,7 @@ def _epoch_us(number: str) -> str:
 
 def _in_zone(naive: str, zone: str) -> str:
     """SQL: UTC microseconds of a zone-less TIMESTAMP expression read in ``zone``."""
-    offset = _OFFSET.fullmatch(zone)
+    offset = _offset(zone)
     if offset:
         sign, hours, minutes = offset.group(1), int(offset.group(2)), int(offset.group(3) or 0)
         micros = (hours * 60 + minutes) * 60_000_000 * (-1 if sign == "-" else 1)
@@ -1755,8 +1864,10 @@ def _timestamp_us(column: str, zone: str | None, *, typed: str) -> str:
         return f"epoch_us({column})"
     if typed.startswith("TIMESTAMP") or typed == "DATE":
         return _in_zone(f"CAST({column} AS TIMESTAMP)", zone) if zone else "NULL::BIGINT"
-    if typed != "VARCHAR":  # a number: epoch seconds, milliseconds...
+    if _NUMERIC.fullmatch(typed):  # a number: epoch seconds, milliseconds...
         return _epoch_us(f"TRY_CAST({column} AS DOUBLE)")
+    if typed != "VARCHAR":  # a BOOLEAN, a BLOB, a list...: no moment at all
+        return "NULL::BIGINT"
     naive = (
         f"WHEN {column} IS NOT NULL THEN {_in_zone(_finite_timestamp(column), zone)}"
         if zone
@@ -1773,6 +1884,7 @@ def _timestamp_us(column: str, zone: str | None, *, typed: str) -> str:
         WHEN suffix({column}, 'z') THEN epoch_us(try_cast({column} AS TIMESTAMPTZ))
         WHEN regexp_matches({column}, {_literal(_ZONED)})
             THEN epoch_us(try_cast({column} AS TIMESTAMPTZ))
+        WHEN regexp_matches({column}, {_literal(_OFFSET_LIKE)}) THEN NULL
         WHEN regexp_full_match({column}, {_literal(_NUMBER)})
             THEN {_epoch_us(f"TRY_CAST({column} AS DOUBLE)")}
         {naive}
@@ -1787,7 +1899,11 @@ def _timestamp_naive(column: str, *, typed: str) -> str:
         return "true"
     if typed != "VARCHAR":
         return "false"
-    return f"({_finite_timestamp(column)} IS NOT NULL)"
+    # An offset beyond ±14:00 names a zone, just not a real one: unreadable, not zone-less.
+    return (
+        f"({_finite_timestamp(column)} IS NOT NULL "
+        f"AND NOT regexp_matches({column}, {_literal(_OFFSET_LIKE)}))"
+    )
 
 
 def _finite_timestamp(column: str) -> str:
@@ -1850,17 +1966,80 @@ def _csv_header(file: Path) -> tuple[str, list[str]]:
     return delimiter, [name.strip() for name in header]
 
 
-def _unique_names(header: list[str]) -> list[str]:
-    """Column names DuckDB accepts: empty and repeated names made unique."""
-    seen: set[str] = set()
+def _normalize_line_ends(file: Path, copy: Path) -> list[int] | None:
+    """Write ``file`` to ``copy`` with every line ended by LF; the lines that held a lone CR.
+
+    DuckDB's strict CSV reader stops at a file whose lines end in both LF and CRLF.  Each
+    physical line (ended by LF) keeps its place, so line numbers stay those of the file:
+    a CR before its LF is dropped, and a line that still holds a CR (a lone CR: a line
+    end of its own, or a stray byte) is written blank and returned as bad, unless it
+    holds nothing but spaces, tabs and CRs (a blank line).  None when nothing changes
+    (retrying the copy cannot help).
+    """
+    opener = gzip.open if file.name.lower().endswith(".gz") else open
+    lone: list[int] = []
+    changed = False
+    number = 0
+
+    def fixed(line: bytes) -> bytes:
+        nonlocal changed
+        if line.endswith(b"\r"):
+            line = line[:-1]
+            changed = True
+        if b"\r" in line:
+            changed = True
+            if line.strip(b" \t\r"):
+                lone.append(number)
+            return b""
+        return line
+
+    try:
+        with opener(file, "rb") as stream, copy.open("wb") as out:
+            tail = b""
+            while chunk := stream.read(8 << 20):
+                pieces = (tail + chunk).split(b"\n")
+                tail = pieces.pop()
+                for piece in pieces:
+                    number += 1
+                    out.write(fixed(piece) + b"\n")
+            if tail:
+                number += 1
+                out.write(fixed(tail))
+    except (OSError, EOFError, zlib.error):
+        return None  # the error the reader gave stands
+    return lone if changed else None
+
+
+def _unique_names(header: list[str], keep: Sequence[str] = ()) -> list[str]:
+    """Column names DuckDB accepts: empty and repeated names made unique.
+
+    DuckDB's identifiers ignore case, so ``status`` and ``Status`` are one name to it:
+    the second is renamed.  The first column named exactly as one of ``keep`` (the
+    columns keyscope reads) keeps its name whatever comes before it.
+    """
+    kept = {name: header.index(name) for name in keep if name in header}
+    seen = {name.casefold() for name in kept}
     names = []
     for index, name in enumerate(header):
+        if kept.get(name) == index:
+            names.append(name)
+            continue
         candidate = name or f"column{index}"
-        while candidate in seen:
+        while candidate.casefold() in seen:
             candidate = f"{candidate}_{index}"
-        seen.add(candidate)
+        seen.add(candidate.casefold())
         names.append(candidate)
     return names
+
+
+def _case_variants(header: Sequence[str], name: str) -> str:
+    """`` (the header has only 'Status', which differs in case)`` or ''."""
+    variants = [column for column in header if column.casefold() == name.casefold()]
+    if not variants or name in variants:
+        return ""
+    listed = ", ".join(repr(column) for column in variants)
+    verb = "differ" if len(variants) > 1 else "differs"
+    return f" (the header has only {listed}, which {verb} in case)"
 
 
 # --------------------------------------------------------------------------- aggregates
@@ -1897,6 +2076,18 @@ class _AggregateReader(_PlanReader):
         )
 
     def _file(self, file: Path) -> _PlanResult:
+        try:
+            try:
+                return self._read_file(file)
+            except _LineEndError:
+                # Mixed line ends in a CSV aggregate: as for logs (_LogReader.run).
+                if not self._normalize_csvs([file]):
+                    raise
+                return self._read_file(file)
+        finally:
+            self._remove_copies()
+
+    def _read_file(self, file: Path) -> _PlanResult:
         where = redact(str(file))
         name = file.name.lower().removesuffix(".gz")
         if name.endswith(_PARQUET_SUFFIXES):
@@ -1912,10 +2103,13 @@ class _AggregateReader(_PlanReader):
             schema.pop("file_row_number", None)
         else:
             delimiter, header = _csv_header(file)
-            names = _unique_names(header)
+            names = _unique_names(
+                header, (*AGGREGATE_COLUMNS, "status", "status_class", "operation", "day")
+            )
             column_types = ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names)
             source = (
-                f"read_csv({_literal(str(file))}, auto_detect = false, header = true, "
+                f"read_csv({_literal(str(self._read_path(file)))}, auto_detect = false, "
+                "header = true, "
                 f"columns = {{{column_types}}}, delim = {_literal(delimiter)}, quote = '\"', "
                 f"escape = '\"', strict_mode = true, compression = 'auto')"
             )
@@ -1927,7 +2121,8 @@ class _AggregateReader(_PlanReader):
                 raise LogParseError(
                     where,
                     f"no column {column!r} (an aggregate needs "
-                    f"{', '.join(AGGREGATE_COLUMNS)} and status or status_class)",
+                    f"{', '.join(AGGREGATE_COLUMNS)} and status or status_class)"
+                    + _case_variants(list(schema), column),
                 )
         has_status = "status" in schema
         if not has_status and "status_class" not in schema:
@@ -1939,6 +2134,13 @@ class _AggregateReader(_PlanReader):
 
         first = _timestamp_us(_identifier("first_seen"), None, typed=schema["first_seen"])
         last = _timestamp_us(_identifier("last_seen"), None, typed=schema["last_seen"])
+        # A readable time without a zone (Spark's default INT96 Parquet timestamps) is
+        # its own reason, not a missing field: the fix is in how the job writes it.
+        zoneless = " OR ".join(
+            f"({_identifier(column)} IS NOT NULL AND {converted} IS NULL "
+            f"AND {_timestamp_naive(_identifier(column), typed=schema[column])})"
+            for column, converted in (("first_seen", first), ("last_seen", last))
+        )
         count = (
             f"TRY_CAST({_identifier('count')} AS BIGINT)"
             if schema["count"] == "VARCHAR"
@@ -1947,24 +2149,36 @@ class _AggregateReader(_PlanReader):
         status = text("status") if has_status else "'200'"
         klass = f"lower({text('status_class')})" if not has_status else "NULL"
         operation = text("operation") if "operation" in schema else "NULL"
+        has_day = "day" in schema
         day = "NULL::BIGINT"
-        if "day" in schema:
-            day = (
-                f"(epoch_us(TRY_CAST({_identifier('day')} AS DATE)) // {_DAY_US})"
-                if schema["day"] in ("VARCHAR", "DATE") or schema["day"].startswith("TIMESTAMP")
-                else "NULL::BIGINT"
-            )
+        if has_day and (
+            schema["day"] in ("VARCHAR", "DATE") or schema["day"].startswith("TIMESTAMP")
+        ):
+            as_date = f"TRY_CAST({_identifier('day')} AS DATE)"
+            day = f"(CASE WHEN isfinite({as_date}) THEN epoch_us({as_date}) // {_DAY_US} END)"
+        # Anything else in a day column (a number, 'x', '2026-13-01') is no day: a bad row.
         rows = f"""
             SELECT {line} AS line_number, {text("key_id")} AS key_id, {text("method")} AS method,
                    {_strip_query(text("path"))} AS path, {status} AS status, {klass} AS klass,
                    {count} AS n, {first} AS first_us, {last} AS last_us,
-                   {operation} AS operation, {day} AS day
+                   {_identifier("first_seen")} IS NULL OR {_identifier("last_seen")} IS NULL
+                       AS no_seen,
+                   {f"{_identifier('day')} IS NULL" if has_day else "false"} AS no_day,
+                   {operation} AS operation, {day} AS day, {zoneless} AS zoneless
             FROM {source}
         """  # noqa: S608
+        day_reasons = (
+            f"WHEN day IS NULL THEN 21 "
+            f"WHEN day < first_us // {_DAY_US} OR day > last_us // {_DAY_US} THEN 22"
+            if has_day
+            else ""
+        )
         reason = f"""CASE
+            WHEN zoneless THEN 20
             WHEN key_id IS NULL OR method IS NULL OR path IS NULL OR n IS NULL
-                 OR first_us IS NULL OR last_us IS NULL
+                 OR no_seen OR no_day
                  OR {"status IS NULL" if has_status else "klass IS NULL"} THEN 3
+            WHEN first_us IS NULL OR last_us IS NULL THEN 5
             WHEN NOT {_PATH_OK} THEN 4
             WHEN n < 1 THEN 17
             WHEN {
@@ -1976,8 +2190,16 @@ class _AggregateReader(_PlanReader):
             WHEN NOT {_METHOD_OK} THEN 8
             WHEN NOT {_KEY_OK} THEN 9
             WHEN first_us > last_us THEN 19
+            {day_reasons}
             ELSE 0 END"""
-        in_window = f"(last_us >= {self.start_us} AND first_us < {self.end_us})"
+        # With a day column a row counts when its day does (the daily series' rule, so
+        # the requests and the days they fall on always agree).
+        in_window = f"(last_us >= {self.start_us} AND first_us < {self.end_us}"
+        if has_day:
+            in_window += (
+                f" AND day * {_DAY_US} < {self.end_us} AND (day + 1) * {_DAY_US} > {self.start_us}"
+            )
+        in_window += ")"
         table = self._name("agg")
         self._execute(
             f"CREATE TEMP TABLE {table} AS SELECT *, {reason} AS why FROM ({rows})",  # noqa: S608
@@ -2020,8 +2242,7 @@ class _AggregateReader(_PlanReader):
                 f"""
                 SELECT key_id, day, sum(n) FILTER (WHERE {success}), sum(n) FILTER (WHERE {denied})
                 FROM {table}
-                WHERE why = 0 AND day IS NOT NULL AND day * {_DAY_US} < {self.end_us}
-                      AND (day + 1) * {_DAY_US} > {self.start_us}
+                WHERE why = 0 AND {in_window}
                 GROUP BY key_id, day
                 """,  # noqa: S608
                 where,
@@ -2039,16 +2260,24 @@ class _AggregateReader(_PlanReader):
                 where,
             ):
                 days.add(int(day_number))
+        # Lines with a lone CR are blank in the normalized copy: bad rows of their own,
+        # and the copy's row numbers skip them.
+        lone = self._copies.get(file, (file, []))[1]
         examples = [
-            BadLine(where, int(number), _REASONS[int(why)])
+            BadLine(where, _physical_line(int(number), lone), _REASONS[int(why)])
             for number, why in self._execute(
                 f"SELECT line_number, why FROM {table} WHERE why <> 0 "  # noqa: S608
                 f"ORDER BY line_number LIMIT {EXAMPLES_PER_SOURCE}",
                 where,
             )
         ]
+        examples = sorted(
+            [*examples, *(BadLine(where, number, _REASONS[23]) for number in lone)],
+            key=lambda example: example.line,
+        )[:EXAMPLES_PER_SOURCE]
         self._execute(f"DROP TABLE {table}", where)
         lines, bad, in_window_rows = (int(value) for value in totals)
+        lines, bad = lines + len(lone), bad + len(lone)
         stats = SourceStats(
             source=where,
             kind="aggregate",

@@ -38,9 +38,11 @@ PyYAML's pure-Python parser otherwise; the document itself is built here, iterat
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from yaml import events as _events
@@ -54,6 +56,7 @@ __all__ = [
     "DEFAULT_MAX_NODES",
     "LIBYAML",
     "load_document",
+    "open_input",
     "parse_document",
     "read_capped",
 ]
@@ -92,6 +95,32 @@ _MISSING = object()
 _MERGE = object()
 
 
+def open_input(path: Path, error: type[SourceError]) -> BinaryIO:
+    """Open an input file for reading, refusing anything but a regular file.
+
+    Opened without blocking, so a named pipe nobody writes to is refused at once rather
+    than waited on forever; a folder, a device or a socket is refused too (an input is
+    read whole, sometimes twice).
+
+    Raises:
+        SourceError: (of class ``error``) missing, unreadable or not a regular file.
+    """
+    where = str(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise error(where, "file not found") from None
+    except OSError as problem:  # no permission, a loop of links, a name too long...
+        raise error(where, f"cannot read: {problem.strerror or problem}") from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        what = "a folder" if stat.S_ISDIR(mode) else "a pipe, a device or a socket"
+        raise error(where, f"is {what}, not a regular file")
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
+
+
 def read_capped(
     path: Path, *, error: type[SourceError] = SpecError, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> bytes:
@@ -109,15 +138,11 @@ def read_capped(
         SourceError: (of class ``error``) the file is missing, unreadable or too large.
     """
     where = str(path)
-    try:
-        with path.open("rb") as stream:
+    with open_input(path, error) as stream:
+        try:
             data = stream.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise error(where, "file not found") from None
-    except IsADirectoryError:
-        raise error(where, "is a folder, not a file") from None
-    except OSError as problem:
-        raise error(where, f"cannot read: {problem.strerror or problem}") from None
+        except OSError as problem:
+            raise error(where, f"cannot read: {problem.strerror or problem}") from None
     if len(data) > max_bytes:
         raise error(where, f"larger than the {max_bytes:,}-byte limit for this input")
     return data
