@@ -246,7 +246,7 @@ class ScopeSolver:
         """Each candidate's own closure cost (for ordering choices)."""
         self._all = (1 << len(self._names)) - 1
         self._weight_memo: dict[int, int] = {}
-        self._need_cache: dict[tuple[Need, int], _Need | None] = {}
+        self._need_cache: dict[Need, _Need | None] = {}
         # Keys using the same operations compare the same pairs of needs again.
         self._implies_memo: dict[tuple[_Need, _Need], bool] = {}
         self._memo: dict[tuple[frozenset[Need], int], Suggestion] = {}
@@ -268,13 +268,31 @@ class ScopeSolver:
             The suggestion, whether it is proven minimal, and the unsatisfiable needs.
         """
         distinct = frozenset(needs)
-        allowed = self._all if within is None else self._mask_of(within)
-        cached = self._memo.get((distinct, allowed))
-        if cached is not None:
-            return cached
-        result = self._solve(distinct, allowed)
-        self._memo[(distinct, allowed)] = result
-        return result
+        best = self._solve_within(distinct, self._all)
+        if within is None:
+            return best
+        held = within if isinstance(within, frozenset | set) else frozenset(within)
+        # The best answer over every candidate is also the best over the held ones when
+        # it lies inside them (a smaller feasible set holding the optimum): the common
+        # case, and then keys with the same usage share one search whatever they hold.
+        if best.scopes <= held:
+            return best
+        allowed = self._mask_of(held)
+        # Still the answer when it meets every need the held scopes could meet with held
+        # providers (it may add others only for needs nothing held meets).
+        chosen = self._mask_of(best.scopes)
+        if all(
+            not compiled or _need_met(compiled, chosen)
+            for compiled in (self._compile_need(need, allowed) for need in distinct)
+        ):
+            return best
+        return self._solve_within(distinct, allowed)
+
+    def _solve_within(self, needs: frozenset[Need], allowed: int) -> Suggestion:
+        cached = self._memo.get((needs, allowed))
+        if cached is None:
+            cached = self._memo[(needs, allowed)] = self._solve(needs, allowed)
+        return cached
 
     # ------------------------------------------------------------------ internals
 
@@ -312,23 +330,29 @@ class ScopeSolver:
         Providers are the ``allowed`` candidates; a need they cannot meet is compiled
         with every candidate instead (see the module docstring).
         """
-        cached = self._need_cache.get((need, allowed), _UNSEEN)
-        if cached is not _UNSEEN:
-            return cached  # type: ignore[return-value]
-        result = self._compile_within(need, allowed)
-        if result is None and allowed != self._all:
-            result = self._compile_within(need, self._all)
-        self._need_cache[(need, allowed)] = result
-        return result
+        full = self._need_cache.get(need, _UNSEEN)
+        if full is _UNSEEN:
+            full = self._need_cache[need] = self._compile_all(need)
+        if allowed == self._all or not full:
+            return full  # type: ignore[return-value]
+        # Each provider set cut to the allowed candidates; an alternative left with an
+        # empty one cannot be met by them.  (A mask pruned as a superset of a kept one
+        # stays a superset after the cut, so the kept masks still decide.)
+        restricted = {
+            tuple(sorted({mask & allowed for mask in alternative}))
+            for alternative in full  # type: ignore[union-attr]
+            if all(mask & allowed for mask in alternative)
+        }
+        return tuple(sorted(restricted)) if restricted else full  # type: ignore[return-value]
 
-    def _compile_within(self, need: Need, allowed: int) -> _Need | None:
+    def _compile_all(self, need: Need) -> _Need | None:
         alternatives: set[_Alternative] = set()
         free = not need
         for alternative in need:
             masks: list[int] = []
             possible = True
             for required in alternative:
-                mask = self._providers_of.get(required, 0) & allowed
+                mask = self._providers_of.get(required, 0)
                 if not mask:
                     possible = False
                     break
