@@ -182,10 +182,16 @@ def baseline_audit(
         by_key[row.key_id].append(row)
     operations = {op.key: op for op in spec.operations}
     catalog = sorted(spec.catalog)
+    mentions: dict[str, int] = defaultdict(int)
+    for op in spec.operations:
+        for scope in {s for alt in op.requirements for s in alt}:
+            mentions[scope] += 1
     suggestions: dict[str, frozenset[str]] = {}
     for key in keys:
         granted = frozenset(catalog) if key.full_access else key.scopes
         effective = expand(granted)
+        held = [c for c in catalog if c in effective]
+        reach_held = expand(frozenset(held))
         used = {
             r.operation for r in by_key[key.key_id] if r.status_class == "success" and r.operation
         }
@@ -200,17 +206,35 @@ def baseline_audit(
                 if s in expand(frozenset({c}))
             }
         )
-        best: tuple[int, int, tuple[str, ...]] | None = None
+
+        def serves(
+            combo: tuple[str, ...],
+            need: tuple[frozenset[str], ...],
+            effective: frozenset[str] = effective,
+            reach_held: frozenset[str] = reach_held,
+        ) -> bool:
+            # Met with held scopes where held scopes can meet it at all, else with any.
+            if any(alt <= reach_held for alt in need):
+                mine = expand(frozenset(s for s in combo if s in effective))
+                return any(alt <= reach_held and alt <= mine for alt in need)
+            return any(alt <= expand(frozenset(combo)) for alt in need)
+
+        best: tuple[int, int, int, tuple[str, ...]] | None = None
         for size in range(len(relevant) + 1):
             for combo in itertools.combinations(relevant, size):
-                closure = expand(frozenset(combo))
-                if all(any(alt <= closure for alt in need) for need in needs):
-                    candidate = (size, sum(weights.get(s, 0) for s in closure), combo)
+                if all(serves(combo, need) for need in needs):
+                    closure = expand(frozenset(combo))
+                    candidate = (
+                        size,
+                        sum(weights.get(s, 0) for s in closure),
+                        sum(mentions.get(s, 0) for s in closure),
+                        combo,
+                    )
                     if best is None or candidate < best:
                         best = candidate
             if best is not None:
                 break
-        suggested = frozenset(best[2]) if best else frozenset()
+        suggested = frozenset(best[3]) if best else frozenset()
         suggestions[key.key_id] = suggested
         # Blast radius before/after and excess unlocks: full scans, no sharing.
         after = expand(suggested)
