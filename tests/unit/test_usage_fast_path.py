@@ -207,20 +207,25 @@ TIMESTAMP_PARTS = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(TIMESTAMP_PARTS, max_size=6))
-def test_the_cheap_cast_of_z_timestamps_reads_the_same_instant(parts: list[str]) -> None:
-    text = "".join(parts) + "Z"
+def _ours_and(text: str, zone: str | None, reference: str) -> tuple[int | None, int | None]:
+    """Our reading of the timestamp ``text`` (as column ``t``) beside a reference SQL's."""
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
-        ours, aware = connection.execute(
-            f"SELECT {_timestamp_us('t', None, typed='VARCHAR')}, "
-            "epoch_us(try_cast(t AS TIMESTAMPTZ)) FROM (SELECT ?::VARCHAR AS t)",
+        return connection.execute(
+            f"SELECT {_timestamp_us('t', zone, typed='VARCHAR')}, {reference} "
+            "FROM (SELECT ?::VARCHAR AS t)",
             [text],
         ).fetchone()
     finally:
         connection.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TIMESTAMP_PARTS, max_size=6))
+def test_the_cheap_cast_of_z_timestamps_reads_the_same_instant(parts: list[str]) -> None:
+    text = "".join(parts) + "Z"
+    ours, aware = _ours_and(text, None, "epoch_us(try_cast(t AS TIMESTAMPTZ))")
     assert ours == aware
 
 
@@ -234,15 +239,6 @@ def test_no_timestamp_moves_more_than_14_hours_from_its_wall_clock(
     """Whatever offset a text carries, a reading is within ±14:00 of its wall-clock time
     (DuckDB's zone-less cast, which ignores the offset); ``+99:00`` is unreadable."""
     text = "".join(parts)
-    connection = duckdb.connect()
-    try:
-        connection.execute("SET TimeZone = 'UTC'")
-        ours, wall = connection.execute(
-            f"SELECT {_timestamp_us('t', zone, typed='VARCHAR')}, "
-            "epoch_us(try_cast(t AS TIMESTAMP)) FROM (SELECT ?::VARCHAR AS t)",
-            [text],
-        ).fetchone()
-    finally:
-        connection.close()
+    ours, wall = _ours_and(text, zone, "epoch_us(try_cast(t AS TIMESTAMP))")
     if ours is not None and wall is not None:
         assert abs(ours - wall) <= 14 * 3_600_000_000, text
