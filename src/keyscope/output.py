@@ -12,8 +12,10 @@ import fcntl
 import fnmatch
 import glob
 import os
+import re
 import secrets
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -69,9 +71,27 @@ def canonical(path: Path) -> Path:
 
 def is_stream(path: Path) -> bool:
     """Whether ``path`` is a character device or a named pipe (``/dev/null``, a FIFO a
-    reader waits on): written in place, never replaced by a file and never locked."""
+    reader waits on), or names one of this process's open files (``/dev/stdout``):
+    written in place, never replaced by a file and never locked."""
+    if descriptor_of(path) is not None:
+        return True
     mode = _mode(path)
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+_DESCRIPTOR_NAME = re.compile(r"/(?:dev/fd|proc/self/fd)/(\d+)")
+_STANDARD_NAMES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def descriptor_of(path: Path) -> int | None:
+    """The open file descriptor ``path`` names (``/dev/stdout`` is 1, ``/dev/fd/5`` is 5),
+    or None.  Written to as that descriptor: opening the name again would start a
+    redirected file over, and replacing it would replace ``/dev/stdout`` itself."""
+    text = os.path.abspath(path)  # noqa: PTH100 - the name as given, links not followed
+    if text in _STANDARD_NAMES:
+        return _STANDARD_NAMES[text]
+    match = _DESCRIPTOR_NAME.fullmatch(text)
+    return int(match.group(1)) if match else None
 
 
 def is_device(path: Path) -> bool:
@@ -111,11 +131,15 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
             (without ``force``), a pipe nobody reads, or the write failed; the previous
             file is then untouched and no file is left.
     """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    descriptor = descriptor_of(path)
+    if descriptor is not None:
+        _write_descriptor(path, descriptor, payload)
+        return
     if path.is_symlink() and not force:
         raise ReportError(f"{path}: is a symbolic link; --force replaces the link itself")
     if path.is_dir():
         raise ReportError(f"{path}: is a folder, not a file")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     if path.exists() and not path.is_file():
         _write_in_place(path, payload)
         return
@@ -128,6 +152,18 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
     except OSError as error:
         raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
     _fsync_folder(folder)
+
+
+def _write_descriptor(path: Path, descriptor: int, payload: bytes) -> None:
+    """Write to one of this process's open files, where it stands (``>>`` appends)."""
+    if descriptor in (1, 2):  # flush what Python buffered for it first, to keep order
+        (sys.stdout if descriptor == 1 else sys.stderr).flush()
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    except OSError as error:
+        raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
 
 
 def _write_in_place(path: Path, payload: bytes) -> None:

@@ -176,6 +176,7 @@ def _apply_triage(result: AuditResult, settings: Settings) -> AuditResult:
         merge_history,
     )
 
+    entries = ()
     if settings.suppressions is not None:
         from keyscope.sources.suppressions import load_suppressions
 
@@ -185,6 +186,10 @@ def _apply_triage(result: AuditResult, settings: Settings) -> AuditResult:
         from keyscope.sources.baseline import load_baseline
 
         result = apply_baseline(result, load_baseline(settings.baseline))
+        if result.carried_findings and settings.suppressions is not None:
+            # Carried findings came with the baseline's marks: judge them by today's
+            # entries (an entry added since applies, an expired one no longer does).
+            result = apply_suppressions(result, entries, result.as_of.date())
     if settings.history is not None:
         from keyscope.sources.history import load_history
 

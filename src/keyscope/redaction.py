@@ -9,6 +9,7 @@ design and only masked.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 # Where a secret may start: not inside a word (a typed key may start inside one, see
@@ -28,7 +29,7 @@ class _Detectors:
 
     __slots__ = ("assigned", "bearer", "jwt", "publishable", "token")
 
-    def __init__(self, start: str) -> None:
+    def __init__(self, start: str, after_escape: str = "") -> None:
         # Prefix-typed secrets: secret (sk), restricted (rk), webhook signing (whsec), the
         # platform's partner keys (ks), GitHub tokens, AWS access key ids (long-term AKIA,
         # temporary ASIA), Slack tokens.  These prefixes are rare inside words, so they
@@ -44,8 +45,10 @@ class _Detectors:
             r"|whsec_[A-Za-z0-9]{16,}"
             r"|gh[pousr]_[A-Za-z0-9]{20,}"
             r"|github_pat_[A-Za-z0-9_]{20,}"
-            r"|AKIA[0-9A-Z]{16}"
-            r"|ASIA[0-9A-Z]{16}(?![0-9A-Z])"  # "ASIA" is also a word: exactly an id's length
+            # AWS ids glued to a word only when they hold a digit, as real ones do:
+            # NORTHASIAEASTSTANDARDTIME is one of Xero's time zones.
+            rf"|AKIA(?:(?<=(?:{start})AKIA)|(?=[A-Z]*[0-9]))[0-9A-Z]{{16}}"
+            rf"|ASIA(?:(?<=(?:{start})ASIA)|(?=[A-Z]*[0-9]))[0-9A-Z]{{16}}(?![0-9A-Z])"
             r"|xox[abposr]-[A-Za-z0-9-]{10,})"
         )
         self.publishable = re.compile(
@@ -66,8 +69,9 @@ class _Detectors:
             r"(eyJ[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+)"
         )
         # The separator may be percent- or form-encoded (``?authorization=Bearer%20…``).
+        # A whole word only (``access_token representing`` is prose).
         self.bearer = re.compile(
-            rf"(?i)(?=[bt])(?:\b|{start})(bearer|basic|token)((?:\s|%20|\+)+)"
+            rf"(?i)(?=[bt])(?:\b{after_escape})(bearer|basic|token)((?:\s|%20|\+)+)"
             r"([A-Za-z0-9._~+/=-]{12,})"
         )
         # A credential written into free text (``rotate me api_key=…``, ``password: …``):
@@ -82,7 +86,7 @@ class _Detectors:
 
 
 _PLAIN = _Detectors(_WORD_START)
-_ESCAPED = _Detectors(f"{_WORD_START}|{_AFTER_ESCAPE}")
+_ESCAPED = _Detectors(f"{_WORD_START}|{_AFTER_ESCAPE}", f"|{_AFTER_ESCAPE}")
 
 # A password in a URL's userinfo (``https://ops:…@host``), wherever the URL appears.
 _URL_PASSWORD = re.compile(r"(://[^/?#@\s:]*:)([^/?#@\s]+)@")
@@ -135,6 +139,17 @@ def mask_id(key_id: str) -> str:
     return ("key_" if key_id.startswith("key_") else "") + mask(key_id)
 
 
+def id_label(key_id: str) -> str:
+    """A key id that must be masked, as shown and fingerprinted: its masked form plus the
+    first six hex digits of the whole id's SHA-256 (``key_…e09m #3f2a9c``), so two ids
+    that mask alike (the same last four characters) stay two; a short id as it is."""
+    masked = mask_id(key_id)
+    if masked == key_id:
+        return key_id
+    digest = hashlib.sha256(key_id.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"{masked} #{digest}"
+
+
 def looks_like_secret(text: str) -> bool:
     """True when ``text`` contains a live-looking secret (publishable keys excluded)."""
     found = _ESCAPED if "\\" in text else _PLAIN
@@ -143,7 +158,13 @@ def looks_like_secret(text: str) -> bool:
         or ("eyJ" in text and found.jwt.search(text))
         or found.bearer.search(text)
         or ("://" in text and _URL_PASSWORD.search(text))
-        or (_may_assign(text) and (_QUERY_CREDENTIAL.search(text) or found.assigned.search(text)))
+        or (
+            _may_assign(text)
+            and (
+                _QUERY_CREDENTIAL.search(text)
+                or any(_names_a_value(m) for m in found.assigned.finditer(text))
+            )
+        )
     )
 
 
@@ -155,6 +176,25 @@ def redact(text: str) -> str:
     """
     if not text:
         return text
+    text = redact_tokens(text)
+    found = _ESCAPED if "\\" in text else _PLAIN
+    text = found.publishable.sub(lambda m: mask(m.group(0)), text)
+    text = found.bearer.sub(lambda m: f"{m.group(1)}{m.group(2)}{mask(m.group(3))}", text)
+    if _may_assign(text):
+        text = _QUERY_CREDENTIAL.sub(lambda m: f"{m.group(1)}{_hide(m.group(2))}", text)
+        text = found.assigned.sub(
+            lambda m: f"{m.group(1)}{_hide(m.group(2))}" if _names_a_value(m) else m.group(0),
+            text,
+        )
+    return text
+
+
+def redact_tokens(text: str) -> str:
+    """Mask only secrets that look like secrets on their own (typed keys, JWTs, URL
+    passwords), not values named as credentials: for text where ``password:reset`` is a
+    name, such as a spec's path templates, which requests must still match."""
+    if not text:
+        return text
     # Substring tests cost nothing next to a pattern's scan: most text holds no "://",
     # "eyJ" or assignment, and no backslash.
     found = _ESCAPED if "\\" in text else _PLAIN
@@ -164,13 +204,17 @@ def redact(text: str) -> str:
         text = found.jwt.sub(
             lambda m: m.group(0)[: m.start(1) - m.start(0)] + mask(m.group(1)), text
         )
-    text = found.token.sub(lambda m: mask(m.group(1)), text)
-    text = found.publishable.sub(lambda m: mask(m.group(0)), text)
-    text = found.bearer.sub(lambda m: f"{m.group(1)}{m.group(2)}{mask(m.group(3))}", text)
-    if _may_assign(text):
-        text = _QUERY_CREDENTIAL.sub(lambda m: f"{m.group(1)}{_hide(m.group(2))}", text)
-        text = found.assigned.sub(lambda m: f"{m.group(1)}{_hide(m.group(2))}", text)
-    return text
+    return found.token.sub(lambda m: mask(m.group(1)), text)
+
+
+def _names_a_value(match: re.Match[str]) -> bool:
+    """Whether a credential name and what follows it hold a value: after ``=`` always;
+    after ``:`` unless a short plain word follows (``private_key:read`` is a scope name,
+    ``refresh_token: A refresh token…`` prose)."""
+    value = match.group(2)
+    return "=" in match.group(1) or "%3" in match.group(1) or not (
+        value.isalpha() and len(value) <= 12
+    )
 
 
 def _may_assign(text: str) -> bool:

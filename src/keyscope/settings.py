@@ -219,11 +219,12 @@ def _check_config_file(path: Path, origin: str) -> None:
 
 
 def _absolute(base: Path, value: str | Path) -> Path:
-    """``value`` made absolute against ``base`` as written: symbolic links are kept (one
-    policy for every input, so reports name what was given), never followed here."""
-    # abspath, not resolve(): it normalizes the text only (resolve would follow links,
-    # and raises on a loop of them).
-    return Path(os.path.abspath(base / value))  # noqa: PTH100
+    """``value`` made absolute against ``base`` and otherwise left as written: links are
+    not followed here (one policy for every input, so reports name what was given, and a
+    loop of links is the reader's one-line error), and ``..`` is left to the system,
+    which climbs from where a link leads, as a shell does."""
+    path = Path(value)
+    return path if path.is_absolute() else base / path
 
 
 def load_settings(
@@ -281,7 +282,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     unknown = sorted(set(raw) - _FILE_KEYS)
     if unknown:
         raise ConfigError(where, f"unknown setting {unknown[0]!r}", place=unknown[0])
-    base = _absolute(Path.cwd(), path.parent)
+    base = _absolute(Path.cwd(), path.parent)  # relative paths in the file start here
     values: dict[str, Any] = {}
     for name, value in raw.items():
         values[name] = _convert(name, value, where, base)

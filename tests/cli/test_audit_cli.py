@@ -231,6 +231,37 @@ def test_the_baseline_may_be_replaced_by_this_runs_json(
     assert json.loads(latest.read_bytes())["baseline_source"].startswith(str(latest))
 
 
+def test_the_baseline_snapshot_spec_and_inventory_are_never_written_over(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only this run's JSON may replace the baseline; nothing is written into a snapshot
+    folder, over the spec ``keyscope spec`` reads, or over the inventory a plan reads."""
+    settings = str(config(isolated))
+    latest = isolated / "latest.json"
+    assert main(["audit", "--config", settings, "--json", str(latest)]) == 0
+    before = latest.read_bytes()
+    capsys.readouterr()
+    code = main(["audit", "--config", settings, "--baseline", str(latest), "--html", str(latest)])
+    assert code == 2 and "is this run's baseline" in capsys.readouterr().err
+    assert latest.read_bytes() == before
+    snapshot = isolated / "snap"
+    snapshot.mkdir()
+    code = main(
+        ["audit", "--config", settings, "--snapshot", str(snapshot),
+         "--json", str(snapshot / "keys.json")]
+    )  # fmt: skip
+    assert code == 2 and not (snapshot / "keys.json").exists()
+    spec = isolated / "spec.yaml"
+    spec.write_bytes(SPEC.read_bytes())
+    assert main(["spec", str(spec), "-o", str(spec)]) == 2
+    assert spec.read_bytes() == SPEC.read_bytes()
+    keys = isolated / "keys.yaml"
+    keys.write_bytes(KEYS.read_bytes())
+    assert main(["plan", "--config", settings, "--keys", str(keys), "-o", str(keys)]) == 2
+    assert keys.read_bytes() == KEYS.read_bytes()
+    assert capsys.readouterr().err.count("not writing a report over it") == 3
+
+
 def test_window_and_as_of_outside_the_calendar_are_errors_not_crashes(
     isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

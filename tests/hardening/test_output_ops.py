@@ -368,3 +368,78 @@ def test_a_nul_in_a_config_path_is_a_one_line_error(world: World, tmp_path: Path
         outcome = _run_keyscope(tmp_path, "audit", "--config", str(world.config_path))
         assert outcome.returncode == 3, outcome.stderr
         assert "NUL character" in outcome.stderr and outcome.stderr.count("\n") == 1
+
+
+def test_49_carried_findings_follow_todays_suppressions(
+    world: World, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A carried finding is judged by the suppressions of this run: an entry added since
+    applies, an expired one does not, and neither is called stale."""
+    world.write()
+    latest = tmp_path / "latest.json"
+    assert cli("audit", *world.flags(), "--json", str(latest)).code == 0
+    good = world.usage_path.read_text(encoding="utf-8")
+    world.usage_path.write_text(good + "garbage\n" * 5000, encoding="utf-8")
+    first = json.loads(latest.read_text())
+    # Not raised for a key too little data judges, so carried on the incomplete night.
+    target = next(f for f in first["findings"] if f["rule"] in ("unused-scope", "dormant-key"))
+    entry = (
+        "suppressions:\n"
+        f"  - rule: {target['rule']}\n    key: {target['key_id']}\n"
+        f"    scope: {json.dumps(target['subject'])}\n    reason: accepted\n"
+        "    owner: ops@example.com\n    expires: {expires}\n"
+    )
+    suppressions = tmp_path / "suppressions.yaml"
+    night = [*world.flags(), "--as-of", "2026-11-02", "--baseline", str(latest)]
+    for expires, suppressed in (("2027-01-31", True), ("2026-11-01", False)):
+        suppressions.write_text(entry.format(expires=expires), encoding="utf-8")
+        outcome = cli("audit", *night, "--suppressions", str(suppressions), "--format", "json")
+        report = json.loads(outcome.out)
+        fingerprint = target["fingerprint"]
+        [carried] = [f for f in report["carried_findings"] if f["fingerprint"] == fingerprint]
+        assert carried["suppressed"] is suppressed
+        assert not any("stale" in warning for warning in report["suppression_warnings"])
+
+
+def test_a_legacy_key_whose_traffic_goes_to_unknown_routes_is_not_told_it_needs_nothing(
+    world: World, cli: Callable[..., Any]
+) -> None:
+    world.keys = [key_record("key_legacy000001", None)]
+    world.usage = daily_lines(
+        "key_legacy000001", [("GET", "/v1/health"), ("GET", "/v1/internal/metrics")] * 5
+    )
+    world.write()
+    report = json.loads(cli("audit", *world.flags(), "--format", "json").out)
+    [legacy] = [f for f in report["findings"] if f["rule"] == "legacy-full-access"]
+    assert "need no scope" not in legacy["message"]
+    assert "routes the spec does not describe" in legacy["message"]
+    text = cli("audit", *world.flags()).out
+    assert "needs:    unknown" in text and "needs:    no scope" not in text
+
+
+def test_47_an_output_naming_an_open_descriptor_is_written_to_it(
+    world: World, tmp_path: Path
+) -> None:
+    """``-o /dev/stdout`` (or ``/dev/fd/N``) writes to that open file where it stands, so
+    ``>> keyscope.log`` appends; never a rename over the name, which as root would have
+    replaced /dev/stdout for every process.  Checked with a descriptor of the test's own
+    (a rename there cannot touch the machine's /dev)."""
+    from keyscope.output import descriptor_of
+
+    assert descriptor_of(Path("/dev/stdout")) == 1 and descriptor_of(Path("/dev/stderr")) == 2
+    assert descriptor_of(Path("/proc/self/fd/7")) == 7 and descriptor_of(tmp_path) is None
+    world.write()
+    log = tmp_path / "keyscope.log"
+    log.write_text("earlier\n", encoding="utf-8")
+    with log.open("ab") as appending:
+        number = appending.fileno()
+        outcome = subprocess.run(
+            [sys.executable, "-m", "keyscope", "audit", *world.flags(),
+             "--format", "json", "-o", f"/dev/fd/{number}", "--force"],
+            capture_output=True, text=True, cwd=tmp_path, env=subprocess_env(), timeout=120,
+            check=False, pass_fds=(number,),
+        )  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("earlier\n") and json.loads(text[len("earlier\n") :])["schema_version"]
+    assert not list(tmp_path.glob(".keyscope*"))

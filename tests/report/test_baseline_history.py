@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from keyscope.analysis.audit import finding_fingerprint
 from keyscope.analysis.triage import apply_baseline, history_point
 from keyscope.errors import ConfigError, ReportError
-from keyscope.model import FINGERPRINT_VERSION, SCHEMA_VERSION
+from keyscope.model import FINGERPRINT_VERSION, SCHEMA_VERSION, Finding
 from keyscope.report.json_report import render_json
 from keyscope.sources.baseline import load_baseline
 from keyscope.sources.history import history_file_name, load_history, store_history
@@ -143,6 +144,11 @@ def test_history_folder_problems(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(tmp_path / "absent", target_is_directory=True)
     with pytest.raises(ReportError, match="symbolic link"):
         store_history(tmp_path / "link", datetime(2026, 1, 1, tzinfo=UTC), "{}")
+    # A link to an existing folder is a deployment's layout (history -> /srv/...): used.
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "to-kept").symlink_to(tmp_path / "kept", target_is_directory=True)
+    written = store_history(tmp_path / "to-kept", datetime(2026, 1, 1, tzinfo=UTC), "{}")
+    assert written.parent == tmp_path / "kept" and written.read_text(encoding="utf-8") == "{}"
 
 
 def test_history_file_name_is_utc_and_colon_free() -> None:
@@ -160,6 +166,29 @@ def test_new_keys_make_new_findings_against_a_stored_baseline(tmp_path: Path) ->
     after = build_result([*standard_keys(), make_key("key_zz_new", scopes=("payouts:write",))])
     compared = apply_baseline(after, load_baseline(path))
     assert {f.key_id for f in compared.findings if f.baseline_state == "new"} == {"key_zz_new"}
+
+
+def test_a_baseline_from_before_the_id_digest_still_knows_unknown_keys(tmp_path: Path) -> None:
+    # Written when an unknown key id was shown masked only ("key_…e09m"): the same
+    # key, now "key_…e09m #0dc874", is unchanged, not new, and not resolved either.
+    now = build_result()
+    finding = Finding(
+        "unknown-key-usage", "medium", "", "key_…e09m #0dc874", "m",
+        finding_fingerprint("unknown-key-usage", "", "key_…e09m #0dc874"),
+    )  # fmt: skip
+    now = replace(now, findings=(*now.findings, finding))
+    old = replace(
+        finding,
+        subject="key_…e09m",
+        fingerprint=finding_fingerprint("unknown-key-usage", "", "key_…e09m"),
+    )
+    before = replace(now, findings=(*now.findings[:-1], old), keys=())
+    path = tmp_path / "b.json"
+    path.write_text(render_json(before), encoding="utf-8")
+    compared = apply_baseline(now, load_baseline(path))
+    [unknown] = [f for f in compared.findings if f.rule == "unknown-key-usage"]
+    assert unknown.baseline_state == "unchanged"
+    assert not [f for f in compared.resolved_findings if f.rule == "unknown-key-usage"]
 
 
 def test_a_finding_open_again_after_its_suppression_expired_is_new(tmp_path: Path) -> None:

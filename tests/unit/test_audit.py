@@ -8,6 +8,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -621,6 +622,31 @@ def test_unknown_keys_that_mask_alike_stay_apart() -> None:
     assert len({f.fingerprint for f in found}) == 2
     assert all(f.subject.startswith("key_…z9zz #") for f in found)
     assert all("made 3 requests" in f.message for f in found)
+
+
+def test_secret_looking_unknown_key_ids_that_mask_alike_stay_apart(tmp_path: Path) -> None:
+    """The usage loader masks a secret-looking key id; a digest of the raw id keeps two
+    such keys apart (they were summed into one)."""
+    from keyscope.analysis.routes import RouteMatcher
+    from keyscope.settings import UsageSource
+    from keyscope.sources.usage import load_usage
+
+    path = tmp_path / "log.jsonl"
+    lines = [
+        f'{{"timestamp":"2026-10-01T00:00:00Z","key_id":"{key}","method":"GET",'
+        f'"path":"/invoices","status":200}}'
+        for key in ("sk_live_4eC39HqLyjWDarjtT1zdp7dcXYZ1", "sk_live_ZZZZ9HqLyjWDarjtT1zdpXYZ1")
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = load_usage(
+        [UsageSource(path=str(path))], RouteMatcher(SPEC),
+        window_start=datetime(2026, 9, 1, tzinfo=UTC), window_end=datetime(2026, 11, 1, tzinfo=UTC),
+    )  # fmt: skip
+    ids = sorted({row.key_id for row in data.rows})
+    assert len(ids) == 2 and all(i.startswith("sk_live_…XYZ1 #") for i in ids)
+    result = audit([key("key", "invoices:read")], data)
+    assert result.data_quality.unknown_keys == 2
+    assert sorted(result.data_quality.unknown_key_ids) == ids
 
 
 def test_secret_in_name_and_suspicious_names() -> None:

@@ -1001,3 +1001,21 @@ def test_bundled_sample_spec_loads() -> None:
     assert any(len(o.requirements) > 1 for o in spec.operations)  # either of two scopes
     assert any(any(len(alt) > 1 for alt in o.requirements) for o in spec.operations)  # two together
     assert spec.semantics == "all"
+
+
+def test_path_templates_keep_credential_words_but_not_secrets(tmp_path: Path) -> None:
+    """A route named like a credential assignment is a route ("/password:reset", which
+    requests must match); only a secret-shaped token in a template is masked."""
+    from keyscope.analysis.routes import RouteMatcher
+
+    document = oas3(
+        {
+            "/accounts/{id}/password:reset": {"post": op([{"oauth": ["a"]}])},
+            "/hooks/sk_live_4eC39HqLyjWDarjtT1zdp7dc": {"get": op([{"oauth": ["a"]}])},
+        }
+    )
+    spec = load(tmp_path, document)
+    paths = sorted(operation.path for operation in spec.operations)
+    assert paths[0] == "/accounts/{id}/password:reset"
+    assert "4eC39HqLyjWDarjtT1zdp7dc" not in paths[1]
+    assert RouteMatcher(spec).match("POST", "/accounts/42/password:reset") is not None

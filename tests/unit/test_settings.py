@@ -51,6 +51,24 @@ def test_file_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     assert dict(settings.usage[1].fields) == {"timestamp": "time", "key_id": "api_key_id"}
 
 
+def test_parent_steps_in_a_config_reached_through_a_link_climb_from_the_target(
+    tmp_path: Path,
+) -> None:
+    # srv/prod -> repo/configs/prod; "../../data/api.yaml" there means repo/data/api.yaml,
+    # as the system (and a shell) reads it, not srv/../data/api.yaml.
+    real = tmp_path / "repo" / "configs" / "prod"
+    real.mkdir(parents=True)
+    (tmp_path / "repo" / "data").mkdir()
+    (tmp_path / "repo" / "data" / "api.yaml").write_text("x", encoding="utf-8")
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "prod").symlink_to(real, target_is_directory=True)
+    write_config(real, 'spec = "../../data/api.yaml"\n')
+    config = tmp_path / "srv" / "prod" / "keyscope.toml"
+    settings = load_settings({}, config=config, env={}, cwd=tmp_path)
+    assert settings.spec is not None and settings.spec.is_file()
+    assert settings.spec.resolve() == (tmp_path / "repo" / "data" / "api.yaml").resolve()
+
+
 def test_environment_beats_file_and_flag_beats_environment(tmp_path: Path) -> None:
     write_config(tmp_path, "window_days = 30\nas_of = 2026-11-01\n")
     env = {"KEYSCOPE_WINDOW_DAYS": "60", "KEYSCOPE_AS_OF": "2026-10-01"}

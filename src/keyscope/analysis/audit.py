@@ -73,7 +73,7 @@ from keyscope.model import (
     Window,
     severity_rank,
 )
-from keyscope.redaction import SECRET_FIELD_NAMES, looks_like_secret, mask_id, redact
+from keyscope.redaction import SECRET_FIELD_NAMES, id_label, looks_like_secret, mask_id, redact
 from keyscope.settings import DEFAULT_RISK_WEIGHTS
 from keyscope.text import SUSPICIOUS
 
@@ -176,14 +176,9 @@ def make_window(as_of: datetime, days: int) -> Window:
 
 
 def _unknown_key_label(key_id: str) -> str:
-    """An unknown key id as shown and fingerprinted: masked (it may be a pasted secret),
-    plus a short digest of the whole id, so two ids that mask alike (the same last four
-    characters) stay two findings with fingerprints of their own."""
-    masked = mask_id(key_id)
-    if masked == key_id:
-        return key_id
-    digest = hashlib.sha256(key_id.encode("utf-8", "surrogatepass")).hexdigest()[:6]
-    return f"{masked} #{digest}"
+    """An unknown key id as shown and fingerprinted (``redaction.id_label``): masked, it
+    may be a pasted secret.  The usage loader already labelled a secret-looking one."""
+    return key_id if "\u2026" in key_id else id_label(key_id)
 
 
 def finding_fingerprint(rule: str, key_id: str, subject: str) -> str:
@@ -255,6 +250,8 @@ class _Facts(NamedTuple):
     before: BlastRadius
     confidence_reasons: tuple[str, ...]
     requests: int
+    unmatched_success: int
+    """Successful requests to routes no operation describes (their needs are unknown)."""
 
 
 class _Tally(NamedTuple):
@@ -697,6 +694,7 @@ class _Auditor:
             before=before,
             confidence_reasons=tuple(reasons),
             requests=requests,
+            unmatched_success=tally.unmatched_success,
         )
         return KeyAudit(
             key=key,
@@ -1206,13 +1204,19 @@ class _Auditor:
                     "create a key with those scopes, run both side by side, confirm no denied "
                     "requests on the new key, then revoke this one."
                 )
-            elif audit.requests:
+            elif audit.requests and not audit.unmatched_success:
                 # In use, but only by operations that ask for no scope (Spotify's
                 # catalogue reads, Slack's auth.test): replaced, never expired.
                 advice = (
                     f"its {_plural(audit.requests, 'successful request')} reached only "
                     "operations that need no scope: create a key with no scopes, run both side "
                     "by side, confirm no denied requests on the new key, then revoke this one."
+                )
+            elif audit.requests:
+                advice = (
+                    f"{_plural(audit.unmatched_success, 'successful request')} went to routes "
+                    "the spec does not describe, so what it needs is unknown: map those routes "
+                    "(or update the spec) before replacing it."
                 )
             else:
                 advice = (

@@ -139,11 +139,14 @@ def apply_suppressions(
 
     findings = tuple(triaged(finding) for finding in result.findings)
     keys = tuple(_with_findings(audit, triaged) for audit in result.keys)
+    # Findings carried from the baseline are still this run's to suppress (or not).
+    carried = tuple(triaged(finding) for finding in result.carried_findings)
 
     warnings: list[str] = []
+    everything = (*result.findings, *result.carried_findings)
     for entry in suppressions:
         if is_expired(entry, today):
-            matched = sum(1 for finding in result.findings if suppression_matches(entry, finding))
+            matched = sum(1 for finding in everything if suppression_matches(entry, finding))
             verb = "is" if matched == 1 else "are"
             comeback = (
                 f"its {_plural(matched, 'finding')} {verb} reported again"
@@ -164,6 +167,7 @@ def apply_suppressions(
         result,
         findings=findings,
         keys=keys,
+        carried_findings=carried,
         suppressions=tuple(suppressions),
         suppression_warnings=tuple(warnings),
     )
@@ -173,7 +177,7 @@ def suppression_status(result: AuditResult, suppression: Suppression) -> Suppres
     """Where a register entry stands in this result: applied, expired or stale."""
     if is_expired(suppression, result.as_of.date()):
         return "expired"
-    for finding in result.findings:
+    for finding in (*result.findings, *result.carried_findings):
         if finding.suppression == suppression:
             return "applied"
     return "stale"
@@ -221,14 +225,25 @@ def apply_baseline(result: AuditResult, previous: Baseline) -> AuditResult:
     before = {identity(finding) for finding in previous.findings}
     before_open = {identity(finding) for finding in previous.findings if not finding.suppressed}
     now = {identity(finding) for finding in result.findings}
+    # Baselines written before unknown key ids carried a digest name them masked only.
+    legacy = [f for f in previous.findings if f.rule == _UNKNOWN_KEY and " #" not in f.subject]
+    legacy_before = {_undigested(finding) for finding in legacy}
+    legacy_open = {_undigested(finding) for finding in legacy if not finding.suppressed}
+    now_undigested = {_undigested(f) for f in result.findings if f.rule == _UNKNOWN_KEY}
 
     def seen_before(finding: Finding) -> bool:
         # An open finding the baseline had only suppressed is new: its suppression expired
         # or was removed, and a --fail-on-new job must see it again, not call it known.
-        return identity(finding) in (before if finding.suppressed else before_open)
+        if identity(finding) in (before if finding.suppressed else before_open):
+            return True
+        return finding.rule == _UNKNOWN_KEY and _undigested(finding) in (
+            legacy_before if finding.suppressed else legacy_open
+        )
 
     def still_present(finding: Finding) -> bool:
-        return identity(finding) in now
+        if identity(finding) in now:
+            return True
+        return finding.rule == _UNKNOWN_KEY and _undigested(finding) in now_undigested
 
     def marked(finding: Finding) -> Finding:
         state: Literal["new", "unchanged"] = "unchanged" if seen_before(finding) else "new"
@@ -271,6 +286,14 @@ def apply_baseline(result: AuditResult, previous: Baseline) -> AuditResult:
 
 def _identity(finding: Finding) -> tuple[str, str, str]:
     return (finding.rule, finding.key_id, finding.subject)
+
+
+_UNKNOWN_KEY = "unknown-key-usage"
+
+
+def _undigested(finding: Finding) -> tuple[str, str, str]:
+    """An unknown-key-usage finding's identity without the digest of its key id."""
+    return (finding.rule, finding.key_id, finding.subject.split(" #", 1)[0])
 
 
 def _fingerprint(finding: Finding) -> str:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyscope.model import SEVERITIES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from keyscope.settings import Settings
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,3 +62,32 @@ def input_flags(args: argparse.Namespace) -> dict[str, Any]:
     names = ("spec", "keys", "usage", "as_of", "window_days", "semantics", "suppressions",
              "baseline", "history", "snapshot")  # fmt: skip
     return {name: getattr(args, name, None) for name in names}
+
+
+def refuse_overwriting_inputs(
+    outputs: Iterable[Path], settings: Settings, *, keep_baseline: Iterable[Path] = ()
+) -> None:
+    """No output over a file this run reads (a usage error before anything is read).
+
+    ``keep_baseline``: outputs allowed to be the baseline, the rolling baseline's JSON
+    (it is read whole before anything is written); any other output over it is refused.
+    Anything inside a snapshot folder is an input too: writing there breaks its digests.
+    """
+    from keyscope.output import canonical, refuse_writing_over_inputs
+
+    rolling = {canonical(path) for path in keep_baseline}
+    baseline = settings.baseline
+    refuse_writing_over_inputs(
+        outputs,
+        {
+            "spec": settings.spec,
+            "key inventory": settings.keys,
+            "config file": settings.config_path,
+            "suppressions file": settings.suppressions,
+            "baseline": baseline if baseline and canonical(baseline) not in rolling else None,
+        },
+        [
+            *(source.path for source in settings.usage),
+            *([str(settings.snapshot / "*")] if settings.snapshot is not None else []),
+        ],
+    )

@@ -186,20 +186,14 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
 
 
 def _refuse_overwriting_inputs(outputs: list[tuple[str, Path | None]], settings: Settings) -> None:
-    """No report over a file this run reads, except the baseline: writing this run's JSON
-    over the one it was compared with is how a rolling baseline moves forward (it is
-    read whole before anything is written)."""
-    from keyscope.output import refuse_writing_over_inputs
+    """No report over a file this run reads, except the baseline written as this run's
+    JSON: that is how a rolling baseline moves forward."""
+    from keyscope.commands._inputs import refuse_overwriting_inputs
 
-    refuse_writing_over_inputs(
+    refuse_overwriting_inputs(
         (path for _, path in outputs if path is not None),
-        {
-            "spec": settings.spec,
-            "key inventory": settings.keys,
-            "config file": settings.config_path,
-            "suppressions file": settings.suppressions,
-        },
-        (source.path for source in settings.usage),
+        settings,
+        keep_baseline=(path for fmt, path in outputs if path is not None and fmt == "json"),
     )
 
 

@@ -6,7 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from keyscope.commands._inputs import add_input_arguments, input_flags
+from keyscope.commands._inputs import (
+    add_input_arguments,
+    input_flags,
+    refuse_overwriting_inputs,
+)
 
 DESCRIPTION = """\
 Audit the inputs (the same ones `keyscope audit` reads, or a snapshot from `keyscope
@@ -89,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.expire_after_days < 1:
         raise UsageError("--expire-after-days must be 1 or more")
     settings = load_settings(input_flags(args), config=args.config)
+    refuse_overwriting_inputs([args.output], settings)  # "-o keys.yaml" is a typo, not a plan
     audit = run_audit(settings)
     result = audit.result
     if not result.complete and not args.allow_incomplete:

@@ -80,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "keyscope spec: give the spec file (PATH, KEYSCOPE_SPEC or spec in keyscope.toml)"
         )
+    if args.output is not None:  # "-o api.yaml" is a typo: never over the spec read
+        from keyscope.output import refuse_writing_over_inputs
+
+        refuse_writing_over_inputs(
+            [args.output],
+            {"spec": args.path or settings.spec, "config file": settings.config_path},
+        )
     # The path as typed names the file in messages; the settings' one is absolute.
     spec = load_spec(args.path or settings.spec, spec_options_from(settings))
     rendered = render_spec_json(spec) if args.format == "json" else render_spec_text(spec)

@@ -182,9 +182,14 @@ def _suggestions(
         lines.append(f"      holds:    {holds}")
         if audit.suggested_scopes:
             lines.append(f"      needs:    {_scopes(audit.suggested_scopes)}")
-        elif audit.requests:
+        elif audit.requests and audit.replay is not None and not audit.replay.unreplayable:
             lines.append(
                 f"      needs:    no scope (its {audit.requests:,} successful requests need none)"
+            )
+        elif audit.requests:
+            lines.append(
+                "      needs:    unknown (its successful requests went to routes the spec "
+                "does not describe)"
             )
         else:
             lines.append(

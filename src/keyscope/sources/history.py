@@ -71,7 +71,13 @@ def store_history(folder: Path, as_of: datetime, json_text: str) -> Path:
         ReportError: the folder cannot be created or the file cannot be written.
     """
     from keyscope.errors import ReportError
+    from keyscope.output import canonical
 
+    # A configured folder may be a link to an existing folder (reports/history ->
+    # /srv/...); a link to nothing is refused rather than made into a folder there, and
+    # the files inside are never links followed (write_atomic refuses them).
+    if folder.is_symlink() and folder.is_dir():
+        folder = canonical(folder)
     if folder.is_symlink():
         raise ReportError(f"{folder}: refusing to write through a symbolic link")
     try:

@@ -55,7 +55,7 @@ from keyscope.analysis.anomalies import (
 )
 from keyscope.errors import SpecError
 from keyscope.model import Anomaly, ApiSpec, Operation, Scope, Semantics
-from keyscope.redaction import looks_like_secret, redact
+from keyscope.redaction import looks_like_secret, redact, redact_tokens
 from keyscope.sources.yamlsafe import DEFAULT_MAX_BYTES, load_document, parse_document, read_capped
 
 __all__ = [
@@ -918,7 +918,8 @@ class _SpecReader:
                 # masked here, once (a request that holds the secret then matches nothing).
                 operations.append(
                     self._raw_operation(
-                        method.upper(), redact(path), where, operation, global_security
+                        # Named-credential patterns stay: "/password:reset" is a route.
+                        method.upper(), redact_tokens(path), where, operation, global_security
                     )
                 )
         return operations

@@ -90,7 +90,7 @@ from keyscope.model import (
     UsageRow,
     status_class,
 )
-from keyscope.redaction import redact
+from keyscope.redaction import id_label, redact
 
 if TYPE_CHECKING:
     import duckdb
@@ -2320,7 +2320,10 @@ def _assemble(
                     resolved[route] = target
             key = redacted_keys.get(key_id)
             if key is None:
-                key = redacted_keys[key_id] = redact(key_id)
+                # A key id that looks like a secret is masked, with a digest of the whole
+                # id: two such ids that mask alike stay two keys.
+                key = redact(key_id)
+                key = redacted_keys[key_id] = key if key == key_id else id_label(key_id)
             entry = (key, method, target[0], target[1], klass)
             totals = folded.get(entry)
             if totals is None:
