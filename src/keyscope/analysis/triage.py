@@ -265,9 +265,11 @@ def apply_baseline(result: AuditResult, previous: Baseline) -> AuditResult:
     carried: dict[str, Finding] = {}
     for finding in previous.findings:
         if not still_present(finding):
-            target = resolved if rechecked(finding) else carried
-            unchanged = replace(finding, baseline_state="unchanged")
-            target.setdefault(finding.fingerprint or "|".join(_identity(finding)), unchanged)
+            name = finding.fingerprint or "|".join(_identity(finding))
+            if rechecked(finding):
+                resolved.setdefault(name, finding)
+            else:
+                carried.setdefault(name, replace(finding, baseline_state="unchanged"))
     when = f" as of {previous.as_of.date().isoformat()}" if previous.as_of else ""
     note = (
         f"; fingerprints v{previous.fingerprint_version} matched by rule, key and subject"
