@@ -31,7 +31,10 @@ _MODE = 0o644
 
 
 def refuse_writing_over_inputs(
-    outputs: Iterable[Path], inputs: Mapping[str, Path | None], patterns: Iterable[str] = ()
+    outputs: Iterable[Path],
+    inputs: Mapping[str, Path | None],
+    patterns: Iterable[str] = (),
+    folders: Mapping[str, Path | None] | None = None,
 ) -> None:
     """A usage error when an output is one of the command's inputs.
 
@@ -42,6 +45,8 @@ def refuse_writing_over_inputs(
         outputs: The files the command would write.
         inputs: What each input is called (``"key inventory"``) -> its path, or None.
         patterns: Usage files or globs; an output any of them matches is a usage log.
+        folders: What each input folder is called (``"snapshot folder"``) -> its path:
+            nothing may be written inside one.
 
     Raises:
         UsageError: naming the output and what it is.
@@ -50,6 +55,7 @@ def refuse_writing_over_inputs(
 
     known = {canonical(path): what for what, path in inputs.items() if path is not None}
     globs = [str(canonical(Path(pattern))) for pattern in patterns]
+    inside = {canonical(path): what for what, path in (folders or {}).items() if path is not None}
     for output in outputs:
         resolved = canonical(output)
         what = known.get(resolved)
@@ -57,6 +63,9 @@ def refuse_writing_over_inputs(
             what = "usage log"
         if what is not None:
             raise UsageError(f"{output}: is this run's {what}; not writing a report over it")
+        for folder, name in inside.items():
+            if resolved == folder or folder in resolved.parents:
+                raise UsageError(f"{output}: is inside this run's {name}; not writing there")
 
 
 def canonical(path: Path) -> Path:
@@ -156,12 +165,15 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
 
 def _write_descriptor(path: Path, descriptor: int, payload: bytes) -> None:
     """Write to one of this process's open files, where it stands (``>>`` appends)."""
-    if descriptor in (1, 2):  # flush what Python buffered for it first, to keep order
-        (sys.stdout if descriptor == 1 else sys.stderr).flush()
+    stream = {1: sys.stdout, 2: sys.stderr}.get(descriptor)
     try:
+        if stream is not None:  # what Python buffered for it goes first, to keep order
+            stream.flush()
         view = memoryview(payload)
         while view:
             view = view[os.write(descriptor, view) :]
+    except BrokenPipeError:
+        raise  # the reader left (``| head``): as for plain stdout, not an error
     except OSError as error:
         raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
 

@@ -207,14 +207,19 @@ def redact_tokens(text: str) -> str:
     return found.token.sub(lambda m: mask(m.group(1)), text)
 
 
+# What follows a credential name and a colon in a scope or route name, not a value.
+_SCOPE_VERBS = frozenset(
+    {"read", "write", "readonly", "reset", "rotate", "revoke", "manage", "create", "update",
+     "delete", "view", "list", "admin", "validate"}
+)  # fmt: skip
+
+
 def _names_a_value(match: re.Match[str]) -> bool:
-    """Whether a credential name and what follows it hold a value: after ``=`` always;
-    after ``:`` unless a short plain word follows (``private_key:read`` is a scope name,
-    ``refresh_token: A refresh token…`` prose)."""
-    value = match.group(2)
-    return "=" in match.group(1) or "%3" in match.group(1) or not (
-        value.isalpha() and len(value) <= 12
-    )
+    """Whether a credential name and what follows it hold a value: always, except a
+    scope verb right after the colon (``private_key:read``, ``password:reset``).  Any
+    plain word could be a password (``password: letmein``), so nothing else is spared."""
+    separator = match.group(1)[-1]
+    return not (separator == ":" and match.group(2) in _SCOPE_VERBS)
 
 
 def _may_assign(text: str) -> bool:

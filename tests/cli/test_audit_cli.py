@@ -251,6 +251,16 @@ def test_the_baseline_snapshot_spec_and_inventory_are_never_written_over(
          "--json", str(snapshot / "keys.json")]
     )  # fmt: skip
     assert code == 2 and not (snapshot / "keys.json").exists()
+    assert "is inside this run's snapshot folder" in capsys.readouterr().err
+    # Nor its history; and a folder name is never read as a pattern ("snap[1]").
+    code = main(["audit", "--config", settings, "--snapshot", str(snapshot),
+                 "--history", str(snapshot / "history")])  # fmt: skip
+    assert code == 2 and not (snapshot / "history").exists()
+    odd = isolated / "snap[1]"
+    odd.mkdir()
+    code = main(["audit", "--config", settings, "--snapshot", str(odd),
+                 "--json", str(odd / "r.json")])  # fmt: skip
+    assert code == 2 and "is inside this run's snapshot folder" in capsys.readouterr().err
     spec = isolated / "spec.yaml"
     spec.write_bytes(SPEC.read_bytes())
     assert main(["spec", str(spec), "-o", str(spec)]) == 2
@@ -259,7 +269,7 @@ def test_the_baseline_snapshot_spec_and_inventory_are_never_written_over(
     keys.write_bytes(KEYS.read_bytes())
     assert main(["plan", "--config", settings, "--keys", str(keys), "-o", str(keys)]) == 2
     assert keys.read_bytes() == KEYS.read_bytes()
-    assert capsys.readouterr().err.count("not writing a report over it") == 3
+    assert capsys.readouterr().err.count("not writing a report over it") == 2
 
 
 def test_window_and_as_of_outside_the_calendar_are_errors_not_crashes(

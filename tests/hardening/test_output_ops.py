@@ -443,3 +443,28 @@ def test_47_an_output_naming_an_open_descriptor_is_written_to_it(
     text = log.read_text(encoding="utf-8")
     assert text.startswith("earlier\n") and json.loads(text[len("earlier\n") :])["schema_version"]
     assert not list(tmp_path.glob(".keyscope*"))
+
+
+def test_47_descriptor_outputs_closed_or_from_aggregate(world: World, tmp_path: Path) -> None:
+    """A closed stdout is one clear error (it was exit 70), and ``aggregate -o
+    /dev/fd/N`` writes there too (it was refused as a symbolic link)."""
+    world.write()
+    flags = " ".join(f"'{flag}'" for flag in world.flags())
+    closed = subprocess.run(
+        ["bash", "-c", f"'{sys.executable}' -m keyscope audit {flags} -o /dev/stdout >&-"],
+        capture_output=False, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=subprocess_env(), timeout=120, check=False,
+    )  # fmt: skip
+    assert closed.returncode == 3, closed.stderr
+    assert "cannot write" in closed.stderr and "Traceback" not in closed.stderr
+    target = tmp_path / "agg.parquet"
+    with target.open("wb") as sink:
+        number = sink.fileno()
+        done = subprocess.run(
+            [sys.executable, "-m", "keyscope", "aggregate", "--spec", str(world.spec_path),
+             "--usage", str(world.usage_path), "-o", f"/dev/fd/{number}"],
+            capture_output=True, text=True, cwd=tmp_path, env=subprocess_env(), timeout=120,
+            check=False, pass_fds=(number,),
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes()[:4] == b"PAR1"

@@ -71,12 +71,15 @@ def refuse_overwriting_inputs(
 
     ``keep_baseline``: outputs allowed to be the baseline, the rolling baseline's JSON
     (it is read whole before anything is written); any other output over it is refused.
-    Anything inside a snapshot folder is an input too: writing there breaks its digests.
+    Anything inside a snapshot folder is an input too: writing there breaks its digests
+    (the history folder included).
     """
     from keyscope.output import canonical, refuse_writing_over_inputs
 
     rolling = {canonical(path) for path in keep_baseline}
     baseline = settings.baseline
+    if settings.history is not None:
+        outputs = [*outputs, settings.history]
     refuse_writing_over_inputs(
         outputs,
         {
@@ -86,8 +89,6 @@ def refuse_overwriting_inputs(
             "suppressions file": settings.suppressions,
             "baseline": baseline if baseline and canonical(baseline) not in rolling else None,
         },
-        [
-            *(source.path for source in settings.usage),
-            *([str(settings.snapshot / "*")] if settings.snapshot is not None else []),
-        ],
+        (source.path for source in settings.usage),
+        {"snapshot folder": settings.snapshot},
     )
