@@ -145,8 +145,7 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
     if descriptor is not None:
         _write_descriptor(path, descriptor, payload)
         return
-    if path.is_symlink() and not force:
-        raise ReportError(f"{path}: is a symbolic link; --force replaces the link itself")
+    refuse_link(path, force=force)
     if path.is_dir():
         raise ReportError(f"{path}: is a folder, not a file")
     if path.exists() and not path.is_file():
@@ -163,15 +162,31 @@ def write_atomic(path: Path, data: str | bytes, *, force: bool = False) -> None:
     _fsync_folder(folder)
 
 
+def refuse_link(path: Path, *, force: bool) -> None:
+    """Refuse an output that is a symbolic link, unless ``force`` (the link itself is then
+    replaced) or it names an open descriptor (``/dev/stdout``, written as that file).
+
+    Raises:
+        ReportError: naming the link.
+    """
+    if path.is_symlink() and not force and descriptor_of(path) is None:
+        raise ReportError(f"{path}: is a symbolic link; --force replaces the link itself")
+
+
+def _write_all(descriptor: int, payload: bytes) -> None:
+    """Write every byte to an open file (a pipe may take less than asked at a time)."""
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
 def _write_descriptor(path: Path, descriptor: int, payload: bytes) -> None:
     """Write to one of this process's open files, where it stands (``>>`` appends)."""
     stream = {1: sys.stdout, 2: sys.stderr}.get(descriptor)
     try:
         if stream is not None:  # what Python buffered for it goes first, to keep order
             stream.flush()
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(descriptor, view) :]
+        _write_all(descriptor, payload)
     except BrokenPipeError:
         raise  # the reader left (``| head``): as for plain stdout, not an error
     except OSError as error:
@@ -191,9 +206,7 @@ def _write_in_place(path: Path, payload: bytes) -> None:
         raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
     try:
         os.set_blocking(descriptor, True)
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(descriptor, view) :]
+        _write_all(descriptor, payload)
     except OSError as error:
         raise ReportError(f"{path}: cannot write: {error.strerror or error}") from None
     finally:

@@ -250,8 +250,9 @@ class _Facts(NamedTuple):
     before: BlastRadius
     confidence_reasons: tuple[str, ...]
     requests: int
-    unmatched_success: int
-    """Successful requests to routes no operation describes (their needs are unknown)."""
+    unreplayable: int
+    """Successful requests whose needs are unknown (``Replay.unreplayable``): the same
+    count the plan and the reports go by."""
 
 
 class _Tally(NamedTuple):
@@ -682,6 +683,7 @@ class _Auditor:
         used_scopes = self._used_scopes(uses, effective, suggested_effective)
         before = self.blast.measure(effective)
         after = self.blast.measure(suggested_effective)
+        replay = self.replayer.replay(uses, suggested_effective, requests)
 
         facts = _Facts(
             key=key,
@@ -694,7 +696,7 @@ class _Auditor:
             before=before,
             confidence_reasons=tuple(reasons),
             requests=requests,
-            unmatched_success=tally.unmatched_success,
+            unreplayable=replay.unreplayable,
         )
         return KeyAudit(
             key=key,
@@ -716,7 +718,7 @@ class _Auditor:
             last_seen=last_seen,
             daily=daily,
             assigned_scopes=frozenset(as_listed),
-            replay=self.replayer.replay(uses, suggested_effective, requests),
+            replay=replay,
         )
 
     def _tally(self, usage: _KeyUsage) -> _Tally:
@@ -1204,7 +1206,7 @@ class _Auditor:
                     "create a key with those scopes, run both side by side, confirm no denied "
                     "requests on the new key, then revoke this one."
                 )
-            elif audit.requests and not audit.unmatched_success:
+            elif audit.requests and not audit.unreplayable:
                 # In use, but only by operations that ask for no scope (Spotify's
                 # catalogue reads, Slack's auth.test): replaced, never expired.
                 advice = (
@@ -1214,9 +1216,10 @@ class _Auditor:
                 )
             elif audit.requests:
                 advice = (
-                    f"{_plural(audit.unmatched_success, 'successful request')} went to routes "
-                    "the spec does not describe, so what it needs is unknown: map those routes "
-                    "(or update the spec) before replacing it."
+                    f"{_plural(audit.unreplayable, 'successful request')} went to routes "
+                    "the spec does not describe (or to operations whose requirement it does "
+                    "not state), so what it needs is unknown: map those routes (or update the "
+                    "spec) before replacing it."
                 )
             else:
                 advice = (

@@ -107,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from keyscope.aggregation import aggregation_sql, run_aggregation, write_aggregate
-    from keyscope.errors import ReportError, UsageError
-    from keyscope.output import descriptor_of, output_lock, refuse_writing_over_inputs
+    from keyscope.errors import UsageError
+    from keyscope.output import output_lock, refuse_link, refuse_writing_over_inputs
     from keyscope.settings import load_settings
     from keyscope.sources.openapi import load_spec, spec_options_from
     from keyscope.text import safe_line
@@ -157,9 +157,8 @@ def run(args: argparse.Namespace) -> int:
         {"spec": settings.spec, "config file": settings.config_path},
         (source.path for source in settings.usage),
     )
-    if args.output.is_symlink() and not args.force and descriptor_of(args.output) is None:
-        # Checked before the (long) aggregation; write_atomic checks again when writing.
-        raise ReportError(f"{args.output}: is a symbolic link; --force replaces the link itself")
+    # Checked before the (long) aggregation; write_atomic checks again when writing.
+    refuse_link(args.output, force=args.force)
     with output_lock(args.output):
         result = run_aggregation(
             spec,
