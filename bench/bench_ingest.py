@@ -126,17 +126,28 @@ def _child_json_loop(path: str, kind: str | None) -> dict:
 
 
 def _child_load_usage_checked(path: str, kind: str | None) -> dict:
-    """load_usage without the clean-file fast path: what a log with one bad line costs."""
+    """load_usage without the scanner and the clean-file fast path: what a log with one
+    bad line costs."""
     from keyscope.sources import usage
 
     # Measured on purpose: the path every log with a bad line takes.
+    usage._jsonl_scan = None
     usage._LogReader._fast_jsonl = lambda self, counter: None
+    return _child_load_usage(path, kind)
+
+
+def _child_load_usage_duckdb(path: str, kind: str | None) -> dict:
+    """load_usage without keyscope's scanner: DuckDB's JSON reader on the fast path."""
+    from keyscope.sources import usage
+
+    usage._jsonl_scan = None
     return _child_load_usage(path, kind)
 
 
 CHILDREN = {
     "load_usage": _child_load_usage,
     "load_usage_checked": _child_load_usage_checked,
+    "load_usage_duckdb": _child_load_usage_duckdb,
     "json_loop": _child_json_loop,
 }
 
@@ -165,11 +176,14 @@ def _stolen_seconds() -> float:
         return 0.0
 
 
-def _measure_audit(log: Path, inventory: Path, source: Path | None = None) -> dict:
+def _measure_audit(
+    log: Path, inventory: Path, source: Path | None = None, *, scanner: bool = True
+) -> dict:
     """The whole ``keyscope audit`` (start-up, spec, keys, usage, analysis, JSON report)
     as a scheduled job runs it, in its own process: wall time, CPU and peak memory.
 
-    ``source``: another checkout's ``src`` folder to run instead of this one's.
+    ``source``: another checkout's ``src`` folder to run instead of this one's;
+    ``scanner``: false to read the log with DuckDB alone (``KEYSCOPE_SCANNER=off``).
     """
     import hashlib
     import tempfile
@@ -189,6 +203,9 @@ def _measure_audit(log: Path, inventory: Path, source: Path | None = None) -> di
         environment = dict(os.environ)
         if source is not None:
             environment["PYTHONPATH"] = str(source)  # ahead of the editable install
+        environment.pop("KEYSCOPE_SCANNER", None)
+        if not scanner:
+            environment["KEYSCOPE_SCANNER"] = "off"
         with errors.open("wb") as sink:
             child = subprocess.Popen(
                 command, cwd=folder, env=environment, stdout=subprocess.DEVNULL, stderr=sink
@@ -225,11 +242,17 @@ def _generate(lines: int, suffix: str, fmt: str) -> Path:
     )  # fmt: skip
 
 
-def _report_results(label: str, audit: dict, ours: dict, baseline: dict) -> None:
+def _report_results(
+    label: str, audit: dict, ours: dict, baseline: dict, duckdb_audit: dict
+) -> None:
     """The figures as RESULT lines for bench/run_all.py."""
     from _results import report
 
     loop = baseline["wall"]
+    report(
+        f"whole audit, {label} JSON lines, DuckDB alone (no scanner)", duckdb_audit["wall"], "s",
+        baseline=loop, baseline_name="json.loads loop", cpu_s=round(duckdb_audit["cpu"], 2),
+    )  # fmt: skip
     report(
         f"whole audit, {label} JSON lines", audit["wall"], "s",
         target=f"<= {AUDIT_TARGET_S:g} s", baseline=loop, met=audit["wall"] <= AUDIT_TARGET_S,
@@ -253,6 +276,10 @@ def _report_results(label: str, audit: dict, ours: dict, baseline: dict) -> None
 
 def _wall(figures: dict) -> float:
     return figures["wall"]
+
+
+def _walls(runs: list[dict]) -> str:
+    return " / ".join(f"{run['wall']:.2f}" for run in runs)
 
 
 def _compare_with(revision: str, log: Path, rounds: int) -> int:
@@ -377,15 +404,28 @@ def _measure_and_print(
     """Every measurement of the full run (``big`` lines in ``main_log``), the table and the
     RESULT lines."""
     # The median of three runs: one audit on a shared 2-core machine varies by 10-20%.
-    audits = sorted((_measure_audit(main_log, _inventory()) for _ in range(3)), key=_wall)
-    audit = audits[1]
+    # The same audit reading the log with DuckDB alone (no scanner) alternates with it,
+    # so the two are compared at the same moment of the machine.
+    audits, duckdb_audits = [], []
+    for _ in range(3):
+        audits.append(_measure_audit(main_log, _inventory()))
+        duckdb_audits.append(_measure_audit(main_log, _inventory(), scanner=False))
+    audits.sort(key=_wall)
+    duckdb_audits.sort(key=_wall)
+    audit, duckdb_audit = audits[1], duckdb_audits[1]
+    if {run["sha256"] for run in audits + duckdb_audits} != {audit["sha256"]}:
+        sys.exit("the JSON reports differ between runs, or with DuckDB alone")
     ours = _measure("load_usage", main_log)
+    ours_duckdb = _measure("load_usage_duckdb", main_log)
     checked = _measure("load_usage_checked", main_log)
     baseline = _measure("json_loop", main_log)
-    if not ours["requests"] == checked["requests"] == baseline["requests"]:
+    if not ours["requests"] == ours_duckdb["requests"] == checked["requests"] == baseline[
+        "requests"
+    ]:
         sys.exit(
-            f"results differ: load_usage {ours['requests']}, checked path "
-            f"{checked['requests']}, loop {baseline['requests']}"
+            f"results differ: load_usage {ours['requests']}, DuckDB alone "
+            f"{ours_duckdb['requests']}, checked path {checked['requests']}, "
+            f"loop {baseline['requests']}"
         )
     if audit["lines"] != baseline["lines"]:
         sys.exit(f"keyscope audit read {audit['lines']} lines, the loop {baseline['lines']}")
@@ -420,6 +460,13 @@ def _measure_and_print(
             "",
         ),
         _row(
+            "  same audit, DuckDB alone (KEYSCOPE_SCANNER=off): median wall / CPU",
+            f"{duckdb_audit['wall']:.2f} s / {duckdb_audit['cpu']:.2f} s "
+            f"(runs {_walls(duckdb_audits)} s)",
+            "",
+            "byte-identical report",
+        ),
+        _row(
             "  speed-up of the whole audit over the json.loads loop",
             f"{baseline['wall'] / audit['wall']:.1f}x",
             f">= {SPEEDUP_TARGET:g}x",
@@ -433,6 +480,12 @@ def _measure_and_print(
         ),
         _row(
             "  same, CPU time (all threads)", f"{ours['cpu']:.2f} s", "", f"{baseline['cpu']:.2f} s"
+        ),
+        _row(
+            "  DuckDB alone (no scanner), wall / CPU",
+            f"{ours_duckdb['wall']:.2f} s / {ours_duckdb['cpu']:.2f} s",
+            "",
+            "",
         ),
         _row(
             "  checked path (a log with a bad line), wall / CPU",
@@ -476,7 +529,7 @@ def _measure_and_print(
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nusage ingestion, {cores} cores, load average {load:.1f} at the end; {residency}\n")
     _print_table(rows)
-    _report_results(label, audit, ours, baseline)
+    _report_results(label, audit, ours, baseline, duckdb_audit)
     return 0
 
 

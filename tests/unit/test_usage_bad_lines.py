@@ -462,12 +462,14 @@ def _page(count: int, *, start: int = 0, **fields) -> list[dict]:
     ]
 
 
-@pytest.fixture(params=["fast", "checked"])
+@pytest.fixture(params=["scanner", "fast", "checked"])
 def read_path(request, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each suspected-repeat test runs on both paths: the figures must be the same."""
-    if request.param == "checked":
-        from keyscope.sources import usage as usage_module
+    """Each suspected-repeat test runs on every path: the figures must be the same."""
+    from keyscope.sources import usage as usage_module
 
+    if request.param != "scanner":
+        monkeypatch.setattr(usage_module, "_jsonl_scan", None)
+    if request.param == "checked":
         monkeypatch.setattr(usage_module._LogReader, "_fast_jsonl", lambda self, counter: None)
     return request.param
 
@@ -563,7 +565,17 @@ def _record_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_39_files_that_do_not_overlap_are_not_compared(
     tmp_path: Path, read_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from keyscope.sources import usage as usage_module
+
     queries = _record_queries(monkeypatch)
+    compared: list[dict[str, tuple[int, int]]] = []
+    original_overlaps = usage_module._overlaps
+
+    def overlaps(ranges: dict[str, tuple[int, int]]) -> object:
+        compared.append(ranges)
+        return original_overlaps(ranges)
+
+    monkeypatch.setattr(usage_module, "_overlaps", overlaps)
     logs = tmp_path / "hourly"
     logs.mkdir()
     # The same request shape every minute, hour after hour: identical but for the time.
@@ -574,7 +586,7 @@ def test_39_files_that_do_not_overlap_are_not_compared(
     assert (stats.in_window, stats.suspected_duplicates) == (120, 0)
     assert stats.suspected_duplicate_files == ()
     assert stats.suspected_duplicate_span is None
-    assert any("is_file" in sql for sql in queries)  # the ranges were looked at...
+    assert [len(ranges) for ranges in compared] == [2]  # the ranges were looked at...
     assert not any("sum(copies)" in sql for sql in queries)  # ...and no repeat query ran
 
 

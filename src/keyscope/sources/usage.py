@@ -92,6 +92,13 @@ from keyscope.model import (
 )
 from keyscope.redaction import id_label, redact
 
+try:
+    # keyscope's C scanner for plain JSON-lines logs, built with the wheel when a C
+    # compiler is at hand; without it every log is read by DuckDB (the same results).
+    from keyscope.sources import _jsonl_scan
+except ImportError:  # pragma: no cover - a build without a compiler
+    _jsonl_scan = None
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -609,6 +616,9 @@ class _LogReader(_PlanReader):
 
     def run(self) -> _PlanResult:
         files = self.plan.files
+        scanned = self._scanned_jsonl()
+        if scanned is not None:
+            return scanned
         uncounted = self.plan.kind == "jsonl" and all(_looks_regular(file) for file in files)
         if uncounted:
             # Uncompressed files whose line lengths are already known to be fine: the
@@ -720,6 +730,66 @@ class _LogReader(_PlanReader):
         if bad_by_reason.get(16):
             examples = _merged_line_examples(plan.files, examples)
         return _PlanResult(stats, groups, daily, days, examples)
+
+    def _scanned_jsonl(self) -> _PlanResult | None:
+        """Plain JSON lines, read and aggregated by keyscope's own scanner.
+
+        The scanner (``_jsonl_scan.c``) takes one flat ASCII object a line with zoned ISO
+        timestamps and gives up on the whole plan at the first line outside that shape,
+        and wherever DuckDB's reader might answer differently; then None, and DuckDB
+        reads the plan.  Bad values it can judge exactly (a missing field, a status
+        outside 100-599) are counted, and their examples come from the checked pass, as
+        on the DuckDB fast path.  ``KEYSCOPE_SCANNER=off`` turns it off (for comparing).
+        """
+        if (
+            _jsonl_scan is None
+            or self.plan.kind != "jsonl"
+            or os.environ.get("KEYSCOPE_SCANNER", "").lower() == "off"
+        ):
+            return None
+        files = self.plan.files
+        wanted = [self.fields[name] for name in CANONICAL_FIELDS]
+        if any(name.startswith("$") for name in wanted) or len(set(wanted)) != len(wanted):
+            return None  # JSON paths and shared columns are the checked path's business
+        if any(file.name.lower().endswith(".gz") for file in files):
+            return None
+        if self._jsonl_request_ids is None:
+            self._jsonl_request_ids = self._check_jsonl_fields(wanted)
+        if self._jsonl_request_ids:
+            return None  # de-duplication reads the request ids line by line
+        stops = [name for name in DEDUP_FIELDS if name not in wanted]
+        scanned = _jsonl_scan.scan(
+            [os.fsencode(file) for file in files],
+            [name.encode() for name in wanted],
+            [name.encode() for name in stops],
+            self.start_us,
+            self.end_us,
+            _cores(),
+        )
+        if scanned is None:
+            return None
+        lines, missing, bad_status, good, in_window, groups, daily, ranges = scanned
+        self.lines_seen = lines
+        suspicion = _Suspicion()
+        if len(files) > 1:  # see _run
+            spans = {str(file): span for file, span in zip(files, ranges, strict=True) if span}
+            suspicion = self._repeats_in(spans, fast=True)
+        stats = SourceStats(
+            source=self.plan.display,
+            kind=self.plan.kind,
+            lines=lines,
+            bad_lines=missing + bad_status,
+            in_window=in_window,
+            out_of_window=good - in_window,
+            duplicates=0,
+            suspected_duplicates=suspicion.count,
+            suspected_duplicate_files=suspicion.files,
+            suspected_duplicate_span=suspicion.span,
+        )
+        examples = []
+        if stats.bad_lines:
+            examples = self._examples([], {str(file) for file in files})
+        return _PlanResult(stats, groups, daily, {row[1] for row in daily}, examples)
 
     def _fast_jsonl(self, counter: _LineCounter | None) -> _PlanResult | None:
         """The common case of JSON lines, read by DuckDB's JSON reader.
@@ -844,6 +914,10 @@ class _LogReader(_PlanReader):
                 "WHERE is_file AND n_in > 0 AND file_name IS NOT NULL"
             )
         }
+        return self._repeats_in(ranges, fast=fast)
+
+    def _repeats_in(self, ranges: dict[str, tuple[int, int]], *, fast: bool) -> _Suspicion:
+        """The suspected repeats, from each file's first and last in-window timestamp."""
         involved, spans = _overlaps(ranges)
         if not spans:
             return _Suspicion()
