@@ -37,17 +37,22 @@ def test_wheel_ships_the_templates_and_renders_from_them(tmp_path: Path) -> None
             assert f"keyscope/templates/{name}" in names
             packaged = archive.read(f"keyscope/templates/{name}")
             assert packaged == (REPO / "reports" / "templates" / name).read_bytes()
+        # The JSON-lines scanner is compiled into the wheel (hatch_build.py), once.
+        scanners = [name for name in names if name.startswith("keyscope/sources/_jsonl_scan")]
+        assert len(scanners) == 1, scanners
         archive.extractall(tmp_path / "installed")
     script = (
         "import sys; sys.path.insert(0, 'tests');"
         "import keyscope.report.templates as t; print(t.template_folder());"
         "from report._factory import build_result; from keyscope.report.html import render_html;"
-        "print(len(render_html(build_result())))"
+        "print(len(render_html(build_result())));"
+        "from keyscope.sources import usage; print(usage._jsonl_scan.__file__)"
     )
     run = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True,
         env={"PYTHONPATH": str(tmp_path / "installed"), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
-    folder, size = run.stdout.split()
+    folder, size, scanner = run.stdout.split()
     assert Path(folder) == tmp_path / "installed" / "keyscope" / "templates"
     assert int(size) > 10_000
+    assert Path(scanner).parent == tmp_path / "installed" / "keyscope" / "sources"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +59,24 @@ def compact(**fields: object) -> str:
 def test_the_scanner_is_built() -> None:
     # Built by the editable install (hatch_build.py); `python hatch_build.py` rebuilds it.
     assert SCANNER is not None, "keyscope's JSON-lines scanner is not built (needs a C compiler)"
+
+
+def utf8(text: str) -> str:
+    """A JSON line with its non-ASCII characters as UTF-8 rather than escapes."""
+    return json.dumps(json.loads(text), ensure_ascii=False)
+
+
+def _nested(levels: int) -> object:
+    """A value nested ``levels`` deep inside the line's object."""
+    value: object = 1
+    for level in range(levels - 1):
+        value = [value] if level % 2 else {"x": value}
+    return value
+
+
+def _with_raw_note(raw: bytes) -> bytes:
+    """A good line plus a field holding ``raw`` bytes (for UTF-8 that is not UTF-8)."""
+    return f"{line()}\n".encode().replace(b'"key_a"', b'"key_a", "note": "' + raw + b'"')
 
 
 # Logs the scanner must take itself.
@@ -154,6 +174,14 @@ TAKEN: dict[str, list[str]] = {
         line(key_id="12345"),
         line(key_id="k" * 256),
     ],
+    "nested values, escapes and utf-8 in other fields": [
+        line(headers={"user-agent": 'curl "8"\n', "list": [1, -2.5e3, None, True, {}, []]}),
+        utf8(line(note="café ☕ 😀", tags=["é", {"k": "ü"}])),
+        line(note="\ud83d\ude00 \u00e9 \u2028 \t\b\f\r/"),
+        line(deep=_nested(64)),
+        line(note="a\x7fb"),
+    ],
+    "utf-8 in paths": [utf8(line(path="/v1/customers/José")), utf8(line(path="/v1/ünïcode?q=ä"))],
     "secrets in key ids and paths stay masked": [
         line(key_id="sk_live_51HxYzAbCdEfGhIjKlMnOpQr"),
         line(path="/v1/customers/cus_1?token=ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
@@ -171,10 +199,21 @@ GIVEN_UP: dict[str, list[str] | bytes] = {
         '{"timestamp":"2026-09-01T10:00:00Z","key_id":"key_a","method":"GET",'
         '"path":"\\/v1\\/invoices","status":200}'
     ],
-    "escape in another field": [line(note='say "hi"')],
-    "utf-8 in another field": [json.dumps(json.loads(line(note="café")), ensure_ascii=False)],
-    "nested object": [line(headers={"a": 1})],
-    "array": [line(tags=["a"])],
+    "utf-8 in a key id": [utf8(line(key_id="clé"))],
+    "utf-8 in a method": [utf8(line(method="GÉT"))],
+    "lone surrogate in another field": [line(note="\ud800")],
+    "lone low surrogate": [line(note="\udc00")],
+    "unknown escape": [line()[:-1] + ', "note": "\\x41"}'],
+    "escaped NUL": [line(note="\x00")],
+    "invalid utf-8 in another field": _with_raw_note(b"\xff"),
+    "overlong utf-8": _with_raw_note(b"\xc0\xaf"),
+    "utf-8 surrogate": _with_raw_note(b"\xed\xa0\x80"),
+    "past U+10FFFF": _with_raw_note(b"\xf4\x90\x80\x80"),
+    "truncated utf-8": _with_raw_note(b"\xe2\x82"),
+    "trailing comma inside a nested object": [line()[:-1] + ', "h": {"a": 1,}}'],
+    "trailing comma at the top": [line()[:-1] + ", }"],
+    "nested 65 levels deep": [line(deep=_nested(65))],
+    "a boolean field read": [line(method=True)],
     "duplicate field": [
         '{"timestamp":"2026-09-01T10:00:00Z","key_id":"key_a","method":"GET",'
         '"path":"/v1/invoices","status":200,"status":404}'
@@ -313,7 +352,8 @@ def test_any_number_of_threads_gives_the_same_answer(
 def test_a_line_outside_the_shape_anywhere_in_a_big_file_gives_up(tmp_path: Path) -> None:
     lines = _many_lines(60_000, seed=5)
     for position in (0, 29_999, 30_000, 59_999):
-        changed = [*lines[:position], line(headers={"nested": True}), *lines[position + 1 :]]
+        zoneless = line(timestamp="2026-09-01T10:00:00")
+        changed = [*lines[:position], zoneless, *lines[position + 1 :]]
         path = write_lines(tmp_path / f"big-{position}.jsonl", changed)
         assert scan(path) is None, position
 
@@ -376,8 +416,11 @@ _VALUES = {
     "status": st.sampled_from([200, "200", 403, 401, 404, 500, 600, 99, "1e2", 200.0, True,
                                "", "20", -12, None]),
 }  # fmt: skip
-_EXTRA = st.sampled_from([None, ("bytes", 12), ("note", "a\"b"), ("tags", []),
-                          ("request_id", "r"), ("Status", 1), ("ok", False)])  # fmt: skip
+_EXTRA = st.sampled_from([
+    None, ("bytes", 12), ("note", 'a"b\n'), ("tags", []), ("request_id", "r"), ("Status", 1),
+    ("ok", False), ("headers", {"ua": "é", "x": [1, {"y": None}]}), ("note", "\ud800"),
+    ("note", "😀\u2028"), ("deep", _nested(64)), ("deep", _nested(65)), ("note", "\x00"),
+])  # fmt: skip
 
 
 @st.composite
@@ -390,9 +433,13 @@ def _log_line(draw: st.DrawFn) -> str:
     if extra:
         fields[extra[0]] = extra[1]
     names = draw(st.permutations(list(fields)))
-    text = json.dumps({name: fields[name] for name in names},
-                      separators=draw(st.sampled_from([(",", ":"), (", ", ": ")])),
-                      ensure_ascii=draw(st.booleans()))  # fmt: skip
+    ordered = {name: fields[name] for name in names}
+    separators = draw(st.sampled_from([(",", ":"), (", ", ": ")]))
+    text = json.dumps(ordered, separators=separators, ensure_ascii=draw(st.booleans()))
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate is only written as an escape
+        text = json.dumps(ordered, separators=separators)
     return text
 
 
@@ -418,3 +465,36 @@ def _outcome(read: Callable[[], UsageData]) -> UsageData | str:
         return read()
     except LogParseError as error:
         return str(error)
+
+
+def test_a_signal_stops_a_long_scan(tmp_path: Path) -> None:
+    """Ctrl-C reaches a long scan: the calling thread runs Python's signal handlers every
+    64 MiB it reads (one thread here, so this thread reads all 160 MiB)."""
+    path = tmp_path / "long.jsonl"
+    chunk = (line() + "\n").encode() * 10_000
+    with path.open("wb") as out:
+        while out.tell() < 160 << 20:
+            out.write(chunk)
+    assert scan(path, threads=1) is not None  # a first read, so both timed ones start warm
+
+    class Stop(Exception):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stop
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        started = time.perf_counter()
+        with pytest.raises(Stop):
+            scan(path, threads=1)
+        interrupted_after = time.perf_counter() - started
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # Stopped inside the scan (after 64 of 160 MiB), not after it: the whole scan takes
+    # about two and a half times as long.
+    started = time.perf_counter()
+    assert scan(path, threads=1) is not None
+    assert interrupted_after < 0.8 * (time.perf_counter() - started)

@@ -123,6 +123,7 @@ typedef struct {
     uint64_t hash;
     uint64_t offset;
     uint32_t length, split; /* a route: "METHOD" is the first `split` bytes, then the path */
+    uint32_t middle;        /* a request: the key id (split), the method (middle), the path */
 } TextEntry;
 
 typedef struct {
@@ -199,7 +200,7 @@ static int64_t text_slot(TextTable *t, Arena *arena, const char *head, size_t sp
     int64_t offset = arena_put(arena, head, split);
     if (offset < 0 || arena_put(arena, tail, tail_length) < 0) return -1;
     t->items[t->count] = (TextEntry){h, (uint64_t)offset, (uint32_t)(split + tail_length),
-                                     (uint32_t)split};
+                                     (uint32_t)split, 0};
     t->slots[s] = (uint32_t)++t->count;
     if (++t->used * 2 > t->mask + 1 && text_table_grow(t)) return -1;
     return (int64_t)t->count - 1;
@@ -258,12 +259,36 @@ typedef struct {
     uint64_t prefix, folded; /* the first 8 bytes, zero-padded; and with case folded */
 } Name;
 
+typedef struct {
+    int64_t count, first, last;
+} Tally;
+
+typedef struct {
+    uint32_t key, route;
+    Tally tallies[4]; /* per status class */
+} Request;
+
+/* A good in-window line waiting for its lookups (see apply_batch); its texts point into
+   the worker's buffer, so a batch is applied before the buffer is refilled. */
+#define BATCH 16
+typedef struct {
+    const char *key, *path;
+    uint32_t key_length, path_length, method_length, klass;
+    int64_t ts;
+    uint64_t hash, day_id;
+    char method[20];
+} Pending;
+
 typedef struct Shared Shared;
 
 typedef struct {
     Shared *shared;
     Arena arena;
     TextTable keys, routes;
+    /* Each distinct (key id, METHOD, path) seen: its key and route, and its tallies per
+       status class; one lookup a line, folded into `groups` when the scan ends. */
+    TextTable requests;
+    Request *request_data;
     CounterTable groups; /* a: count, b: first µs, c: last µs */
     CounterTable days;   /* a: success, b: denied */
     int64_t lines, missing, bad_status, good, in_window;
@@ -274,6 +299,9 @@ typedef struct {
     int descriptor;
     int64_t start, end; /* byte range whose line starts belong to this thread */
     int failed;
+    Pending batch[BATCH];
+    int batched;
+    PyThreadState **caller; /* set for the part the calling thread reads: Ctrl-C checks */
 } Worker;
 
 struct Shared {
@@ -283,6 +311,7 @@ struct Shared {
     int64_t start_us, end_us;
     size_t file_count;
     atomic_int give_up;
+    int interrupted; /* a signal handler raised (KeyboardInterrupt): its error is set */
 };
 
 static int worker_init(Worker *w, Shared *shared) {
@@ -297,6 +326,7 @@ static int worker_init(Worker *w, Shared *shared) {
         w->file_last[i] = INT64_MIN;
     }
     if (text_table_init(&w->keys, 1024) || text_table_init(&w->routes, 4096) ||
+        text_table_init(&w->requests, 8192) ||
         counter_table_init(&w->groups, 8192) || counter_table_init(&w->days, 8192))
         return -1;
     return 0;
@@ -308,6 +338,9 @@ static void worker_free(Worker *w) {
     free(w->keys.items);
     free(w->routes.slots);
     free(w->routes.items);
+    free(w->requests.slots);
+    free(w->requests.items);
+    free(w->request_data);
     free(w->groups.slots);
     free(w->days.slots);
     free(w->file_first);
@@ -340,6 +373,81 @@ static int add_day(Worker *w, uint64_t id, int64_t success, int64_t denied) {
     return 0;
 }
 
+/* The request (key id, METHOD, path) as an index into w->request_data, added when new;
+   -1 when out of memory or past the tables' limits. */
+static inline uint64_t request_hash(const char *key, size_t key_length, const char *method,
+                                    size_t method_length, const char *path, size_t path_length) {
+    return hash_bytes(path, path_length,
+                      hash_bytes(method, method_length, hash_bytes(key, key_length, 11)));
+}
+
+static int64_t request_slot(Worker *w, const char *key, size_t key_length, const char *method,
+                            size_t method_length, const char *path, size_t path_length,
+                            uint64_t h) {
+    TextTable *t = &w->requests;
+    size_t length = key_length + method_length + path_length;
+    size_t s = h & t->mask;
+    for (;;) {
+        uint32_t e = t->slots[s];
+        if (!e) break;
+        TextEntry *x = &t->items[e - 1];
+        if (x->hash == h && x->length == length && x->split == key_length &&
+            x->middle == method_length) {
+            const char *text = w->arena.data + x->offset;
+            if (same_bytes(text, key, key_length) &&
+                same_bytes(text + key_length, method, method_length) &&
+                same_bytes(text + key_length + method_length, path, path_length))
+                return e - 1;
+        }
+        s = (s + 1) & t->mask;
+    }
+    int64_t key_index =
+        text_slot(&w->keys, &w->arena, key, key_length, "", 0, hash_bytes(key, key_length, 7));
+    int64_t route = text_slot(&w->routes, &w->arena, method, method_length, path, path_length,
+                              hash_bytes(path, path_length, hash_bytes(method, method_length, 3)));
+    if (key_index < 0 || key_index > MAX_GROUP_KEYS || route < 0 || t->count >= (1u << 31) ||
+        length > UINT32_MAX)
+        return -1;
+    if (t->count == t->size) {
+        size_t size = t->size ? t->size * 2 : 1024;
+        TextEntry *items = realloc(t->items, size * sizeof(TextEntry));
+        if (!items) return -1;
+        t->items = items;
+        Request *data = realloc(w->request_data, size * sizeof(Request));
+        if (!data) return -1;
+        w->request_data = data;
+        t->size = size;
+    }
+    int64_t offset = arena_put(&w->arena, key, key_length);
+    if (offset < 0 || arena_put(&w->arena, method, method_length) < 0 ||
+        arena_put(&w->arena, path, path_length) < 0)
+        return -1;
+    t->items[t->count] = (TextEntry){h, (uint64_t)offset, (uint32_t)length, (uint32_t)key_length,
+                                     (uint32_t)method_length};
+    Request *r = &w->request_data[t->count];
+    memset(r, 0, sizeof(*r));
+    r->key = (uint32_t)key_index;
+    r->route = (uint32_t)route;
+    t->slots[s] = (uint32_t)++t->count;
+    if (++t->used * 2 > t->mask + 1 && text_table_grow(t)) return -1;
+    return (int64_t)t->count - 1;
+}
+
+/* Folds the requests' tallies into the groups (per key, route and status class). */
+static int flush_requests(Worker *w) {
+    for (size_t i = 0; i < w->requests.count; i++) {
+        Request *r = &w->request_data[i];
+        for (uint32_t klass = 0; klass < 4; klass++) {
+            Tally *tally = &r->tallies[klass];
+            if (tally->count && add_group(w, GROUP_ID(r->key, r->route, klass), tally->count,
+                                          tally->first, tally->last))
+                return -1;
+            tally->count = 0;
+        }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ one line */
 
 typedef struct {
@@ -359,9 +467,97 @@ static inline int special_word(uint64_t w) {
     return (found & HIGHS) != 0;
 }
 
+/* What a string may hold beyond printable ASCII. */
+enum { ASCII_ONLY = 0, ESCAPES = 1, UTF8 = 2 };
+
+/* The byte after one strictly valid UTF-8 sequence whose lead byte (>= 0x80) is at p, or
+   NULL: overlong forms, surrogates and code points past U+10FFFF are refused, as by
+   DuckDB's reader. */
+static const char *utf8_end(const char *p, const char *end) {
+    unsigned char c = (unsigned char)*p, low = 0x80, high = 0xBF;
+    int continuation;
+    if (c >= 0xC2 && c <= 0xDF) {
+        continuation = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        continuation = 2;
+        if (c == 0xE0) low = 0xA0;
+        if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        continuation = 3;
+        if (c == 0xF0) low = 0x90;
+        if (c == 0xF4) high = 0x8F;
+    } else {
+        return NULL;
+    }
+    if (end - p <= continuation) return NULL;
+    unsigned char first = (unsigned char)p[1];
+    if (first < low || first > high) return NULL;
+    for (int i = 2; i <= continuation; i++)
+        if (((unsigned char)p[i] & 0xC0) != 0x80) return NULL;
+    return p + continuation + 1;
+}
+
+static int hex4(const char *p, const char *end, unsigned *out) {
+    if (end - p < 4) return -1;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The byte after one JSON escape at p (a backslash), or NULL: an unknown escape, a lone
+   surrogate (DuckDB's reader refuses both) or \u0000 (not worth the question). */
+static const char *escape_end(const char *p, const char *end) {
+    if (end - p < 2) return NULL;
+    switch (p[1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        return p + 2;
+    case 'u': {
+        unsigned unit, low;
+        if (hex4(p + 2, end, &unit) || unit == 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
+            return NULL;
+        if (unit < 0xD800 || unit > 0xDBFF) return p + 6;
+        if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, end, &low) ||
+            low < 0xDC00 || low > 0xDFFF)
+            return NULL;
+        return p + 12;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* string_end from a byte that is not plain printable ASCII (see there). */
+static const char *string_end_slow(const char *p, const char *end, int allowed) {
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') return p;
+        if (c == '\\') {
+            if (!(allowed & ESCAPES) || !(p = escape_end(p, end))) return NULL;
+        } else if (c >= 0x80) {
+            if (!(allowed & UTF8) || !(p = utf8_end(p, end))) return NULL;
+        } else if (c < 0x20) {
+            return NULL;
+        } else {
+            p++;
+        }
+    }
+    return NULL;
+}
+
 /* The closing quote of a string starting at p (after its opening quote), or NULL when the
-   string holds an escape, a control byte or a byte over 0x7F, or does not end on the line. */
-static inline const char *string_end(const char *p, const char *end) {
+   string holds a control byte, an escape or a byte over 0x7F that `allowed` does not let
+   by, or does not end on the line.  Plain ASCII goes eight bytes a step, inline. */
+static inline __attribute__((always_inline)) const char *string_end(const char *p,
+                                                                   const char *end,
+                                                                   int allowed) {
     for (;;) {
         while (p + 8 <= end) {
             uint64_t w;
@@ -373,7 +569,7 @@ static inline const char *string_end(const char *p, const char *end) {
             if (p >= end) return NULL;
             unsigned char c = (unsigned char)*p;
             if (c == '"') return p;
-            if (c == '\\' || c < 0x20 || c >= 0x80) return NULL;
+            if (c == '\\' || c < 0x20 || c >= 0x80) return string_end_slow(p, end, allowed);
         }
     }
 }
@@ -419,6 +615,47 @@ static inline int digits(const char *p, int n, int *out) {
     }
     *out = v;
     return 0;
+}
+
+#define MAX_DEPTH 64
+
+/* The byte after one JSON value at p that keyscope does not read (any valid JSON within
+   MAX_DEPTH levels), or NULL.  Strict where DuckDB's reader is lenient (a trailing
+   comma): giving up is always safe, accepting what DuckDB refuses never is. */
+static const char *skip_value(const char *p, const char *end, int depth) {
+    if (p >= end) return NULL;
+    char c = *p;
+    if (c == '"') {
+        const char *close = string_end(p + 1, end, ESCAPES | UTF8);
+        return close ? close + 1 : NULL;
+    }
+    if (c == '-' || is_digit(c)) {
+        int plain;
+        return number_end(p, end, &plain);
+    }
+    if (end - p >= 4 && (memcmp(p, "null", 4) == 0 || memcmp(p, "true", 4) == 0)) return p + 4;
+    if (end - p >= 5 && memcmp(p, "false", 5) == 0) return p + 5;
+    if ((c != '{' && c != '[') || depth >= MAX_DEPTH) return NULL;
+    char close = c == '{' ? '}' : ']';
+    p = skip_blanks(p + 1, end);
+    if (p < end && *p == close) return p + 1;
+    for (;;) {
+        if (c == '{') {
+            if (p >= end || *p != '"') return NULL;
+            const char *quote = string_end(p + 1, end, ESCAPES | UTF8);
+            if (!quote) return NULL;
+            p = skip_blanks(quote + 1, end);
+            if (p >= end || *p != ':') return NULL;
+            p = skip_blanks(p + 1, end);
+        }
+        if (!(p = skip_value(p, end, depth + 1))) return NULL;
+        p = skip_blanks(p, end);
+        if (p < end && *p == ',') {
+            p = skip_blanks(p + 1, end);
+            continue;
+        }
+        return p < end && *p == close ? p + 1 : NULL;
+    }
 }
 
 static int64_t days_from_civil(int64_t y, int m, int d) {
@@ -499,6 +736,50 @@ static inline int compare_name(const char *p, size_t n, uint64_t prefix, const N
     return 0;
 }
 
+/* Tallies the batched lines.  The tables outgrow the caches (a request's entry, its text
+   and a day's counter are three misses a line), so each step first asks for the memory
+   of every line in the batch and then uses it: the misses overlap instead of queueing. */
+static int apply_batch(Worker *w) {
+    TextTable *t = &w->requests;
+    int n = w->batched;
+    w->batched = 0;
+    for (int i = 0; i < n; i++) __builtin_prefetch(&t->slots[w->batch[i].hash & t->mask]);
+    for (int i = 0; i < n; i++) {
+        uint32_t e = t->slots[w->batch[i].hash & t->mask];
+        if (e) {
+            __builtin_prefetch(&t->items[e - 1]);
+            __builtin_prefetch(&w->request_data[e - 1].tallies[w->batch[i].klass]);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        uint32_t e = t->slots[w->batch[i].hash & t->mask];
+        if (e) __builtin_prefetch(w->arena.data + t->items[e - 1].offset);
+    }
+    for (int i = 0; i < n; i++) {
+        Pending *line = &w->batch[i];
+        int64_t index = request_slot(w, line->key, line->key_length, line->method,
+                                     line->method_length, line->path, line->path_length,
+                                     line->hash);
+        if (index < 0) return -1;
+        Request *request = &w->request_data[index];
+        Tally *tally = &request->tallies[line->klass];
+        if (tally->count++ == 0) {
+            tally->first = tally->last = line->ts;
+        } else {
+            if (line->ts < tally->first) tally->first = line->ts;
+            if (line->ts > tally->last) tally->last = line->ts;
+        }
+        /* Truncating, as DuckDB's // (the same days before 1970 too). */
+        line->day_id = DAY_ID(request->key, line->ts / DAY_US);
+        __builtin_prefetch(&w->days.slots[mix(line->day_id) & w->days.mask]);
+    }
+    for (int i = 0; i < n; i++) {
+        Pending *line = &w->batch[i];
+        if (add_day(w, line->day_id, line->klass == 0, line->klass == 1)) return -1;
+    }
+    return 0;
+}
+
 /* Aggregates one line [p, end); 0, or -1 to give up on the whole plan. */
 static int scan_line(Worker *w, const char *p, const char *end) {
     Shared *sh = w->shared;
@@ -515,7 +796,7 @@ static int scan_line(Worker *w, const char *p, const char *end) {
         for (;;) {
             if (p >= end || *p != '"') return -1;
             const char *name = p + 1;
-            const char *close = string_end(name, end);
+            const char *close = string_end(name, end, ASCII_ONLY);
             if (!close) return -1;
             size_t length = (size_t)(close - name);
             uint64_t prefix = load_partial(name, length);
@@ -542,8 +823,11 @@ static int scan_line(Worker *w, const char *p, const char *end) {
             if (p >= end) return -1;
             Value value = {p, 0, 4};
             char c = *p;
-            if (c == '"') {
-                const char *stop = string_end(p + 1, end);
+            if (field < 0) {
+                if (!(p = skip_value(p, end, 1))) return -1;
+            } else if (c == '"') {
+                /* A path may hold UTF-8 (ids, names); the other fields read are ASCII. */
+                const char *stop = string_end(p + 1, end, field == F_PATH ? UTF8 : ASCII_ONLY);
                 if (!stop) return -1;
                 value = (Value){p + 1, (size_t)(stop - p - 1), 1};
                 p = stop + 1;
@@ -556,12 +840,8 @@ static int scan_line(Worker *w, const char *p, const char *end) {
             } else if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
                 value.kind = 3;
                 p += 4;
-            } else if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
-                p += 4;
-            } else if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
-                p += 5;
             } else {
-                return -1; /* nested values, NaN...: DuckDB's business */
+                return -1; /* booleans, nested values, NaN...: DuckDB's business */
             }
             if (field >= 0) values[field] = value;
             p = skip_blanks(p, end);
@@ -627,9 +907,6 @@ static int scan_line(Worker *w, const char *p, const char *end) {
     if (ts < w->file_first[w->file]) w->file_first[w->file] = ts;
     if (ts > w->file_last[w->file]) w->file_last[w->file] = ts;
 
-    int64_t key_index = text_slot(&w->keys, &w->arena, key->text, key->length, "", 0,
-                                  hash_bytes(key->text, key->length, 7));
-    if (key_index < 0 || key_index > MAX_GROUP_KEYS) return -1;
     uint32_t klass = code == 401 || code == 403 ? 1 : code < 400 ? 0 : code < 500 ? 2 : 3;
     size_t plen = path->length;
     for (size_t i = 0; i < plen; i++) {
@@ -638,13 +915,13 @@ static int scan_line(Worker *w, const char *p, const char *end) {
             break;
         }
     }
-    int64_t route = text_slot(&w->routes, &w->arena, upper, method->length, path->text, plen,
-                              hash_bytes(path->text, plen, hash_bytes(upper, method->length, 3)));
-    if (route < 0) return -1;
-    if (add_group(w, GROUP_ID(key_index, route, klass), 1, ts, ts)) return -1;
-    /* Truncating, as DuckDB's // (the same days before 1970 too). */
-    if (add_day(w, DAY_ID(key_index, ts / DAY_US), klass == 0, klass == 1)) return -1;
-    return 0;
+    Pending *pending = &w->batch[w->batched++];
+    *pending = (Pending){key->text, path->text, (uint32_t)key->length, (uint32_t)plen,
+                         (uint32_t)method->length, klass, ts,
+                         request_hash(key->text, key->length, upper, method->length,
+                                      path->text, plen), 0, {0}};
+    memcpy(pending->method, upper, method->length);
+    return w->batched == BATCH ? apply_batch(w) : 0;
 }
 
 /* ------------------------------------------------------------------ one byte range */
@@ -657,8 +934,19 @@ static void *scan_range(void *argument) {
     int64_t position = w->start > 0 ? w->start - 1 : 0; /* the byte before: a line feed? */
     int skip_partial = w->start > 0;
     size_t carry = 0;
-    for (;;) {
+    for (unsigned blocks = 1;; blocks++) {
         if (atomic_load_explicit(&sh->give_up, memory_order_relaxed)) return NULL;
+        if (w->caller && blocks % 16 == 0) {
+            /* Every 64 MiB: run Python's signal handlers, so Ctrl-C stops a long scan. */
+            PyEval_RestoreThread(*w->caller);
+            int raised = PyErr_CheckSignals();
+            *w->caller = PyEval_SaveThread();
+            if (raised) {
+                sh->interrupted = 1;
+                atomic_store(&sh->give_up, 1);
+                return NULL;
+            }
+        }
         ssize_t got;
         do {
             got = pread(w->descriptor, buffer + carry, BLOCK_BYTES, position);
@@ -673,7 +961,7 @@ static void *scan_range(void *argument) {
         if (skip_partial) {
             const char *feed = memchr(p, '\n', available);
             if (!feed) {
-                if (at_end) return NULL;
+                if (at_end) goto finish;
                 carry = 0; /* still inside the previous range's line */
                 continue;
             }
@@ -681,15 +969,17 @@ static void *scan_range(void *argument) {
             skip_partial = 0;
         }
         for (;;) {
-            if (base + (p - buffer) >= w->end) return NULL; /* the next range's lines */
+            if (base + (p - buffer) >= w->end) goto finish; /* the next range's lines */
             const char *feed = memchr(p, '\n', (size_t)(limit - p));
             if (!feed) {
                 if (at_end) {
                     if (p < limit && scan_line(w, p, limit)) goto fail; /* no final feed */
-                    return NULL;
+                    goto finish;
                 }
                 carry = (size_t)(limit - p);
                 if (carry > MAX_LINE_BYTES) goto fail;
+                /* The batch points into the buffer: tally it before the buffer moves. */
+                if (w->batched && apply_batch(w)) goto fail;
                 memmove(buffer, p, carry);
                 break;
             }
@@ -698,6 +988,9 @@ static void *scan_range(void *argument) {
             p = feed + 1;
         }
     }
+finish:
+    if (w->batched && apply_batch(w)) goto fail;
+    return NULL;
 fail:
     w->failed = 1;
     atomic_store(&sh->give_up, 1);
@@ -727,6 +1020,7 @@ static uint32_t *merge_texts(Worker *into, TextTable *to, Worker *from, TextTabl
 /* Folds worker `from` into worker `into`; -1 when out of memory. */
 static int merge(Worker *into, Worker *from) {
     int failed = -1;
+    if (flush_requests(into) || flush_requests(from)) return -1;
     uint32_t *keys = merge_texts(into, &into->keys, from, &from->keys);
     uint32_t *routes = keys ? merge_texts(into, &into->routes, from, &from->routes) : NULL;
     if (!routes) goto done;
@@ -782,14 +1076,15 @@ static int compare_days(const void *a, const void *b) {
     return ((x & 0xffffffffu) > (y & 0xffffffffu)) - ((x & 0xffffffffu) < (y & 0xffffffffu));
 }
 
-static PyObject *ascii_list(const Worker *w, const TextTable *table, int from_split) {
+/* The texts of a table as str (UTF-8, checked by the scan); a route's path after its method. */
+static PyObject *text_list(const Worker *w, const TextTable *table, int from_split) {
     PyObject *list = PyList_New((Py_ssize_t)table->count);
     if (!list) return NULL;
     for (size_t i = 0; i < table->count; i++) {
         const TextEntry *x = &table->items[i];
         size_t skip = from_split ? x->split : 0;
-        PyObject *text =
-            PyUnicode_DecodeASCII(w->arena.data + x->offset + skip, x->length - skip, NULL);
+        PyObject *text = PyUnicode_DecodeUTF8(w->arena.data + x->offset + skip,
+                                              (Py_ssize_t)(x->length - skip), NULL);
         if (!text) {
             Py_DECREF(list);
             return NULL;
@@ -808,7 +1103,7 @@ static PyObject *build_result(Worker *w) {
     uint64_t *day_ids = NULL;
     size_t key_count = w->keys.count;
 
-    if (!(keys = ascii_list(w, &w->keys, 0)) || !(paths = ascii_list(w, &w->routes, 1)))
+    if (!(keys = text_list(w, &w->keys, 0)) || !(paths = text_list(w, &w->routes, 1)))
         goto done;
     methods = PyList_New((Py_ssize_t)w->routes.count);
     if (!methods) goto done;
@@ -984,10 +1279,13 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                 w->start = size * (int64_t)t / (int64_t)parts;
                 w->end = size * (int64_t)(t + 1) / (int64_t)parts;
                 /* The last part runs on this thread; no thread for a part runs here too. */
-                if (t + 1 < parts && pthread_create(&threads[t], NULL, scan_range, w) == 0)
+                if (t + 1 < parts && pthread_create(&threads[t], NULL, scan_range, w) == 0) {
                     started[t] = 1;
-                else
+                } else {
+                    w->caller = &_save; /* Py_BEGIN_ALLOW_THREADS's saved thread state */
                     scan_range(w);
+                    w->caller = NULL;
+                }
             }
             for (size_t t = 0; t < parts; t++)
                 if (started[t]) pthread_join(threads[t], NULL);
@@ -997,6 +1295,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         if (descriptor >= 0) close(descriptor);
         Py_END_ALLOW_THREADS
     }
+    if (shared.interrupted) goto done; /* KeyboardInterrupt (or what a handler raised) */
     if (gave_up) {
         result = Py_NewRef(Py_None);
         goto done;
@@ -1004,6 +1303,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     int merged = 0;
     Py_BEGIN_ALLOW_THREADS
     for (size_t t = 1; t < worker_count && !merged; t++) merged = merge(&workers[0], &workers[t]);
+    if (!merged) merged = flush_requests(&workers[0]); /* one worker: nothing merged */
     Py_END_ALLOW_THREADS
     if (merged) {
         PyErr_NoMemory();
