@@ -498,3 +498,71 @@ def test_a_signal_stops_a_long_scan(tmp_path: Path) -> None:
     started = time.perf_counter()
     assert scan(path, threads=1) is not None
     assert interrupted_after < 0.8 * (time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------- repeated lines
+
+_REPEATS = [
+    line(timestamp=f"2026-09-{day:02d}T{hour:02d}:00:00Z") for day in (1, 2) for hour in (0, 9)
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "lines", "taken"),
+    [
+        # A line repeated but for its timestamp is read from its first copy's shape.
+        ("repeats", _REPEATS * 3, True),
+        ("repeats with fractions and offsets", [
+            line(timestamp="2026-09-01T10:00:00Z"), line(timestamp="2026-09-01T10:00:00.25Z"),
+            line(timestamp="2026-09-01T10:00:00+02:00"), line(timestamp="2026-11-01T00:00:00Z"),
+        ], True),
+        ("a missing field, repeated", [line()] + [
+            line(method=None, timestamp=f"2026-09-0{n}T00:00:00Z") for n in range(1, 6)
+        ], True),
+        ("a bad status, repeated", [line(status=700, timestamp=f"2026-09-0{n}T00:00:00Z")
+                                    for n in range(1, 6)], True),
+        # The copy's timestamp is not readable: the copy is parsed in full, and given up.
+        ("repeat with an impossible date", [*_REPEATS, line(timestamp="2026-02-30T10:00:00Z")],
+         False),
+        ("repeat with a zone-less time", [*_REPEATS, line(timestamp="2026-09-01T10:00:00")],
+         False),
+        # A nested field of the same name comes first: the lines are parsed in full.
+        ("nested timestamp first", [
+            json.dumps({"meta": {"timestamp": f"2026-09-01T0{n}:00:00Z"}, **json.loads(line())})
+            for n in range(5)
+        ], True),
+        ("nested timestamp after", [
+            json.dumps({**json.loads(line(timestamp=f"2026-09-01T0{n}:00:00Z")),
+                        "meta": {"timestamp": "x"}}) for n in range(5)
+        ], True),
+    ],
+)  # fmt: skip
+def test_repeated_lines_read_as_duckdb_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, lines: list[str], taken: bool
+) -> None:
+    path = write_lines(tmp_path / "log.jsonl", lines)
+
+    assert (scan(path, threads=1) is not None) is taken
+    read = load(path)
+    assert read == by_duckdb(monkeypatch, path)
+    assert_accounted(read)
+
+
+def test_mostly_unique_lines_stop_the_repeat_lookups_with_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 70,000 lines, each with its own request size: one thread gives up looking lines up
+    # after 65,536 of them; seven threads never get that far.  The same figures either way.
+    path = write_lines(
+        tmp_path / "unique.jsonl",
+        [line(timestamp=f"2026-09-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
+              bytes=n, key_id=f"key_{n % 7}") for n in range(70_000)],
+    )  # fmt: skip
+
+    one, seven = scan(path, threads=1), scan(path, threads=7)
+
+    assert one is not None and seven is not None
+    assert one[:5] == seven[:5] == (70_000, 0, 0, 70_000, 70_000)
+    assert sorted(one[5]) == sorted(seven[5])
+    assert one[6:] == seven[6:]
+    assert load(path) == by_duckdb(monkeypatch, path)

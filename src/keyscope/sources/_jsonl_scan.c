@@ -20,6 +20,7 @@
  * None)] of the good in-window lines; daily: [(key_id, day, success, denied)] sorted;
  * ranges: per file, (first_us, last_us) of its good in-window lines, or None.
  */
+#define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -174,6 +175,22 @@ static int text_table_grow(TextTable *t) {
     return 0;
 }
 
+/* The index of the text `head` + `tail` (`split` = length of head), or -1 if absent. */
+static inline int64_t text_find(const TextTable *t, const Arena *arena, const char *head,
+                                size_t split, const char *tail, size_t tail_length, uint64_t h) {
+    size_t s = h & t->mask;
+    for (;;) {
+        uint32_t e = t->slots[s];
+        if (!e) return -1;
+        const TextEntry *x = &t->items[e - 1];
+        if (x->hash == h && x->split == split && x->length == split + tail_length &&
+            same_bytes(arena->data + x->offset, head, split) &&
+            same_bytes(arena->data + x->offset + split, tail, tail_length))
+            return e - 1;
+        s = (s + 1) & t->mask;
+    }
+}
+
 /* The index of the text `head` + `tail` (`split` = length of head), added when new;
    -1 when out of memory or past 2^31 entries. */
 static int64_t text_slot(TextTable *t, Arena *arena, const char *head, size_t split,
@@ -268,16 +285,23 @@ typedef struct {
     Tally tallies[4]; /* per status class */
 } Request;
 
-/* A good in-window line waiting for its lookups (see apply_batch); its texts point into
-   the worker's buffer, so a batch is applied before the buffer is refilled. */
+/* A good in-window line waiting for its tally (see apply_batch). */
 #define BATCH 16
 typedef struct {
-    const char *key, *path;
-    uint32_t key_length, path_length, method_length, klass;
+    uint32_t request, klass;
     int64_t ts;
-    uint64_t hash, day_id;
-    char method[20];
+    uint64_t day_id;
 } Pending;
+
+/* What a line comes to, once everything but its timestamp is known (see scan_line). */
+enum { MISSING = 1, BAD_STATUS = 2, GOOD = 3 };
+typedef struct {
+    uint32_t outcome, request, klass;
+} Shape;
+/* Lines whose text, but for the timestamp, was seen before: at most this many kept, and
+   none looked up once most of the first 65,536 lookups missed (unique lines). */
+#define MAX_SHAPES (1u << 18)
+#define SHAPE_TRIAL (1u << 16)
 
 typedef struct Shared Shared;
 
@@ -301,11 +325,18 @@ typedef struct {
     int failed;
     Pending batch[BATCH];
     int batched;
+    TextTable shapes; /* a line's text before its timestamp, then after it */
+    Shape *shape_data;
+    size_t shape_size;
+    int64_t shape_lookups, shape_hits;
+    int shapes_off;
     PyThreadState **caller; /* set for the part the calling thread reads: Ctrl-C checks */
 } Worker;
 
 struct Shared {
     Name fields[FIELD_COUNT];
+    char needle[260]; /* the timestamp's field name in quotes */
+    size_t needle_length;
     Name stops[MAX_STOP_NAMES];
     size_t stop_count;
     int64_t start_us, end_us;
@@ -326,7 +357,7 @@ static int worker_init(Worker *w, Shared *shared) {
         w->file_last[i] = INT64_MIN;
     }
     if (text_table_init(&w->keys, 1024) || text_table_init(&w->routes, 4096) ||
-        text_table_init(&w->requests, 8192) ||
+        text_table_init(&w->requests, 8192) || text_table_init(&w->shapes, 8192) ||
         counter_table_init(&w->groups, 8192) || counter_table_init(&w->days, 8192))
         return -1;
     return 0;
@@ -341,6 +372,9 @@ static void worker_free(Worker *w) {
     free(w->requests.slots);
     free(w->requests.items);
     free(w->request_data);
+    free(w->shapes.slots);
+    free(w->shapes.items);
+    free(w->shape_data);
     free(w->groups.slots);
     free(w->days.slots);
     free(w->file_first);
@@ -736,32 +770,17 @@ static inline int compare_name(const char *p, size_t n, uint64_t prefix, const N
     return 0;
 }
 
-/* Tallies the batched lines.  The tables outgrow the caches (a request's entry, its text
-   and a day's counter are three misses a line), so each step first asks for the memory
-   of every line in the batch and then uses it: the misses overlap instead of queueing. */
+/* Tallies the batched lines.  The tallies and the day counters outgrow the caches, so
+   each step first asks for the memory of every line in the batch and then uses it: the
+   misses overlap instead of queueing. */
 static int apply_batch(Worker *w) {
-    TextTable *t = &w->requests;
     int n = w->batched;
     w->batched = 0;
-    for (int i = 0; i < n; i++) __builtin_prefetch(&t->slots[w->batch[i].hash & t->mask]);
-    for (int i = 0; i < n; i++) {
-        uint32_t e = t->slots[w->batch[i].hash & t->mask];
-        if (e) {
-            __builtin_prefetch(&t->items[e - 1]);
-            __builtin_prefetch(&w->request_data[e - 1].tallies[w->batch[i].klass]);
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        uint32_t e = t->slots[w->batch[i].hash & t->mask];
-        if (e) __builtin_prefetch(w->arena.data + t->items[e - 1].offset);
-    }
+    for (int i = 0; i < n; i++)
+        __builtin_prefetch(&w->request_data[w->batch[i].request].tallies[w->batch[i].klass]);
     for (int i = 0; i < n; i++) {
         Pending *line = &w->batch[i];
-        int64_t index = request_slot(w, line->key, line->key_length, line->method,
-                                     line->method_length, line->path, line->path_length,
-                                     line->hash);
-        if (index < 0) return -1;
-        Request *request = &w->request_data[index];
+        Request *request = &w->request_data[line->request];
         Tally *tally = &request->tallies[line->klass];
         if (tally->count++ == 0) {
             tally->first = tally->last = line->ts;
@@ -780,8 +799,30 @@ static int apply_batch(Worker *w) {
     return 0;
 }
 
-/* Aggregates one line [p, end); 0, or -1 to give up on the whole plan. */
-static int scan_line(Worker *w, const char *p, const char *end) {
+/* Counts one line whose shape and timestamp are known. */
+static int count_line(Worker *w, const Shape *shape, int64_t ts) {
+    w->lines++;
+    if (shape->outcome == MISSING) {
+        w->missing++; /* reason 3: a missing field */
+        return 0;
+    }
+    if (shape->outcome == BAD_STATUS) {
+        w->bad_status++; /* reason 7 */
+        return 0;
+    }
+    w->good++;
+    if (ts < w->shared->start_us || ts >= w->shared->end_us) return 0;
+    w->in_window++;
+    if (ts < w->file_first[w->file]) w->file_first[w->file] = ts;
+    if (ts > w->file_last[w->file]) w->file_last[w->file] = ts;
+    w->batch[w->batched++] = (Pending){shape->request, shape->klass, ts, 0};
+    return w->batched == BATCH ? apply_batch(w) : 0;
+}
+
+/* Parses one line [p, end) in full: its shape, its timestamp (not for a missing field)
+   and where the timestamp's text starts; 0, or -1 to give up on the whole plan. */
+static int parse_line(Worker *w, const char *p, const char *end, Shape *shape, int64_t *ts_out,
+                      const char **ts_text) {
     Shared *sh = w->shared;
     Value values[FIELD_COUNT] = {{0}};
     Name seen[MAX_MEMBERS];
@@ -858,11 +899,11 @@ static int scan_line(Worker *w, const char *p, const char *end) {
     }
     if (skip_blanks(p, end) != end) return -1; /* a second object or trailing text */
 
-    w->lines++;
+    *ts_text = values[F_TIMESTAMP].kind == 1 ? values[F_TIMESTAMP].text : NULL;
     for (int f = 0; f < FIELD_COUNT; f++) {
         int kind = values[f].kind;
         if (kind == 0 || kind == 3) {
-            w->missing++; /* reason 3: a missing field */
+            shape->outcome = MISSING;
             return 0;
         }
         /* Only a status may be a number (its text is then its digits); other kinds are
@@ -871,8 +912,7 @@ static int scan_line(Worker *w, const char *p, const char *end) {
     }
     const Value *path = &values[F_PATH];
     if (path->length == 0 || path->text[0] != '/') return -1; /* URLs and bad paths */
-    int64_t ts;
-    if (parse_timestamp(values[F_TIMESTAMP].text, values[F_TIMESTAMP].length, &ts)) return -1;
+    if (parse_timestamp(values[F_TIMESTAMP].text, values[F_TIMESTAMP].length, ts_out)) return -1;
     const Value *status = &values[F_STATUS];
     int code = -1;
     if (status->length == 3) {
@@ -883,7 +923,7 @@ static int scan_line(Worker *w, const char *p, const char *end) {
         }
     }
     if (code < 100 || code > 599) {
-        w->bad_status++; /* reason 7 */
+        shape->outcome = BAD_STATUS;
         return 0;
     }
     /* A good line needs a well-formed method and key id, or the plan is DuckDB's. */
@@ -901,12 +941,6 @@ static int scan_line(Worker *w, const char *p, const char *end) {
     size_t k = 0;
     while (k < key->length && key->text[k] == ' ') k++;
     if (k == key->length) return -1;
-    w->good++;
-    if (ts < sh->start_us || ts >= sh->end_us) return 0;
-    w->in_window++;
-    if (ts < w->file_first[w->file]) w->file_first[w->file] = ts;
-    if (ts > w->file_last[w->file]) w->file_last[w->file] = ts;
-
     uint32_t klass = code == 401 || code == 403 ? 1 : code < 400 ? 0 : code < 500 ? 2 : 3;
     size_t plen = path->length;
     for (size_t i = 0; i < plen; i++) {
@@ -915,13 +949,76 @@ static int scan_line(Worker *w, const char *p, const char *end) {
             break;
         }
     }
-    Pending *pending = &w->batch[w->batched++];
-    *pending = (Pending){key->text, path->text, (uint32_t)key->length, (uint32_t)plen,
-                         (uint32_t)method->length, klass, ts,
-                         request_hash(key->text, key->length, upper, method->length,
-                                      path->text, plen), 0, {0}};
-    memcpy(pending->method, upper, method->length);
-    return w->batched == BATCH ? apply_batch(w) : 0;
+    int64_t request = request_slot(w, key->text, key->length, upper, method->length, path->text,
+                                   plen, request_hash(key->text, key->length, upper,
+                                                      method->length, path->text, plen));
+    if (request < 0) return -1;
+    *shape = (Shape){GOOD, (uint32_t)request, klass};
+    return 0;
+}
+
+/* The text of the timestamp's value, found without parsing the line: the first occurrence
+   of its field name in quotes, a colon, a quote; NULL if there is none.  *close: the
+   quote that ends it (within 40 bytes). */
+static inline const char *timestamp_text(const Shared *sh, const char *p, const char *end,
+                                         const char **close) {
+    const char *at = memmem(p, (size_t)(end - p), sh->needle, sh->needle_length);
+    if (!at) return NULL;
+    const char *q = skip_blanks(at + sh->needle_length, end);
+    if (q >= end || *q != ':') return NULL;
+    q = skip_blanks(q + 1, end);
+    if (q >= end || *q != '"') return NULL;
+    q++;
+    *close = memchr(q, '"', (size_t)(end - q) < 40 ? (size_t)(end - q) : 40);
+    return *close ? q : NULL;
+}
+
+/* Aggregates one line [p, end); 0, or -1 to give up on the whole plan.
+
+   Most lines of a log repeat an earlier line but for the timestamp (the same key calling
+   the same route with the same status).  Such a line is the earlier line's shape at a
+   new time: if everything before and after the timestamp's text is byte for byte a line
+   parsed before, and the timestamp reads, the line parses the same way (a readable
+   timestamp has no quote, escape or control byte to change the JSON around it), so only
+   the timestamp is read.  Only lines whose first quoted timestamp field name is the
+   object's own (checked by the full parse) are kept as shapes. */
+static int scan_line(Worker *w, const char *p, const char *end) {
+    const char *ts_text = NULL, *ts_close = NULL;
+    uint64_t h = 0;
+    int64_t ts = 0;
+    if (!w->shapes_off) {
+        ts_text = timestamp_text(w->shared, p, end, &ts_close);
+        if (ts_text && parse_timestamp(ts_text, (size_t)(ts_close - ts_text), &ts) == 0) {
+            size_t before = (size_t)(ts_text - p), after = (size_t)(end - ts_close);
+            h = hash_bytes(ts_close, after, hash_bytes(p, before, 5));
+            int64_t found = text_find(&w->shapes, &w->arena, p, before, ts_close, after, h);
+            if (found >= 0) {
+                w->shape_hits++;
+                return count_line(w, &w->shape_data[found], ts);
+            }
+            if (++w->shape_lookups == SHAPE_TRIAL && w->shape_hits < SHAPE_TRIAL / 2)
+                w->shapes_off = 1; /* mostly unique lines: not worth the lookups */
+        } else {
+            ts_text = NULL;
+        }
+    }
+    Shape shape;
+    const char *parsed_ts_text;
+    if (parse_line(w, p, end, &shape, &ts, &parsed_ts_text)) return -1;
+    if (ts_text && parsed_ts_text == ts_text && !w->shapes_off && w->shapes.count < MAX_SHAPES) {
+        size_t before = (size_t)(ts_text - p), after = (size_t)(end - ts_close);
+        int64_t added = text_slot(&w->shapes, &w->arena, p, before, ts_close, after, h);
+        if (added < 0) return -1;
+        if ((size_t)added >= w->shape_size) {
+            size_t size = w->shape_size ? w->shape_size * 2 : 1024;
+            Shape *grown = realloc(w->shape_data, size * sizeof(Shape));
+            if (!grown) return -1;
+            w->shape_data = grown;
+            w->shape_size = size;
+        }
+        w->shape_data[added] = shape;
+    }
+    return count_line(w, &shape, ts);
 }
 
 /* ------------------------------------------------------------------ one byte range */
@@ -978,8 +1075,6 @@ static void *scan_range(void *argument) {
                 }
                 carry = (size_t)(limit - p);
                 if (carry > MAX_LINE_BYTES) goto fail;
-                /* The batch points into the buffer: tally it before the buffer moves. */
-                if (w->batched && apply_batch(w)) goto fail;
                 memmove(buffer, p, carry);
                 break;
             }
@@ -1228,6 +1323,14 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "five fields, few stop names");
         goto done;
     }
+    if (shared.fields[F_TIMESTAMP].length + 2 > sizeof(shared.needle)) {
+        result = Py_NewRef(Py_None); /* an absurd field name: DuckDB's business */
+        goto done;
+    }
+    shared.needle[0] = '"';
+    memcpy(shared.needle + 1, shared.fields[F_TIMESTAMP].text, shared.fields[F_TIMESTAMP].length);
+    shared.needle[shared.fields[F_TIMESTAMP].length + 1] = '"';
+    shared.needle_length = shared.fields[F_TIMESTAMP].length + 2;
     shared.start_us = start_us;
     shared.end_us = end_us;
     shared.file_count = (size_t)PySequence_Fast_GET_SIZE(files);
