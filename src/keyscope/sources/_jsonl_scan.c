@@ -293,6 +293,16 @@ typedef struct {
     uint64_t day_id;
 } Pending;
 
+/* A line waiting in the worker's queue (see scan_queued); its text is in the buffer. */
+#define QUEUE 16
+typedef struct {
+    const char *p, *end;
+    const char *ts_text, *ts_close; /* the timestamp's text, when found and readable */
+    uint64_t hash;                  /* of the text before and after it */
+    int64_t ts;
+    int64_t found; /* the line's shape, or -1 */
+} Line;
+
 /* What a line comes to, once everything but its timestamp is known (see scan_line). */
 enum { MISSING = 1, BAD_STATUS = 2, GOOD = 3 };
 typedef struct {
@@ -325,6 +335,8 @@ typedef struct {
     int failed;
     Pending batch[BATCH];
     int batched;
+    Line queue[QUEUE];
+    int queued;
     TextTable shapes; /* a line's text before its timestamp, then after it */
     Shape *shape_data;
     size_t shape_size;
@@ -973,7 +985,7 @@ static inline const char *timestamp_text(const Shared *sh, const char *p, const 
     return *close ? q : NULL;
 }
 
-/* Aggregates one line [p, end); 0, or -1 to give up on the whole plan.
+/* Aggregates one queued line; 0, or -1 to give up on the whole plan.
 
    Most lines of a log repeat an earlier line but for the timestamp (the same key calling
    the same route with the same status).  Such a line is the earlier line's shape at a
@@ -982,32 +994,20 @@ static inline const char *timestamp_text(const Shared *sh, const char *p, const 
    timestamp has no quote, escape or control byte to change the JSON around it), so only
    the timestamp is read.  Only lines whose first quoted timestamp field name is the
    object's own (checked by the full parse) are kept as shapes. */
-static int scan_line(Worker *w, const char *p, const char *end) {
-    const char *ts_text = NULL, *ts_close = NULL;
-    uint64_t h = 0;
-    int64_t ts = 0;
-    if (!w->shapes_off) {
-        ts_text = timestamp_text(w->shared, p, end, &ts_close);
-        if (ts_text && parse_timestamp(ts_text, (size_t)(ts_close - ts_text), &ts) == 0) {
-            size_t before = (size_t)(ts_text - p), after = (size_t)(end - ts_close);
-            h = hash_bytes(ts_close, after, hash_bytes(p, before, 5));
-            int64_t found = text_find(&w->shapes, &w->arena, p, before, ts_close, after, h);
-            if (found >= 0) {
-                w->shape_hits++;
-                return count_line(w, &w->shape_data[found], ts);
-            }
-            if (++w->shape_lookups == SHAPE_TRIAL && w->shape_hits < SHAPE_TRIAL / 2)
-                w->shapes_off = 1; /* mostly unique lines: not worth the lookups */
-        } else {
-            ts_text = NULL;
-        }
+static int scan_line(Worker *w, Line *line) {
+    const char *p = line->p, *end = line->end;
+    if (line->found >= 0) {
+        w->shape_hits++;
+        return count_line(w, &w->shape_data[line->found], line->ts);
     }
+    int64_t ts;
     Shape shape;
     const char *parsed_ts_text;
     if (parse_line(w, p, end, &shape, &ts, &parsed_ts_text)) return -1;
+    const char *ts_text = line->ts_text, *ts_close = line->ts_close;
     if (ts_text && parsed_ts_text == ts_text && !w->shapes_off && w->shapes.count < MAX_SHAPES) {
         size_t before = (size_t)(ts_text - p), after = (size_t)(end - ts_close);
-        int64_t added = text_slot(&w->shapes, &w->arena, p, before, ts_close, after, h);
+        int64_t added = text_slot(&w->shapes, &w->arena, p, before, ts_close, after, line->hash);
         if (added < 0) return -1;
         if ((size_t)added >= w->shape_size) {
             size_t size = w->shape_size ? w->shape_size * 2 : 1024;
@@ -1019,6 +1019,63 @@ static int scan_line(Worker *w, const char *p, const char *end) {
         w->shape_data[added] = shape;
     }
     return count_line(w, &shape, ts);
+}
+
+/* Aggregates the queued lines.  The shapes outgrow the caches (a slot, an entry and its
+   text are three misses a line), so each step first asks for the memory of every line
+   and then uses it: the misses overlap instead of queueing. */
+static int scan_queued(Worker *w) {
+    int n = w->queued;
+    w->queued = 0;
+    TextTable *t = &w->shapes;
+    for (int i = 0; i < n; i++) {
+        Line *line = &w->queue[i];
+        line->ts_text = NULL;
+        line->found = -1;
+        if (w->shapes_off) continue;
+        const char *ts_text = timestamp_text(w->shared, line->p, line->end, &line->ts_close);
+        if (ts_text &&
+            parse_timestamp(ts_text, (size_t)(line->ts_close - ts_text), &line->ts) == 0) {
+            line->ts_text = ts_text;
+            line->hash = hash_bytes(line->ts_close, (size_t)(line->end - line->ts_close),
+                                    hash_bytes(line->p, (size_t)(ts_text - line->p), 5));
+            __builtin_prefetch(&t->slots[line->hash & t->mask]);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        Line *line = &w->queue[i];
+        uint32_t e = line->ts_text ? t->slots[line->hash & t->mask] : 0;
+        if (e) __builtin_prefetch(&t->items[e - 1]);
+    }
+    for (int i = 0; i < n; i++) {
+        Line *line = &w->queue[i];
+        uint32_t e = line->ts_text ? t->slots[line->hash & t->mask] : 0;
+        if (e && t->items[e - 1].hash == line->hash) {
+            const char *text = w->arena.data + t->items[e - 1].offset;
+            __builtin_prefetch(text);
+            __builtin_prefetch(text + 64);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        Line *line = &w->queue[i];
+        if (line->ts_text && !w->shapes_off) {
+            size_t before = (size_t)(line->ts_text - line->p);
+            size_t after = (size_t)(line->end - line->ts_close);
+            line->found = text_find(t, &w->arena, line->p, before, line->ts_close, after,
+                                    line->hash);
+            if (line->found < 0 && ++w->shape_lookups == SHAPE_TRIAL &&
+                w->shape_hits < SHAPE_TRIAL / 2)
+                w->shapes_off = 1; /* mostly unique lines: not worth the lookups */
+        }
+        if (scan_line(w, line)) return -1;
+    }
+    return 0;
+}
+
+/* Queues the line [p, end); its text stays in the buffer until scan_queued runs. */
+static inline int queue_line(Worker *w, const char *p, const char *end) {
+    w->queue[w->queued++] = (Line){.p = p, .end = end};
+    return w->queued == QUEUE ? scan_queued(w) : 0;
 }
 
 /* ------------------------------------------------------------------ one byte range */
@@ -1070,20 +1127,23 @@ static void *scan_range(void *argument) {
             const char *feed = memchr(p, '\n', (size_t)(limit - p));
             if (!feed) {
                 if (at_end) {
-                    if (p < limit && scan_line(w, p, limit)) goto fail; /* no final feed */
+                    if (p < limit && queue_line(w, p, limit)) goto fail; /* no final feed */
                     goto finish;
                 }
                 carry = (size_t)(limit - p);
                 if (carry > MAX_LINE_BYTES) goto fail;
+                /* The queued lines are in the buffer: aggregate them before it moves. */
+                if (w->queued && scan_queued(w)) goto fail;
                 memmove(buffer, p, carry);
                 break;
             }
             if (feed == p || (size_t)(feed - p) > MAX_LINE_BYTES) goto fail; /* blank, long */
-            if (scan_line(w, p, feed)) goto fail;
+            if (queue_line(w, p, feed)) goto fail;
             p = feed + 1;
         }
     }
 finish:
+    if (w->queued && scan_queued(w)) goto fail;
     if (w->batched && apply_batch(w)) goto fail;
     return NULL;
 fail:
