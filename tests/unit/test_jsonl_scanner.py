@@ -566,3 +566,43 @@ def test_mostly_unique_lines_stop_the_repeat_lookups_with_the_same_answer(
     assert sorted(one[5]) == sorted(seven[5])
     assert one[6:] == seven[6:]
     assert load(path) == by_duckdb(monkeypatch, path)
+
+
+def test_a_plain_log_is_read_without_starting_duckdb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[bool] = []
+    original = usage._connect
+
+    def connect() -> object:
+        started.append(True)
+        return original()
+
+    monkeypatch.setattr(usage, "_connect", connect)
+    plain = write_lines(tmp_path / "plain.jsonl", [line(), line(status=403)])
+    assert load(plain).sources[0].in_window == 2
+    assert started == []
+    # A bad value needs its example from DuckDB's checked pass.
+    assert load(write_lines(tmp_path / "bad.jsonl", [line(), line(status=700)])).bad_lines == 1
+    assert started == [True]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [line(method=None), line(method=None)],
+        # Five lines of 0.9 MB: the fifth is cut by the 4 MiB look at the first lines,
+        # so the field it alone has is not seen there, by either reader.
+        [line(method=None, note="x" * 900_000)] * 4 + [line(note="x" * 900_000)],
+        [line(method=None, note="x" * 900_000)] * 3 + [line(note="x" * 900_000)],
+    ],
+    ids=["absent", "only past the first 4 MiB", "within the first 4 MiB"],
+)
+def test_a_mapped_field_no_line_has_is_the_same_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str]
+) -> None:
+    path = write_lines(tmp_path / "log.jsonl", lines)
+
+    assert scan(path) is not None
+    read = _outcome(lambda: load(path))
+    assert read == _outcome(lambda: by_duckdb(monkeypatch, path))

@@ -1,8 +1,11 @@
 """Usage ingestion: request logs, HAR captures and aggregates into :class:`UsageData`.
 
 Request logs can hold tens of millions of lines, so they never pass through Python one
-line at a time.  Each source is read and aggregated inside an embedded, in-memory
-DuckDB (one connection per :func:`load_usage` call, every core, no files left behind):
+line at a time.  Plain JSON lines are read and aggregated by keyscope's own scanner
+(``_jsonl_scan.c``, see :meth:`_LogReader._scanned_jsonl`), which gives up on anything
+else.  Everything else is read and aggregated inside an embedded, in-memory DuckDB (one
+connection per :func:`load_usage` call, made when first needed, every core, no files left
+behind):
 
 1. **Read.**  JSON lines are read as raw text lines (so every physical line is seen and
    counted, whatever it holds) and the five fields are pulled out with one JSON parse
@@ -66,6 +69,7 @@ import contextlib
 import csv
 import gzip
 import io
+import json
 import os
 import re
 import shutil
@@ -357,7 +361,8 @@ def load_usage(
     plans = _plans(sources)
     results: list[_PlanResult] = []
     with gc_paused():
-        with _connect() as connection:
+        with contextlib.ExitStack() as stack:
+            connection = _LazyConnection(stack)
             for number, plan in enumerate(plans):
                 reader = _AggregateReader if plan.kind == "aggregate" else _LogReader
                 results.append(reader(connection, plan, number, start_us, end_us).run())
@@ -373,6 +378,20 @@ def _to_us(moment: datetime) -> int:
 
 def _from_us(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
+
+
+class _LazyConnection:
+    """DuckDB's connection, made on first use: plans the scanner reads need none (importing
+    and starting DuckDB is about 0.15 s of a run)."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._stack = stack
+        self._connection: duckdb.DuckDBPyConnection | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._connection is None:
+            self._connection = self._stack.enter_context(_connect())
+        return getattr(self._connection, name)
 
 
 @contextlib.contextmanager
@@ -753,10 +772,8 @@ class _LogReader(_PlanReader):
             return None  # JSON paths and shared columns are the checked path's business
         if any(file.name.lower().endswith(".gz") for file in files):
             return None
-        if self._jsonl_request_ids is None:
-            self._jsonl_request_ids = self._check_jsonl_fields(wanted)
-        if self._jsonl_request_ids:
-            return None  # de-duplication reads the request ids line by line
+        # The scanner gives up on a line with a request or event id (de-duplication reads
+        # them line by line), so those fields need no look beforehand.
         stops = [name for name in DEDUP_FIELDS if name not in wanted]
         scanned = _jsonl_scan.scan(
             [os.fsencode(file) for file in files],
@@ -768,6 +785,10 @@ class _LogReader(_PlanReader):
         )
         if scanned is None:
             return None
+        # Every line is one JSON object without duplicate top-level names, so Python's
+        # parser finds the same fields as DuckDB's would: a mapped field no line has is
+        # the same one-line error as on the other paths, without starting DuckDB.
+        self._jsonl_request_ids = self._check_jsonl_fields(wanted, _plain_fields_present)
         lines, missing, bad_status, good, in_window, groups, daily, ranges = scanned
         self.lines_seen = lines
         suspicion = _Suspicion()
@@ -1282,12 +1303,19 @@ class _LogReader(_PlanReader):
             ),
         )
 
-    def _check_jsonl_fields(self, wanted: list[str]) -> list[str]:
-        """Fail on a mapped field no line has; return the request-id fields the lines have."""
+    def _check_jsonl_fields(
+        self,
+        wanted: list[str],
+        fields_present: Callable[[Path, list[str]], set[str] | None] | None = None,
+    ) -> list[str]:
+        """Fail on a mapped field no line has; return the request-id fields the lines have.
+
+        ``fields_present`` finds the fields of a file's first lines (DuckDB's JSON
+        functions unless given)."""
         candidates = [name for name in DEDUP_FIELDS if name not in wanted]
         request_ids: set[str] = set()
         for file in self.plan.files:
-            present = self._jsonl_fields_present(file, wanted + candidates)
+            present = (fields_present or self._jsonl_fields_present)(file, wanted + candidates)
             if present is None:
                 continue  # not one readable object: every line will be counted bad
             for canonical, name in zip(CANONICAL_FIELDS, wanted, strict=True):
@@ -1987,6 +2015,24 @@ def _finite_timestamp(column: str) -> str:
         f"(CASE WHEN isfinite(try_cast({column} AS TIMESTAMP)) "
         f"THEN try_cast({column} AS TIMESTAMP) END)"
     )
+
+
+def _plain_fields_present(file: Path, names: list[str]) -> set[str] | None:
+    """The fields of ``names`` found, not null, in the first 1,000 lines of a file the
+    scanner read: the lines :meth:`_LogReader._jsonl_fields_present` looks at, each one
+    JSON object whose top-level names are unique, so ``json.loads`` agrees with DuckDB.
+    As there, a line cut by the 4 MiB bound is no object and is passed over."""
+    present: set[str] = set()
+    objects = 0
+    for text in _first_lines(file, 1000, 4 << 20):
+        try:
+            item = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            objects += 1
+            present.update(name for name in names if item.get(name) is not None)
+    return present if objects else None
 
 
 def _first_lines(file: Path, count: int, limit: int) -> list[str]:
