@@ -10,5 +10,5 @@ extras="test"
 if command -v java >/dev/null 2>&1; then extras="test,spark"; fi
 .venv/bin/python -m pip install -q -e ".[${extras}]"
 .venv/bin/lint-imports
-.venv/bin/ruff check --quiet src tests bench
+.venv/bin/ruff check --quiet src tests bench hatch_build.py
 .venv/bin/python -m pytest "$@"
