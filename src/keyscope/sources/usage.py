@@ -795,18 +795,7 @@ class _LogReader(_PlanReader):
         if len(files) > 1:  # see _run
             spans = {str(file): span for file, span in zip(files, ranges, strict=True) if span}
             suspicion = self._repeats_in(spans, fast=True)
-        stats = SourceStats(
-            source=self.plan.display,
-            kind=self.plan.kind,
-            lines=lines,
-            bad_lines=missing + bad_status,
-            in_window=in_window,
-            out_of_window=good - in_window,
-            duplicates=0,
-            suspected_duplicates=suspicion.count,
-            suspected_duplicate_files=suspicion.files,
-            suspected_duplicate_span=suspicion.span,
-        )
+        stats = self._stats_without_repeats(lines, missing + bad_status, good, in_window, suspicion)
         examples = []
         if stats.bad_lines:
             examples = self._examples([], {str(file) for file in files})
@@ -863,18 +852,7 @@ class _LogReader(_PlanReader):
         # timestamp...) are counted exactly; only their examples need the checked pass.
         self.lines_seen = rows
         suspicion = self._suspected_repeats(table, fast=True) if file_ranges else _Suspicion()
-        stats = SourceStats(
-            source=self.plan.display,
-            kind=self.plan.kind,
-            lines=rows,
-            bad_lines=rows - good_raw,
-            in_window=in_window,
-            out_of_window=good - in_window,
-            duplicates=0,
-            suspected_duplicates=suspicion.count,
-            suspected_duplicate_files=suspicion.files,
-            suspected_duplicate_span=suspicion.span,
-        )
+        stats = self._stats_without_repeats(rows, rows - good_raw, good, in_window, suspicion)
         groups = self._groups(table, strip_query=True)
         daily, days = self._daily(table, checked=True)
         self._execute(f"DROP TABLE {table}")
@@ -882,6 +860,23 @@ class _LogReader(_PlanReader):
         if stats.bad_lines:
             examples = self._examples([], {str(file) for file in self.plan.files})
         return _PlanResult(stats, groups, daily, days, examples)
+
+    def _stats_without_repeats(
+        self, lines: int, bad: int, good: int, in_window: int, suspicion: _Suspicion
+    ) -> SourceStats:
+        """The figures of a plan read without de-duplication (the scanner, the fast path)."""
+        return SourceStats(
+            source=self.plan.display,
+            kind=self.plan.kind,
+            lines=lines,
+            bad_lines=bad,
+            in_window=in_window,
+            out_of_window=good - in_window,
+            duplicates=0,
+            suspected_duplicates=suspicion.count,
+            suspected_duplicate_files=suspicion.files,
+            suspected_duplicate_span=suspicion.span,
+        )
 
     def _fast_columns(self, files: Sequence[Path]) -> _Columns:
         """The fast path's columns: DuckDB's JSON reader over ``files``."""
