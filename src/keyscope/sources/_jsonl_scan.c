@@ -3,13 +3,14 @@
  *
  * DuckDB's JSON reader plus its hash aggregates cost about 6 CPU-s for ten million lines,
  * most of it finding and parsing lines in general JSON.  Gateway logs are nearly always
- * the same shape: one flat object a line, ASCII, no escapes in the fields keyscope reads,
- * zoned ISO timestamps.  This scanner handles exactly that shape and aggregates as it
- * goes, on several threads.  Anything outside it (an escape, a nested value, a byte over
- * 0x7F, a blank line, an unreadable timestamp, a path that is not a path, a malformed
- * method or key id, a duplicate or case-variant field name, a request or event id...)
- * makes it give up on the whole plan and return None: DuckDB then reads the plan as
- * before, so the scanner never decides a question DuckDB's reader would answer
+ * the same kind: one object a line, the fields keyscope reads as plain ASCII strings (the
+ * path may hold UTF-8), zoned ISO timestamps, and most lines repeating an earlier one but
+ * for the timestamp.  This scanner handles exactly that kind and aggregates as it goes, on
+ * several threads.  Anything outside it (an escape in a field it reads, invalid UTF-8, a
+ * lone surrogate, a blank line, an unreadable timestamp, a path that is not a path, a
+ * malformed method or key id, a duplicate or case-variant field name, a request or event
+ * id...) makes it give up on the whole plan and return None: DuckDB then reads the plan
+ * as before, so the scanner never decides a question DuckDB's reader could answer
  * differently.  tests/unit/test_jsonl_scanner.py compares the two on every shape.
  *
  * scan(files, fields, stop_names, start_us, end_us, threads) -> None or

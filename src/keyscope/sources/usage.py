@@ -753,10 +753,10 @@ class _LogReader(_PlanReader):
     def _scanned_jsonl(self) -> _PlanResult | None:
         """Plain JSON lines, read and aggregated by keyscope's own scanner.
 
-        The scanner (``_jsonl_scan.c``) takes one flat ASCII object a line with zoned ISO
-        timestamps and gives up on the whole plan at the first line outside that shape,
-        and wherever DuckDB's reader might answer differently; then None, and DuckDB
-        reads the plan.  Bad values it can judge exactly (a missing field, a status
+        The scanner (``_jsonl_scan.c``) takes one JSON object a line whose fields read
+        here are plain strings, with zoned ISO timestamps, and gives up on the whole plan
+        at the first line outside that shape, and wherever DuckDB's reader might answer
+        differently; then None, and DuckDB reads the plan.  Bad values it can judge exactly (a missing field, a status
         outside 100-599) are counted, and their examples come from the checked pass, as
         on the DuckDB fast path.  ``KEYSCOPE_SCANNER=off`` turns it off (for comparing).
         """
