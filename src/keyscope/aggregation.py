@@ -1027,10 +1027,10 @@ def _duckdb_source(
     """A SELECT giving the canonical columns of one source's files of one kind."""
     from keyscope.errors import LogParseError
     from keyscope.redaction import redact
-    from keyscope.sources.usage import CANONICAL_FIELDS, DEDUP_FIELDS
+    from keyscope.sources.usage import CANONICAL_FIELDS, DEDUP_FIELDS, file_literal
 
     fields = {name: source.fields.get(name, name) for name in CANONICAL_FIELDS}
-    file_list = "[" + ", ".join(_literal(str(file)) for file in files) + "]"
+    file_list = "[" + ", ".join(file_literal(file) for file in files) + "]"
     where = redact(str(files[0])) if len(files) == 1 else redact(source.path)
     if kind == "jsonl":
         # Every physical line is read as text, so a broken line is a bad line, not an error.

@@ -393,6 +393,9 @@ def _usage_source(entry: Any, where: str, base: Path, index: int) -> UsageSource
     fields = entry.get("fields", {})
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
         raise ConfigError(where, "fields must map canonical names to column names", place)
+    empty = sorted(name for name, column in fields.items() if not column)
+    if empty:
+        raise ConfigError(where, f"fields.{empty[0]} names no column (it is empty)", place)
     unknown_fields = sorted(set(fields) - set(USAGE_FIELDS))
     if unknown_fields:
         raise ConfigError(

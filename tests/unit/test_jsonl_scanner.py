@@ -32,6 +32,7 @@ from usage_support import (
 
 from keyscope.errors import LogParseError
 from keyscope.model import UsageData
+from keyscope.settings import UsageSource
 from keyscope.sources import usage
 from keyscope.sources.usage import CANONICAL_FIELDS, DEDUP_FIELDS, MAX_LINE_BYTES, _to_us
 
@@ -606,3 +607,59 @@ def test_a_mapped_field_no_line_has_is_the_same_error(
     assert scan(path) is not None
     read = _outcome(lambda: load(path))
     assert read == _outcome(lambda: by_duckdb(monkeypatch, path))
+
+
+# --------------------------------------------------------------------------- a tester's finds
+
+_NO_METHOD = line(method=None)
+_HUGE_NUMBER = "1" * 4301  # Python's json refuses integers this long; DuckDB and C do not
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [line()[:-1] + f', "n": {_HUGE_NUMBER}}}', _NO_METHOD],
+        [_NO_METHOD[:-1] + f', "n": {_HUGE_NUMBER}}}'],
+    ],
+    ids=["the only line with the field", "no line with the field"],
+)
+def test_a_huge_integer_does_not_hide_a_line_from_the_field_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str]
+) -> None:
+    path = write_lines(tmp_path / "log.jsonl", lines)
+
+    assert scan(path) is not None
+    assert _outcome(lambda: load(path)) == _outcome(lambda: by_duckdb(monkeypatch, path))
+
+
+def test_an_empty_field_name_and_an_undecodable_file_name_are_duckdb_s_business(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = write_lines(tmp_path / "empty.jsonl", [json.dumps({"": "2026-09-01T10:00:00Z"})])
+    source = UsageSource(path=str(empty), fields={"timestamp": ""})
+    undecodable = Path(os.fsdecode(os.fsencode(tmp_path) + b"/l\xff.jsonl"))
+    write_lines(undecodable, [line()])
+
+    for read in (source, undecodable):
+        assert _outcome(lambda read=read: load(read)) == _outcome(  # type: ignore[misc]
+            lambda read=read: by_duckdb(monkeypatch, read)  # type: ignore[misc]
+        )
+
+
+def test_file_names_with_glob_characters_are_read_as_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DuckDB takes every file name as a pattern: "a[1].jsonl" read "a1.jsonl".
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    write_lines(folder / "a[1].jsonl", [line(), line(status=700)])
+    write_lines(folder / "a1.jsonl", [line(key_id="key_b")])
+    write_lines(folder / "b*?.jsonl", [line(key_id="key_c")])
+    pattern = str(folder / "*.jsonl")
+
+    for read in (load(pattern), by_duckdb(monkeypatch, pattern)):
+        (stats,) = read.sources
+        assert (stats.lines, stats.bad_lines) == (4, 1)
+        assert {row.key_id for row in read.rows} == {"key_a", "key_b", "key_c"}
+        assert [example.line for example in read.bad_line_examples] == [2]
+        assert read.bad_line_examples[0].source.endswith("a[1].jsonl")

@@ -97,6 +97,10 @@ def test_explicit_config_and_keyscope_config_variable(tmp_path: Path) -> None:
         ("spec = 3\n", "spec: expected a path string"),
         ("[[usage]]\nkind = 'jsonl'\n", "'path' must be a non-empty string"),
         ("[[usage]]\npath = 'a'\nfields = { when = 'time' }\n", "unknown field 'when'"),
+        (
+            "[[usage]]\npath = 'a'\nfields = { timestamp = '' }\n",
+            "fields.timestamp names no column",
+        ),
         ("window_days = [\n", "not valid TOML"),
         ("as_of = '2026-13-01'\n", "not a date"),
         ("window_days = 0\n", "from 1 to 36600, got 0"),

@@ -942,7 +942,7 @@ static int parse_line(Worker *w, const char *p, const char *end, Shape *shape, i
     /* A good line needs a well-formed method and key id, or the plan is DuckDB's. */
     const Value *method = &values[F_METHOD];
     if (method->length < 1 || method->length > 20) return -1;
-    char upper[20];
+    char upper[24]; /* 20 letters, and slack for the word-wise hash of the last ones */
     for (size_t i = 0; i < method->length; i++) {
         char c = method->text[i];
         if (c >= 'a' && c <= 'z') c = (char)(c - 32);

@@ -116,6 +116,7 @@ __all__ = [
     "RouteMatching",
     "detect_kind",
     "expand_source",
+    "file_literal",
     "load_usage",
 ]
 
@@ -756,9 +757,10 @@ class _LogReader(_PlanReader):
         The scanner (``_jsonl_scan.c``) takes one JSON object a line whose fields read
         here are plain strings, with zoned ISO timestamps, and gives up on the whole plan
         at the first line outside that shape, and wherever DuckDB's reader might answer
-        differently; then None, and DuckDB reads the plan.  Bad values it can judge exactly (a missing field, a status
-        outside 100-599) are counted, and their examples come from the checked pass, as
-        on the DuckDB fast path.  ``KEYSCOPE_SCANNER=off`` turns it off (for comparing).
+        differently; then None, and DuckDB reads the plan.  Bad values it can judge
+        exactly (a missing field, a status outside 100-599) are counted, and their
+        examples come from the checked pass, as on the DuckDB fast path.
+        ``KEYSCOPE_SCANNER=off`` turns it off (for comparing).
         """
         if (
             _jsonl_scan is None
@@ -768,9 +770,14 @@ class _LogReader(_PlanReader):
             return None
         files = self.plan.files
         wanted = [self.fields[name] for name in CANONICAL_FIELDS]
-        if any(name.startswith("$") for name in wanted) or len(set(wanted)) != len(wanted):
-            return None  # JSON paths and shared columns are the checked path's business
-        if any(file.name.lower().endswith(".gz") for file in files):
+        if (
+            any(not name or name.startswith("$") for name in wanted)
+            or len(set(wanted)) != len(wanted)
+            or any(file.name.lower().endswith(".gz") for file in files)
+            or not _utf8_ok(*map(str, files))
+        ):
+            # JSON paths, shared columns, compressed files and names DuckDB cannot take
+            # are its business (so is the error an empty name or such a file name gets).
             return None
         # The scanner gives up on a line with a request or event id (de-duplication reads
         # them line by line), so those fields need no look beforehand.
@@ -1387,7 +1394,7 @@ class _LogReader(_PlanReader):
                 picked.append("ordinality")
             selects.append(
                 f"""SELECT {", ".join(picked)}
-                FROM read_csv({_literal(str(self._read_path(file)))}, auto_detect = false,
+                FROM read_csv({file_literal(self._read_path(file))}, auto_detect = false,
                               header = true,
                               columns = {{{column_types}}}, delim = {_literal(delimiter)},
                               quote = '"', escape = '"', strict_mode = true,
@@ -1426,7 +1433,7 @@ class _LogReader(_PlanReader):
         filled, everything = self._execute(
             f"""
             SELECT count(*) FILTER (WHERE trim(line, ' \t\r\n') <> ''), count(*)
-            FROM read_csv({_literal(str(file))}, {_LINES_OPTIONS},
+            FROM read_csv({file_literal(file)}, {_LINES_OPTIONS},
                           {self._reader_options(errors, scans)})
             """,  # noqa: S608
             where=redact(str(file)),
@@ -1443,7 +1450,7 @@ class _LogReader(_PlanReader):
                 self.connection.execute(f"DROP TABLE IF EXISTS {name}")
 
     def _parquet(self, files: Sequence[Path], line_numbers: bool) -> _Columns:
-        file_list = "[" + ", ".join(_literal(str(file)) for file in files) + "]"
+        file_list = _file_list(files)
         options = ", union_by_name = true" + (", file_row_number = true" if line_numbers else "")
         schema = {
             str(name): str(kind).upper()
@@ -1882,8 +1889,18 @@ def _overlaps(ranges: dict[str, tuple[int, int]]) -> tuple[set[str], list[tuple[
     return involved, [(start, end) for start, end in spans]
 
 
+_GLOB_CHARACTERS = re.compile(r"[\[*?]")
+
+
+def file_literal(file: Path) -> str:
+    """A SQL literal naming ``file`` for DuckDB's readers, which take every name as a glob
+    pattern: ``[``, ``*`` and ``?`` in a real file name each become a one-character class
+    (``a[1].jsonl`` would otherwise read ``a1.jsonl``)."""
+    return _literal(_GLOB_CHARACTERS.sub(lambda match: f"[{match.group()}]", str(file)))
+
+
 def _file_list(files: Sequence[Path]) -> str:
-    return "[" + ", ".join(_literal(str(file)) for file in files) + "]"
+    return "[" + ", ".join(file_literal(file) for file in files) + "]"
 
 
 def _physical_line(row_line: int, refused: list[int]) -> int:
@@ -2021,7 +2038,8 @@ def _plain_fields_present(file: Path, names: list[str]) -> set[str] | None:
     objects = 0
     for text in _first_lines(file, 1000, 4 << 20):
         try:
-            item = json.loads(text)
+            # Numbers as text: Python refuses integers of over 4,300 digits, DuckDB does not.
+            item = json.loads(text, parse_int=str, parse_float=str)
         except ValueError:
             continue
         if isinstance(item, dict):
@@ -2206,7 +2224,7 @@ class _AggregateReader(_PlanReader):
         where = redact(str(file))
         name = file.name.lower().removesuffix(".gz")
         if name.endswith(_PARQUET_SUFFIXES):
-            source = f"read_parquet({_literal(str(file))}, file_row_number = true)"
+            source = f"read_parquet({file_literal(file)}, file_row_number = true)"
             line = "file_row_number + 1"
             schema = {
                 str(column): str(kind).upper()
@@ -2223,7 +2241,7 @@ class _AggregateReader(_PlanReader):
             )
             column_types = ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names)
             source = (
-                f"read_csv({_literal(str(self._read_path(file)))}, auto_detect = false, "
+                f"read_csv({file_literal(self._read_path(file))}, auto_detect = false, "
                 "header = true, "
                 f"columns = {{{column_types}}}, delim = {_literal(delimiter)}, quote = '\"', "
                 f"escape = '\"', strict_mode = true, compression = 'auto')"
