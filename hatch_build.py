@@ -3,7 +3,8 @@
 The scanner is an accelerator: without a C compiler the wheel is built without it, a
 warning says so, and keyscope reads every log with DuckDB.  Set
 ``KEYSCOPE_REQUIRE_SCANNER=1`` (CI does) to make a failed build an error instead.
-``python hatch_build.py`` rebuilds it in place for an editable checkout.
+``python hatch_build.py`` rebuilds it in place for an editable checkout.  The compiler is
+``$CC``, else the one Python was built with.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ TARGET = "keyscope/sources/_jsonl_scan" + (sysconfig.get_config_var("EXT_SUFFIX"
 
 def compile_scanner(root: Path, output: Path) -> None:
     """Compile the scanner to ``output``; raises CalledProcessError or OSError on failure."""
-    compiler = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    compiler = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
     command = [
         *compiler,
         "-O2",
