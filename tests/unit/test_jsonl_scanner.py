@@ -553,7 +553,7 @@ def test_mostly_unique_lines_stop_the_repeat_lookups_with_the_same_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 70,000 lines, each with its own request size: one thread gives up looking lines up
-    # after 65,536 of them; seven threads never get that far.  The same figures either way.
+    # after 65,536 misses; seven threads never get that far.  The same figures either way.
     path = write_lines(
         tmp_path / "unique.jsonl",
         [line(timestamp=f"2026-09-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",

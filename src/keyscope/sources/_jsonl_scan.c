@@ -310,7 +310,8 @@ typedef struct {
     uint32_t outcome, request, klass;
 } Shape;
 /* Lines whose text, but for the timestamp, was seen before: at most this many kept, and
-   none looked up once most of the first 65,536 lookups missed (unique lines). */
+   none looked up once 65,536 lookups have missed while fewer than half as many hit
+   (mostly unique lines). */
 #define MAX_SHAPES (1u << 18)
 #define SHAPE_TRIAL (1u << 16)
 
@@ -341,7 +342,7 @@ typedef struct {
     TextTable shapes; /* a line's text before its timestamp, then after it */
     Shape *shape_data;
     size_t shape_size;
-    int64_t shape_lookups, shape_hits;
+    int64_t shape_misses, shape_hits;
     int shapes_off;
     PyThreadState **caller; /* set for the part the calling thread reads: Ctrl-C checks */
 } Worker;
@@ -1064,7 +1065,7 @@ static int scan_queued(Worker *w) {
             size_t after = (size_t)(line->end - line->ts_close);
             line->found = text_find(t, &w->arena, line->p, before, line->ts_close, after,
                                     line->hash);
-            if (line->found < 0 && ++w->shape_lookups == SHAPE_TRIAL &&
+            if (line->found < 0 && ++w->shape_misses == SHAPE_TRIAL &&
                 w->shape_hits < SHAPE_TRIAL / 2)
                 w->shapes_off = 1; /* mostly unique lines: not worth the lookups */
         }

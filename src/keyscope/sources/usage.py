@@ -769,15 +769,15 @@ class _LogReader(_PlanReader):
         ):
             return None
         files = self.plan.files
-        wanted = [self.fields[name] for name in CANONICAL_FIELDS]
+        wanted = self._plain_field_names()
         if (
-            any(not name or name.startswith("$") for name in wanted)
-            or len(set(wanted)) != len(wanted)
+            wanted is None
+            or not all(wanted)
             or any(file.name.lower().endswith(".gz") for file in files)
             or not _utf8_ok(*map(str, files))
         ):
-            # JSON paths, shared columns, compressed files and names DuckDB cannot take
-            # are its business (so is the error an empty name or such a file name gets).
+            # Compressed files and names DuckDB cannot take are its business too (so is
+            # the error an empty field name or such a file name gets).
             return None
         # The scanner gives up on a line with a request or event id (de-duplication reads
         # them line by line), so those fields need no look beforehand.
@@ -803,10 +803,7 @@ class _LogReader(_PlanReader):
             spans = {str(file): span for file, span in zip(files, ranges, strict=True) if span}
             suspicion = self._repeats_in(spans, fast=True)
         stats = self._stats_without_repeats(lines, missing + bad_status, good, in_window, suspicion)
-        examples = []
-        if stats.bad_lines:
-            examples = self._examples([], {str(file) for file in files})
-        return _PlanResult(stats, groups, daily, {row[1] for row in daily}, examples)
+        return self._with_examples(stats, groups, daily, {row[1] for row in daily})
 
     def _fast_jsonl(self, counter: _LineCounter | None) -> _PlanResult | None:
         """The common case of JSON lines, read by DuckDB's JSON reader.
@@ -823,9 +820,9 @@ class _LogReader(_PlanReader):
         same SQL from the columns on), except that a malformed method or key id falls
         back.  Otherwise None, and the checked path reads the file again.
         """
-        wanted = [self.fields[name] for name in CANONICAL_FIELDS]
-        if any(name.startswith("$") for name in wanted) or len(set(wanted)) != len(wanted):
-            return None  # JSON paths and shared columns are the checked path's business
+        wanted = self._plain_field_names()
+        if wanted is None:
+            return None
         if self._jsonl_request_ids is None:
             self._jsonl_request_ids = self._check_jsonl_fields(wanted)
         if self._jsonl_request_ids:
@@ -863,9 +860,28 @@ class _LogReader(_PlanReader):
         groups = self._groups(table, strip_query=True)
         daily, days = self._daily(table, checked=True)
         self._execute(f"DROP TABLE {table}")
-        examples = []
-        if stats.bad_lines:
-            examples = self._examples([], {str(file) for file in self.plan.files})
+        return self._with_examples(stats, groups, daily, days)
+
+    def _plain_field_names(self) -> list[str] | None:
+        """The five mapped field names, or None where a JSON path or two fields sharing a
+        column make the plan the checked path's business."""
+        wanted = [self.fields[name] for name in CANONICAL_FIELDS]
+        if any(name.startswith("$") for name in wanted) or len(set(wanted)) != len(wanted):
+            return None
+        return wanted
+
+    def _with_examples(
+        self,
+        stats: SourceStats,
+        groups: list[tuple[str, str, str, str, int, int, int, str | None]],
+        daily: list[tuple[str, int, int, int]],
+        days: set[int],
+    ) -> _PlanResult:
+        """A plan read in one pass (the scanner, the fast path): bad lines, which it only
+        counted, get their examples from the checked pass."""
+        examples = (
+            self._examples([], {str(file) for file in self.plan.files}) if stats.bad_lines else []
+        )
         return _PlanResult(stats, groups, daily, days, examples)
 
     def _stats_without_repeats(
